@@ -1,0 +1,192 @@
+"""Administration on the database directly: accounts, keys, flows, routes, seeding."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import click
+
+from nxlink.cli.common import db_option, opened, print_table
+from nxlink.service import admin
+
+
+def _when(ts: int | None) -> str:
+    if ts is None:
+        return ""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@click.group()
+def accounts() -> None:
+    """Create and list accounts (tenants; saasUserId)."""
+
+
+@accounts.command("create")
+@click.argument("name")
+@db_option
+def accounts_create(name: str, db_url: str) -> None:
+    """Create an account NAME.
+
+    Example: nxlink accounts create acme
+    """
+    with opened(db_url) as store:
+        account = admin.create_account(store, name)
+    click.echo(f"created account {account.name!r} (saasUserId {account.id})")
+
+
+@accounts.command("list")
+@db_option
+def accounts_list(db_url: str) -> None:
+    """List accounts with their task counts.
+
+    Example: nxlink accounts list
+    """
+    with opened(db_url) as store:
+        rows = [
+            (a.id, a.name, "yes" if a.enabled else "no", a.balance_cents, store.count_tasks(a.id),
+             _when(a.created_ts))
+            for a in store.list_accounts()
+        ]  # fmt: skip
+    print_table(("saasUserId", "name", "enabled", "balance", "tasks", "created"), rows)
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke access keys."""
+
+
+@keys.command("create")
+@click.option("--account", "account_name", required=True, help="Account that owns the key.")
+@click.option("--json", "as_json", is_flag=True, help="Print {accessKey, accessSecret, saasUserId}.")
+@db_option
+def keys_create(account_name: str, as_json: bool, db_url: str) -> None:
+    """Create a key; its secret is printed this once only.
+
+    Example: nxlink keys create --account acme --json
+    """
+    with opened(db_url) as store:
+        issued = admin.create_key(store, account_name)
+    if as_json:
+        click.echo(json.dumps({
+            "accessKey": issued.access_key,
+            "accessSecret": issued.access_secret,
+            "saasUserId": issued.saas_user_id,
+        }))  # fmt: skip
+        return
+    click.echo(f"accessKey:    {issued.access_key}")
+    click.echo(f"accessSecret: {issued.access_secret}")
+    click.echo(f"saasUserId:   {issued.saas_user_id}")
+    click.echo("Keep the secret now: it is not shown again.", err=True)
+
+
+@keys.command("list")
+@db_option
+def keys_list(db_url: str) -> None:
+    """List keys (never their secrets).
+
+    Example: nxlink keys list
+    """
+    with opened(db_url) as store:
+        rows = [
+            (k.access_key, k.account_name, k.account_id, "active" if k.enabled else "revoked",
+             _when(k.created_ts), _when(k.revoked_ts))
+            for k in admin.list_keys(store)
+        ]  # fmt: skip
+    print_table(("accessKey", "account", "saasUserId", "state", "created", "revoked"), rows)
+
+
+@keys.command("revoke")
+@click.argument("key")
+@db_option
+def keys_revoke(key: str, db_url: str) -> None:
+    """Revoke access key KEY; requests signed with it then answer 1005.
+
+    Example: nxlink keys revoke AK-6230339248928541113-2133
+    """
+    with opened(db_url) as store:
+        admin.revoke_key(store, key)
+    click.echo(f"revoked {key}")
+
+
+@click.group()
+def flows() -> None:
+    """Create AI agents (flows, autoFlowId)."""
+
+
+@flows.command("create")
+@click.option("--account", "account_name", required=True, help="Account that owns the flow.")
+@click.option("--name", required=True, help="Flow (agent) name.")
+@click.option("--variables", default="", help="Comma-separated variable names, e.g. name,amount.")
+@click.option("--json", "as_json", is_flag=True, help="Print {autoFlowId, name, variables}.")
+@db_option
+def flows_create(account_name: str, name: str, variables: str, as_json: bool, db_url: str) -> None:
+    """Create a flow and print its autoFlowId.
+
+    Example: nxlink flows create --account acme --name "Renewal agent" --variables name,due
+    """
+    with opened(db_url) as store:
+        flow = admin.create_flow(store, account_name, name=name, variables=variables.split(","))
+    if as_json:
+        click.echo(json.dumps(
+            {"autoFlowId": flow.id, "name": flow.name, "variables": list(flow.variables)}
+        ))  # fmt: skip
+    else:
+        click.echo(f"autoFlowId: {flow.id}")
+
+
+@click.group()
+def routes() -> None:
+    """Create call routes (routeId)."""
+
+
+@routes.command("create")
+@click.option("--account", "account_name", required=True, help="Account that owns the route.")
+@click.option("--name", required=True, help="Route name.")
+@click.option("--country-code", default="", help="Country calling code, e.g. 852.")
+@click.option("--json", "as_json", is_flag=True, help="Print {routeId, name, countryCode}.")
+@db_option
+def routes_create(
+    account_name: str, name: str, country_code: str, as_json: bool, db_url: str
+) -> None:
+    """Create a route and print its routeId.
+
+    Example: nxlink routes create --account acme --name "HK mobile" --country-code 852
+    """
+    with opened(db_url) as store:
+        route = admin.create_route(store, account_name, name=name, country_code=country_code)
+    if as_json:
+        click.echo(json.dumps(
+            {"routeId": route.route_id, "name": route.name, "countryCode": route.country_code}
+        ))  # fmt: skip
+    else:
+        click.echo(f"routeId: {route.route_id}")
+
+
+@click.command()
+@click.option("--account", "account_name", required=True, help="Account to fill.")
+@click.option("--tasks", "count", type=click.IntRange(1, 10_000_000), required=True,
+              help="How many tasks to add.")  # fmt: skip
+@click.option("--seed", "seed_value", type=int, default=0, show_default=True,
+              help="Random seed: the same seed, account and task count give the same tasks.")  # fmt: skip
+@click.option("--now", type=int, default=None,
+              help="Epoch seconds the year of creation times ends at (default: now).")  # fmt: skip
+@db_option
+def seed(account_name: str, count: int, seed_value: int, now: int | None, db_url: str) -> None:
+    """Add COUNT deterministic, realistic tasks with consistent counters to an account.
+
+    Uses the account's flows and routes, creating one of each first if it has none.
+
+    Example: nxlink seed --account acme --tasks 5000 --seed 7
+    """
+    from nxlink.service.seeding import seed_account
+
+    started = time.perf_counter()
+    with opened(db_url) as store:
+        added = seed_account(
+            store, account_name, count=count, seed=seed_value, now=now,
+            progress=lambda done: click.echo(f"\r{done:,}/{count:,} tasks", nl=False, err=True),
+        )  # fmt: skip
+    click.echo("", err=True)
+    click.echo(f"added {added:,} tasks to {account_name!r} in {time.perf_counter() - started:.1f} s")

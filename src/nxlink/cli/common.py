@@ -1,0 +1,51 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from nxlink.store import Store, StoreError, open_store
+
+DEFAULT_DB = "sqlite:///./nxlink.db"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_url",
+        envvar="NXLINK_DB",
+        default=DEFAULT_DB,
+        show_default=True,
+        show_envvar=True,
+        help="Database URL.",
+    )(func)
+
+
+@contextmanager
+def opened(db_url: str) -> Iterator[Store]:
+    """Open the store (creating or upgrading the schema); refusals become usage-style errors."""
+    try:
+        store = open_store(db_url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain aligned text table."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            click.echo("  ".join("-" * width for width in widths))

@@ -1,0 +1,67 @@
+"""``nxlink serve``: the HTTP server on uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from nxlink.cli.common import DEFAULT_DB, opened
+
+
+@click.command()
+@click.option("--db", "db_url", envvar="NXLINK_DB", default=DEFAULT_DB, show_default=True,
+              show_envvar=True, help="Database URL.")  # fmt: skip
+@click.option("--host", envvar="NXLINK_HOST", default="127.0.0.1", show_default=True,
+              help="Address to bind.")  # fmt: skip
+@click.option("--port", envvar="NXLINK_PORT", type=click.IntRange(0, 65535), default=8000,
+              show_default=True, help="Port to bind.")  # fmt: skip
+@click.option("--workers", envvar="NXLINK_WORKERS", type=click.IntRange(1, 64), default=1,
+              show_default=True, help="Server processes.")  # fmt: skip
+@click.option("--envelope", envvar="NXLINK_ENVELOPE", type=click.Choice(["flat", "data"]),
+              default="flat", show_default=True,
+              help="Paged results beside code/message (flat) or under 'data'.")  # fmt: skip
+@click.option("--log-file", envvar="NXLINK_LOG_FILE", default=None,
+              help="Request log file (JSON lines; default stderr).")  # fmt: skip
+@click.option("--no-log", is_flag=True, help="Do not write the request log.")
+def serve(
+    db_url: str, host: str, port: int, workers: int, envelope: str, log_file: str | None,
+    no_log: bool,
+) -> None:  # fmt: skip
+    """Run the HTTP server.
+
+    Other settings come from NXLINK_* environment variables (see the README).
+
+    Example: nxlink serve --db sqlite:///./nxlink.db --port 8000 --workers 2
+    """
+    import uvicorn
+
+    from nxlink.server.settings import Settings
+
+    # Workers read their settings from the environment; validate them here first.
+    os.environ["NXLINK_DB"] = db_url
+    os.environ["NXLINK_HOST"] = host
+    os.environ["NXLINK_PORT"] = str(port)
+    os.environ["NXLINK_WORKERS"] = str(workers)
+    os.environ["NXLINK_ENVELOPE"] = envelope
+    if log_file:
+        os.environ["NXLINK_LOG_FILE"] = log_file
+    if no_log:
+        os.environ["NXLINK_LOG_REQUESTS"] = "false"
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from None
+    with opened(settings.db):
+        pass  # creates or upgrades the schema once, before any worker starts
+    click.echo(f"nxlink serving {settings.db} on http://{host}:{port} ({workers} worker(s))", err=True)
+    uvicorn.run(
+        "nxlink.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )

@@ -1,0 +1,1 @@
+"""Wire-level facts shared by the server and the client: codes, messages, names."""

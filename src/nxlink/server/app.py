@@ -1,0 +1,282 @@
+"""The ASGI app: ``create_app(settings)``.
+
+Routes parse and authenticate, call one service function and render the envelope. A pure ASGI
+middleware gives every answer its ``traceId`` (body and ``X-Trace-Id``), turns any unexpected
+exception into a 500 envelope without a stack trace, and writes the request log.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nxlink.contract.codes import Code
+from nxlink.server.auth import authenticate
+from nxlink.server.log import RequestLog
+from nxlink.server.openapi import docs_html, openapi_document
+from nxlink.server.settings import Settings
+from nxlink.service import tasks as task_service
+from nxlink.service.errors import ApiError
+from nxlink.store import Store, open_store
+
+JSON = "application/json"
+TASK_LIST_PATH = "/openapi/aiagent/task/list"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class State:
+    """What the handlers share: settings, store, clock, log."""
+
+    def __init__(
+        self, settings: Settings, store: Store, clock: Callable[[], int], log: RequestLog
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.biz_types = frozenset(["100", *settings.extra_biz_types])
+        self.actions = frozenset(["nxai", *settings.extra_actions])
+
+
+def envelope(
+    trace_id: str, code: int, message: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "traceId": trace_id}
+    if extra:
+        body.update(extra)
+    return body
+
+
+def _json_response(scope: Scope, body: dict[str, Any], status: int = 200, **headers: str) -> Response:
+    scope["state"]["nx_code"] = body["code"]
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers or None)
+
+
+def _error_response(scope: Scope, exc: ApiError) -> Response:
+    trace_id: str = scope["state"]["nx_trace"]
+    return _json_response(scope, envelope(trace_id, exc.code, exc.message), exc.http_status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length")
+    too_big = ApiError(
+        Code.BUSINESS_ERROR, f"body: larger than the limit of {limit} bytes", http_status=413
+    )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_content_type(request: Request) -> None:
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != JSON:
+        raise ApiError(
+            Code.BUSINESS_ERROR,
+            f"Content-Type: must be application/json, got {content_type[:60]!r}",
+            http_status=415,
+        )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], int] | None = None,
+) -> ASGIApp:
+    """Build the app. ``store`` and ``clock`` (epoch ms) may be given, for tests."""
+    settings = settings or Settings()
+    state = State(
+        settings,
+        store if store is not None else open_store(settings.db),
+        clock or _now_ms,
+        RequestLog(settings.log_file, enabled=settings.log_requests),
+    )
+    nest = settings.envelope == "data"
+
+    async def task_list(request: Request) -> Response:
+        scope = request.scope
+        scope["state"]["nx_access_key"] = request.headers.get("accesskey")
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+            _check_content_type(request)
+            caller = authenticate(
+                request.headers,
+                body,
+                store=state.store,
+                now_ms=state.clock,
+                window_ms=settings.timestamp_window_ms,
+                biz_types=state.biz_types,
+                actions=state.actions,
+            )
+            query = task_service.parse_task_list(task_service.parse_json_object(body))
+            page = task_service.list_tasks(state.store, caller.account_id, query)
+        except ApiError as exc:
+            return _error_response(scope, exc)
+        fields = {
+            "total": page.total,
+            "pageNumber": page.page_number,
+            "pageSize": page.page_size,
+            "list": page.tasks,
+        }
+        trace_id = scope["state"]["nx_trace"]
+        return _json_response(
+            scope,
+            envelope(trace_id, 0, "success", {"data": fields} if nest else fields),
+        )
+
+    async def healthz(request: Request) -> Response:
+        return _json_response(request.scope, envelope(request.scope["state"]["nx_trace"], 0, "success"))
+
+    async def readyz(request: Request) -> Response:
+        trace_id = request.scope["state"]["nx_trace"]
+        try:
+            state.store.ping()
+        except Exception as exc:  # any database failure means "not ready"
+            return _json_response(
+                request.scope,
+                envelope(trace_id, Code.BUSINESS_ERROR, f"database not ready: {type(exc).__name__}"),
+                503,
+            )
+        return _json_response(request.scope, envelope(trace_id, 0, "success"))
+
+    document = openapi_document(settings)
+    document_bytes = orjson.dumps(document)
+    page_html = docs_html(document)
+
+    async def openapi_json(request: Request) -> Response:
+        request.scope["state"]["nx_code"] = 0
+        return Response(document_bytes, media_type=JSON)
+
+    async def docs(request: Request) -> Response:
+        request.scope["state"]["nx_code"] = 0
+        return HTMLResponse(page_html)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            message = f"method {request.method} not allowed for {request.url.path}"
+            allowed = (exc.headers or {}).get("Allow")
+            if allowed:
+                message += f"; use {allowed}"
+        elif exc.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        else:
+            message = exc.detail
+        headers = dict(exc.headers or {})
+        trace_id = request.scope["state"]["nx_trace"]
+        return _json_response(
+            request.scope, envelope(trace_id, Code.BUSINESS_ERROR, message), exc.status_code, **headers
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            state.store.close()
+            state.log.close()
+
+    app = Starlette(
+        routes=[
+            Route(TASK_LIST_PATH, task_list, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/docs", docs, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    return TraceMiddleware(app, state)
+
+
+class TraceMiddleware:
+    """Trace id, request log and the 500 envelope, for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        trace_id = secrets.token_hex(16)
+        req_state = scope.setdefault("state", {})
+        req_state["nx_trace"] = trace_id
+        status = 500
+        response_started = False
+
+        async def send_traced(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-trace-id", trace_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_traced)
+        except Exception:
+            # The stack trace goes to the server's own stderr, never into the answer.
+            print(f"traceId={trace_id} unhandled error:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            req_state["nx_code"] = int(Code.BUSINESS_ERROR)
+            if not response_started:
+                status = 500
+                body = orjson.dumps(
+                    envelope(trace_id, Code.BUSINESS_ERROR, f"internal error (traceId {trace_id})")
+                )
+                await send({
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", JSON.encode()),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"x-trace-id", trace_id.encode())],
+                })  # fmt: skip
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            self.state.log.write({
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "code": req_state.get("nx_code"),
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+                "accessKey": req_state.get("nx_access_key"),
+                "traceId": trace_id,
+                "pid": os.getpid(),
+            })  # fmt: skip
+
+
+def app_from_env() -> ASGIApp:
+    """Factory for ``uvicorn --factory`` and server workers: settings from the environment."""
+    return create_app(Settings())

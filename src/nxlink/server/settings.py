@@ -1,0 +1,35 @@
+"""Server settings: one typed object, read once (``NXLINK_*`` environment variables)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told. Environment variables use the ``NXLINK_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="NXLINK_", extra="ignore")
+
+    db: str = Field("sqlite:///./nxlink.db", description="Database URL (sqlite:///PATH).")
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to bind.")
+    workers: int = Field(1, ge=1, le=64, description="Server processes.")
+    envelope: Literal["flat", "data"] = Field(
+        "flat",
+        description="Where paged results go: beside code/message (flat) or under 'data'.",
+    )
+    timestamp_window_ms: int = Field(
+        60_000, ge=0, description="Largest accepted |server clock - ts| in milliseconds."
+    )
+    max_body_bytes: int = Field(1_048_576, ge=2, description="Largest accepted request body.")
+    extra_biz_types: list[str] = Field(
+        default_factory=list, description="bizType values accepted besides 100."
+    )
+    extra_actions: list[str] = Field(
+        default_factory=list, description="action values accepted besides nxai."
+    )
+    log_requests: bool = Field(True, description="Write a JSON line per request.")
+    log_file: str | None = Field(None, description="Request log file (default: stderr).")

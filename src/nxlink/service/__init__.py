@@ -1,0 +1,1 @@
+"""The rules of the service: validation, queries, derivations. Knows nothing of HTTP."""

@@ -1,0 +1,108 @@
+"""Accounts, access keys, flows and routes: the administration the CLI performs."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nxlink.store import AccessKey, Account, Flow, Route, Store, StoreError
+
+_ROUTE_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A new key with its secret: the only moment the secret is shown."""
+
+    access_key: str
+    access_secret: str
+    saas_user_id: int
+    account_name: str
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def new_access_key() -> str:
+    """``AK-<19 digits>-<4 digits>``, the vendor's key shape."""
+    return f"AK-{secrets.randbelow(9 * 10**18) + 10**18}-{secrets.randbelow(9000) + 1000}"
+
+
+def new_secret() -> str:
+    """32 lowercase hex characters from :mod:`secrets`."""
+    return secrets.token_hex(16)
+
+
+def new_route_id() -> str:
+    return "".join(secrets.choice(_ROUTE_ALPHABET) for _ in range(10))
+
+
+def require_account(store: Store, name: str) -> Account:
+    account = store.get_account(name)
+    if account is None:
+        raise StoreError(f"no account named {name!r} (create it with: nxlink accounts create {name})")
+    return account
+
+
+def create_account(store: Store, name: str) -> Account:
+    name = name.strip()
+    if not name:
+        raise StoreError("account name must not be empty")
+    return store.create_account(name, now=now_s())
+
+
+def create_key(store: Store, account_name: str) -> IssuedKey:
+    account = require_account(store, account_name)
+    secret = new_secret()
+    key = store.create_key(account.id, access_key=new_access_key(), secret=secret, now=now_s())
+    return IssuedKey(key.access_key, secret, account.id, account.name)
+
+
+def revoke_key(store: Store, access_key: str) -> None:
+    if not store.revoke_key(access_key, now=now_s()):
+        raise StoreError(f"no active access key {access_key!r}")
+
+
+def list_keys(store: Store) -> list[AccessKey]:
+    return store.list_keys()
+
+
+def create_flow(store: Store, account_name: str, *, name: str, variables: Sequence[str]) -> Flow:
+    account = require_account(store, account_name)
+    if not name.strip():
+        raise StoreError("flow name must not be empty")
+    cleaned = [v.strip() for v in variables if v.strip()]
+    if len(set(cleaned)) != len(cleaned):
+        raise StoreError("flow variables must be distinct")
+    return store.create_flow(account.id, name=name, variables=cleaned, now=now_s())
+
+
+def create_route(
+    store: Store,
+    account_name: str,
+    *,
+    name: str,
+    country_code: str = "",
+    price_per_minute_cents: int = 0,
+    answer_probability: float = 0.5,
+    talk_seconds_mean: int = 60,
+) -> Route:
+    account = require_account(store, account_name)
+    if not name.strip():
+        raise StoreError("route name must not be empty")
+    if not 0 <= answer_probability <= 1:
+        raise StoreError("answer probability must be from 0 to 1")
+    return store.create_route(
+        account.id,
+        route_id=new_route_id(),
+        name=name,
+        country_code=country_code,
+        price_per_minute_cents=price_per_minute_cents,
+        answer_probability=answer_probability,
+        talk_seconds_mean=talk_seconds_mean,
+        now=now_s(),
+    )

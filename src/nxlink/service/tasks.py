@@ -1,0 +1,381 @@
+"""The task list: request coercion and validation, the query, and ``statInfo`` derivation.
+
+Coercion follows ``task-list.md`` (as a Java/Jackson server would): integers take JSON
+integers, numbers with no fraction and ``[+-]?[0-9]+`` strings; rates also take decimal strings;
+``null``, ``""`` and absence mean "not set"; every bad field is named in one message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Final
+
+from nxlink.service.errors import business_error
+from nxlink.store import Store, TaskFilter
+
+INT32_MIN: Final = -(1 << 31)
+INT32_MAX: Final = (1 << 31) - 1
+MAX_PAGE_SIZE: Final = 1000
+MAX_NAME_LENGTH: Final = 200
+#: Epoch seconds at or above this look like milliseconds.
+MILLIS_THRESHOLD: Final = 10**11
+#: Rate bounds finer than this are refused (they would only cost time: no rate of 32-bit
+#: counters lies closer than 1e-18 to another).
+MAX_RATE_DECIMALS: Final = 40
+
+_INT_STRING = re.compile(r"[+-]?[0-9]+")
+_NUMBER_STRING = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+class NonFinite:
+    """A ``NaN``/``Infinity`` literal met while parsing a body (refused by every field)."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Decode a request body into a JSON object, keeping numbers exact.
+
+    An empty body is ``{}``. Fractions become :class:`~decimal.Decimal`; ``NaN``/``Infinity``
+    become :class:`NonFinite`, so that the field holding them is named in the refusal.
+    """
+    if not body:
+        return {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise business_error([f"body: not valid UTF-8 (byte {exc.start})"]) from None
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_constant=NonFinite)
+    except json.JSONDecodeError as exc:
+        raise business_error([f"body: not valid JSON ({exc.msg} at line {exc.lineno} "
+                              f"column {exc.colno})"]) from None  # fmt: skip
+    except RecursionError:
+        raise business_error(["body: not valid JSON (nested too deeply)"]) from None
+    if not isinstance(value, dict):
+        raise business_error([f"body: must be a JSON object, got {_json_type(value)}"])
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TaskListQuery:
+    filter: TaskFilter
+    page_number: int
+    page_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    total: int
+    page_number: int
+    page_size: int
+    tasks: list[dict[str, Any]]
+
+
+def parse_task_list(body: dict[str, Any]) -> TaskListQuery:
+    """Validate and coerce a task-list request body; a 20000 names every bad field."""
+    problems: list[str] = []
+
+    name = body.get("taskName")
+    name_fold: str | None = None
+    if name is not None and name != "":
+        if not isinstance(name, str):
+            problems.append(f"taskName: must be a string, got {_json_type(name)}")
+        elif len(name) > MAX_NAME_LENGTH:
+            problems.append(f"taskName: at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+        else:
+            name_fold = name.casefold()
+
+    status = _integer(body, "taskStatus", problems, low=1, high=6)
+    start = _timestamp(body, "createStartTs", problems)
+    end = _timestamp(body, "createEndTs", problems)
+    if start is not None and end is not None and start > end:
+        problems.append(f"createEndTs: must be at least createStartTs ({end} < {start})")
+
+    min_rate = _rate(body, "minCallsAnsweredRate", problems)
+    max_rate = _rate(body, "maxCallsAnsweredRate", problems)
+    if min_rate is not None and max_rate is not None and min_rate > max_rate:
+        problems.append("maxCallsAnsweredRate: must be at least minCallsAnsweredRate")
+
+    min_contacts = _integer(body, "minTaskTotalQuantity", problems, low=0)
+    max_contacts = _integer(body, "maxTaskTotalQuantity", problems, low=0)
+    if min_contacts is not None and max_contacts is not None and min_contacts > max_contacts:
+        problems.append(
+            f"maxTaskTotalQuantity: must be at least minTaskTotalQuantity "
+            f"({max_contacts} < {min_contacts})"
+        )
+
+    page_number = _integer(body, "pageNumber", problems, low=1)
+    page_size = _integer(body, "pageSize", problems, low=1, high=MAX_PAGE_SIZE)
+
+    if problems:
+        raise business_error(problems)
+    return TaskListQuery(
+        filter=TaskFilter(
+            name_fold=name_fold,
+            status=status,
+            created_from=start,
+            created_to=end,
+            min_answer_rate=min_rate,
+            max_answer_rate=max_rate,
+            min_contacts=min_contacts,
+            max_contacts=max_contacts,
+        ),
+        page_number=1 if page_number is None else page_number,
+        page_size=10 if page_size is None else page_size,
+    )
+
+
+def list_tasks(store: Store, account_id: int, query: TaskListQuery) -> TaskPage:
+    """One page of the account's tasks, newest first, with the true ``total``."""
+    offset = (query.page_number - 1) * query.page_size
+    total, rows = store.task_page(account_id, query.filter, offset=offset, limit=query.page_size)
+    return TaskPage(
+        total=total,
+        page_number=query.page_number,
+        page_size=query.page_size,
+        tasks=[task_object(row) for row in rows],
+    )
+
+
+def rate(numerator: int, denominator: int) -> str | None:
+    """``"66.67%"``: a percentage, two decimals, rounded half up; None on a zero denominator."""
+    if denominator == 0:
+        return None
+    hundredths = (numerator * 20000 + denominator) // (2 * denominator)
+    return f"{hundredths // 100}.{hundredths % 100:02d}%"
+
+
+def average(total: int, count: int) -> int | None:
+    """Integer average rounded down; None when ``count`` is 0."""
+    return None if count == 0 else total // count
+
+
+def task_object(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The wire task object for a store row (``TASK_COLUMNS`` order)."""
+    (
+        id_, task_id, account_id, user_task_id, other, auto_flow_id, auto_flow_name,
+        task_status, pause_reason, task_name, task_desc, task_keep, startup_type, startup_at,
+        shutdown_at, startup_by, route_id, max_call, import_type, func_flag, max_ring_time,
+        strategy_id, agent_group_id, task_callback_url, create_ts, order_max_call,
+        replay_interval, stat_id, total_orders, dialed_orders, finish_orders, answer_orders,
+        total_calls, answer_calls, call_elapsed, manual_answer, manual_fail, manual_elapsed,
+    ) = row  # fmt: skip
+    return {
+        "id": id_,
+        "taskId": task_id,
+        "saasUserId": account_id,
+        "userTaskId": user_task_id,
+        "other": other,
+        "autoFlowId": auto_flow_id,
+        "autoFlowName": auto_flow_name,
+        "taskStatus": task_status,
+        "pauseReason": pause_reason,
+        "taskName": task_name,
+        "taskDesc": task_desc,
+        "taskKeep": task_keep,
+        "startupType": startup_type,
+        "startupAt": startup_at,
+        "shutdownAt": shutdown_at,
+        "startupBy": startup_by,
+        "routeId": route_id,
+        "maxCall": max_call,
+        "importType": import_type,
+        "funcFlag": func_flag,
+        "maxRingTime": max_ring_time,
+        "strategyId": strategy_id,
+        "agentGroupId": agent_group_id,
+        "taskCallbackUrl": task_callback_url,
+        "createTs": create_ts,
+        "statInfo": {
+            "id": stat_id,
+            "taskId": task_id,
+            "autoFlowId": auto_flow_id,
+            "answerOrderCount": answer_orders,
+            "finishOrderCount": finish_orders,
+            "totalOrderCount": total_orders,
+            "dialedOrderCount": dialed_orders,
+            "totalCallElapsed": call_elapsed,
+            "answerCallCount": answer_calls,
+            "totalCallCount": total_calls,
+            "manualElapsed": manual_elapsed,
+            "manualAnswerCount": manual_answer,
+            "manualFailCount": manual_fail,
+            "createTs": create_ts,
+            "answerRate": rate(answer_calls, total_calls),
+            "dialProgress": rate(dialed_orders, total_orders),
+            "finishRate": rate(finish_orders, total_orders),
+            "manualAnswerRate": rate(manual_answer, manual_answer + manual_fail),
+            "avgCallDuration": average(call_elapsed, answer_calls),
+            "avgManualDuration": average(manual_elapsed, manual_answer),
+        },
+        "orderMaxCall": order_max_call,
+        "replayInterval": replay_interval,
+    }
+
+
+# -- coercion ---------------------------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return f"the string {_shown(value)}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, NonFinite):
+        return value.literal
+    return f"{value}"
+
+
+def _shown(text: str) -> str:
+    clipped = text if len(text) <= 40 else text[:37] + "..."
+    return json.dumps(clipped, ensure_ascii=False)
+
+
+def _coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
+    """A 32-bit signed integer from ``value``, or None after recording why not."""
+    if isinstance(value, bool) or isinstance(value, (list, dict)):
+        problems.append(f"{name}: must be an integer, got {_json_type(value)}")
+        return None
+    if isinstance(value, NonFinite):
+        problems.append(f"{name}: must be a finite integer, got {value.literal}")
+        return None
+    if isinstance(value, str):
+        if not _INT_STRING.fullmatch(value):
+            problems.append(f"{name}: must be an integer, got {_json_type(value)}")
+            return None
+        digits = value.lstrip("+-").lstrip("0")
+        if len(digits) > 10:
+            problems.append(f"{name}: out of range for a 32-bit integer, got {_shown(value)}")
+            return None
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, Decimal):
+        if abs(value) > INT32_MAX + 1:
+            problems.append(f"{name}: out of range for a 32-bit integer, got {value}")
+            return None
+        if value != value.to_integral_value():
+            problems.append(f"{name}: must be an integer, not a fraction ({value})")
+            return None
+        number = int(value)
+    else:  # pragma: no cover - json.loads yields no other types
+        problems.append(f"{name}: must be an integer")
+        return None
+    if not INT32_MIN <= number <= INT32_MAX:
+        problems.append(f"{name}: out of range for a 32-bit integer, got {number}")
+        return None
+    return number
+
+
+def _integer(
+    body: dict[str, Any], name: str, problems: list[str], *, low: int, high: int | None = None
+) -> int | None:
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    number = _coerce_int(name, value, problems)
+    if number is None:
+        return None
+    if number < low or (high is not None and number > high):
+        if name == "pageSize" and high is not None and number > high:
+            problems.append(f"pageSize: at most {high}, got {number}")
+        elif high is None:
+            problems.append(f"{name}: must be at least {low}, got {number}")
+        else:
+            problems.append(f"{name}: must be from {low} to {high}, got {number}")
+        return None
+    return number
+
+
+def _timestamp(body: dict[str, Any], name: str, problems: list[str]) -> int | None:
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, Decimal, str)) and not isinstance(value, bool):
+        # Detect milliseconds before the 32-bit check, which they would fail less helpfully.
+        try:
+            big = Decimal(value) if not isinstance(value, str) or _INT_STRING.fullmatch(value) \
+                else None  # fmt: skip
+        except ArithmeticError:  # pragma: no cover - regex-checked
+            big = None
+        if big is not None and big >= MILLIS_THRESHOLD and big == big.to_integral_value():
+            problems.append(
+                f"{name}: {value} looks like epoch milliseconds; send epoch seconds"
+            )
+            return None
+    number = _coerce_int(name, value, problems)
+    if number is None:
+        return None
+    if number < 0:
+        problems.append(f"{name}: must be at least 0, got {number}")
+        return None
+    return number
+
+
+def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | None:
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    exact: Fraction
+    if isinstance(value, bool) or isinstance(value, (list, dict)):
+        problems.append(f"{name}: must be a number, got {_json_type(value)}")
+        return None
+    if isinstance(value, NonFinite):
+        problems.append(f"{name}: must be a finite number, got {value.literal}")
+        return None
+    if isinstance(value, str):
+        if not _NUMBER_STRING.fullmatch(value):
+            problems.append(f"{name}: must be a number, got {_json_type(value)}")
+            return None
+        decimal = Decimal(value)
+        if _decimals(decimal) > MAX_RATE_DECIMALS:
+            problems.append(f"{name}: at most {MAX_RATE_DECIMALS} decimal places")
+            return None
+        exact = Fraction(decimal)
+    elif isinstance(value, int):
+        exact = Fraction(value)
+    elif isinstance(value, Decimal):
+        if abs(value) > 1000:
+            problems.append(f"{name}: must be from 0.0 to 100.0, got {value}")
+            return None
+        if _decimals(value) > MAX_RATE_DECIMALS:
+            problems.append(f"{name}: at most {MAX_RATE_DECIMALS} decimal places")
+            return None
+        exact = Fraction(value)
+    else:  # pragma: no cover
+        problems.append(f"{name}: must be a number")
+        return None
+    if not 0 <= exact <= 100:
+        problems.append(f"{name}: must be from 0.0 to 100.0, got {_shown_number(value)}")
+        return None
+    return exact
+
+
+def _decimals(value: Decimal) -> int:
+    """Significant decimal places (trailing zeros do not count)."""
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return 0
+    trailing = len(digits) - len(significant)
+    return max(0, -exponent - trailing)
+
+
+def _shown_number(value: Any) -> str:
+    return _shown(value) if isinstance(value, str) else str(value)

@@ -1,0 +1,132 @@
+-- Accounts, keys, flows, routes, tasks and their statistics.
+-- Every table holding tenant data leads with account_id; indexes serve the task-list filters.
+
+CREATE TABLE accounts (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT    NOT NULL UNIQUE,
+    enabled          INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    balance_cents    INTEGER NOT NULL DEFAULT 0,
+    default_max_call INTEGER NOT NULL DEFAULT 10 CHECK (default_max_call >= 0),
+    created_ts       INTEGER NOT NULL
+);
+
+CREATE TABLE access_keys (
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    access_key   TEXT    NOT NULL UNIQUE,
+    secret       TEXT    NOT NULL,
+    enabled      INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_ts   INTEGER NOT NULL,
+    revoked_ts   INTEGER,
+    last_used_ts INTEGER
+);
+CREATE INDEX access_keys_account ON access_keys (account_id);
+
+CREATE TABLE flows (
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    variables  TEXT    NOT NULL DEFAULT '[]',  -- JSON array of variable names
+    enabled    INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_ts INTEGER NOT NULL
+);
+CREATE INDEX flows_account ON flows (account_id, id);
+
+CREATE TABLE routes (
+    account_id             INTEGER NOT NULL REFERENCES accounts (id),
+    id                     INTEGER PRIMARY KEY,
+    route_id               TEXT    NOT NULL UNIQUE,
+    name                   TEXT    NOT NULL,
+    country_code           TEXT    NOT NULL DEFAULT '',
+    price_per_minute_cents INTEGER NOT NULL DEFAULT 0 CHECK (price_per_minute_cents >= 0),
+    answer_probability     REAL    NOT NULL DEFAULT 0.5
+        CHECK (answer_probability >= 0 AND answer_probability <= 1),
+    talk_seconds_mean      INTEGER NOT NULL DEFAULT 60 CHECK (talk_seconds_mean >= 0),
+    enabled                INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_ts             INTEGER NOT NULL
+);
+CREATE INDEX routes_account ON routes (account_id, id);
+
+CREATE TABLE tasks (
+    account_id        INTEGER NOT NULL REFERENCES accounts (id),
+    id                INTEGER PRIMARY KEY,
+    task_id           TEXT    NOT NULL UNIQUE,
+    user_task_id      TEXT    NOT NULL DEFAULT '',
+    other             TEXT    NOT NULL DEFAULT '',
+    auto_flow_id      INTEGER NOT NULL REFERENCES flows (id),
+    task_status       INTEGER NOT NULL CHECK (task_status BETWEEN 1 AND 6),
+    pause_reason      INTEGER CHECK (pause_reason IN (1, 2, 3)),
+    task_name         TEXT    NOT NULL,
+    name_fold         TEXT    NOT NULL,  -- casefolded task_name, for the contains filter
+    task_desc         TEXT    NOT NULL DEFAULT '',
+    task_keep         INTEGER NOT NULL DEFAULT 0 CHECK (task_keep IN (0, 1)),
+    startup_type      INTEGER NOT NULL DEFAULT 0 CHECK (startup_type BETWEEN 0 AND 3),
+    startup_at        INTEGER,
+    shutdown_at       INTEGER,
+    startup_by        TEXT    NOT NULL DEFAULT '',
+    route_id          TEXT    NOT NULL,
+    max_call          INTEGER NOT NULL DEFAULT 0 CHECK (max_call >= 0),
+    import_type       INTEGER NOT NULL DEFAULT 0 CHECK (import_type BETWEEN 0 AND 2),
+    func_flag         INTEGER NOT NULL DEFAULT 0 CHECK (func_flag >= 0),
+    max_ring_time     INTEGER NOT NULL DEFAULT 0 CHECK (max_ring_time >= 0),
+    strategy_id       TEXT    NOT NULL DEFAULT '',
+    agent_group_id    TEXT    NOT NULL DEFAULT '',
+    task_callback_url TEXT    NOT NULL DEFAULT '',
+    call_callback_url TEXT    NOT NULL DEFAULT '',
+    country_code      TEXT    NOT NULL DEFAULT '',
+    create_ts         INTEGER NOT NULL,
+    order_max_call    INTEGER,
+    replay_interval   INTEGER
+);
+CREATE UNIQUE INDEX tasks_user_task_id ON tasks (account_id, user_task_id) WHERE user_task_id <> '';
+CREATE INDEX tasks_account_created ON tasks (account_id, create_ts DESC, id DESC);
+CREATE INDEX tasks_account_status_created ON tasks (account_id, task_status, create_ts DESC, id DESC);
+
+CREATE TABLE task_stats (
+    account_id          INTEGER NOT NULL REFERENCES accounts (id),
+    id                  INTEGER PRIMARY KEY,
+    task_row_id         INTEGER NOT NULL UNIQUE REFERENCES tasks (id) ON DELETE CASCADE,
+    task_id             TEXT    NOT NULL,
+    auto_flow_id        INTEGER NOT NULL,
+    create_ts           INTEGER NOT NULL,
+    total_order_count   INTEGER NOT NULL DEFAULT 0 CHECK (total_order_count >= 0),
+    dialed_order_count  INTEGER NOT NULL DEFAULT 0 CHECK (dialed_order_count >= 0),
+    finish_order_count  INTEGER NOT NULL DEFAULT 0 CHECK (finish_order_count >= 0),
+    answer_order_count  INTEGER NOT NULL DEFAULT 0 CHECK (answer_order_count >= 0),
+    total_call_count    INTEGER NOT NULL DEFAULT 0 CHECK (total_call_count >= 0),
+    answer_call_count   INTEGER NOT NULL DEFAULT 0
+        CHECK (answer_call_count >= 0 AND answer_call_count <= total_call_count),
+    total_call_elapsed  INTEGER NOT NULL DEFAULT 0 CHECK (total_call_elapsed >= 0),
+    manual_answer_count INTEGER NOT NULL DEFAULT 0 CHECK (manual_answer_count >= 0),
+    manual_fail_count   INTEGER NOT NULL DEFAULT 0 CHECK (manual_fail_count >= 0),
+    manual_elapsed      INTEGER NOT NULL DEFAULT 0 CHECK (manual_elapsed >= 0)
+);
+CREATE INDEX task_stats_account_orders ON task_stats (account_id, total_order_count);
+
+-- Per-account, per-status task counts: maintained in the same transaction as every task write,
+-- so unfiltered and status-only totals never scan.
+CREATE TABLE account_task_counts (
+    account_id  INTEGER NOT NULL,
+    task_status INTEGER NOT NULL,
+    n           INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (account_id, task_status)
+) WITHOUT ROWID;
+
+CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO account_task_counts (account_id, task_status, n)
+    VALUES (NEW.account_id, NEW.task_status, 1)
+    ON CONFLICT (account_id, task_status) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
+    UPDATE account_task_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND task_status = OLD.task_status;
+END;
+
+CREATE TRIGGER tasks_count_update AFTER UPDATE OF task_status, account_id ON tasks
+WHEN OLD.task_status <> NEW.task_status OR OLD.account_id <> NEW.account_id BEGIN
+    UPDATE account_task_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND task_status = OLD.task_status;
+    INSERT INTO account_task_counts (account_id, task_status, n)
+    VALUES (NEW.account_id, NEW.task_status, 1)
+    ON CONFLICT (account_id, task_status) DO UPDATE SET n = n + 1;
+END;

@@ -1,0 +1,465 @@
+"""SQLite backend: WAL mode, one writer (a lock per process, SQLite's lock across processes),
+readers in parallel on per-thread connections."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from nxlink.store.base import (
+    STAT_COUNTERS,
+    AccessKey,
+    Account,
+    Flow,
+    KeyAuth,
+    NewTask,
+    Route,
+    Store,
+    StoreError,
+    TaskFilter,
+)
+
+_INT64_MAX = (1 << 63) - 1
+# Counters are 32-bit in the contract; a rate bound p/q compares as 100*a*q >= p*t in SQL
+# integers as long as neither side can pass 2**63.
+_COUNTER_MAX = (1 << 31) - 1
+
+_PAGE_SELECT = """
+SELECT t.id, t.task_id, t.account_id, t.user_task_id, t.other, t.auto_flow_id,
+       coalesce(f.name, ''), t.task_status, t.pause_reason, t.task_name, t.task_desc,
+       t.task_keep, t.startup_type, t.startup_at, t.shutdown_at, t.startup_by, t.route_id,
+       t.max_call, t.import_type, t.func_flag, t.max_ring_time, t.strategy_id,
+       t.agent_group_id, t.task_callback_url, t.create_ts, t.order_max_call, t.replay_interval,
+       s.id, s.total_order_count, s.dialed_order_count, s.finish_order_count,
+       s.answer_order_count, s.total_call_count, s.answer_call_count, s.total_call_elapsed,
+       s.manual_answer_count, s.manual_fail_count, s.manual_elapsed
+FROM ({inner}) AS p
+JOIN tasks AS t ON t.id = p.id
+JOIN task_stats AS s ON s.task_row_id = t.id
+LEFT JOIN flows AS f ON f.id = t.auto_flow_id
+ORDER BY t.create_ts DESC, t.id DESC
+"""
+
+_TASK_INSERT_COLUMNS = (
+    "account_id", "id", "task_id", "user_task_id", "other", "auto_flow_id", "task_status",
+    "pause_reason", "task_name", "name_fold", "task_desc", "task_keep", "startup_type",
+    "startup_at", "shutdown_at", "startup_by", "route_id", "max_call", "import_type",
+    "func_flag", "max_ring_time", "strategy_id", "agent_group_id", "task_callback_url",
+    "call_callback_url", "country_code", "create_ts", "order_max_call", "replay_interval",
+)  # fmt: skip
+_STAT_INSERT_COLUMNS = ("account_id", "id", "task_row_id", "task_id", "auto_flow_id", "create_ts",
+                        *STAT_COUNTERS)  # fmt: skip
+
+
+def _path_from_url(url: str) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise StoreError(f"bad SQLite URL {url!r}: expected sqlite:///relative/path or "
+                         "sqlite:////absolute/path")  # fmt: skip
+    return url[len(prefix) :]
+
+
+def _rate_ge(a: int, t: int, p: str, q: str) -> int:
+    """Exact ``100*a/t >= p/q`` for bounds too precise for 64-bit SQL arithmetic."""
+    return int(100 * a * int(q) >= int(p) * t)
+
+
+def _rate_le(a: int, t: int, p: str, q: str) -> int:
+    return int(100 * a * int(q) <= int(p) * t)
+
+
+class SQLiteStore(Store):
+    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
+        self.url = url
+        self.path = _path_from_url(url)
+        parent = Path(self.path).parent
+        if not parent.exists():
+            raise StoreError(f"{url}: directory {str(parent)!r} does not exist")
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    # -- connections -----------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.url}: could not switch to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cache_size = -32768")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.create_function("nx_rate_ge", 4, _rate_ge, deterministic=True)
+        conn.create_function("nx_rate_le", 4, _rate_le, deterministic=True)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; the single writer of this process."""
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One consistent snapshot for several statements."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def ping(self) -> None:
+        self._conn.execute("SELECT 1").fetchone()
+
+    # -- schema ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        conn = self._conn
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0])
+
+    def migrate(self) -> list[int]:
+        folder = importlib.resources.files("nxlink.store") / "migrations" / "sqlite"
+        scripts = sorted(
+            (int(entry.name.split("_", 1)[0]), entry)
+            for entry in folder.iterdir()
+            if entry.name.endswith(".sql")
+        )
+        applied: list[int] = []
+        with self._write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ts INTEGER NOT NULL)"
+            )
+            current = conn.execute(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations"
+            ).fetchone()[0]
+            for version, entry in scripts:
+                if version <= current:
+                    continue
+                for statement in _statements(entry.read_text(encoding="utf-8")):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_ts) "
+                    "VALUES (?, ?, CAST(strftime('%s', 'now') AS INTEGER))",
+                    (version, entry.name),
+                )
+                applied.append(version)
+        return applied
+
+    def analyze(self) -> None:
+        with self._write_lock:
+            self._conn.execute("ANALYZE")
+
+    # -- accounts and keys -----------------------------------------------------------------
+    def create_account(self, name: str, *, now: int) -> Account:
+        with self._write() as conn:
+            try:
+                cur = conn.execute(
+                    "INSERT INTO accounts (name, created_ts) VALUES (?, ?)", (name, now)
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"account {name!r} already exists") from None
+            assert cur.lastrowid is not None
+            return Account(cur.lastrowid, name, True, 0, 10, now)
+
+    def get_account(self, name: str) -> Account | None:
+        row = self._conn.execute(
+            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
+            "FROM accounts WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else Account(row[0], row[1], bool(row[2]), *row[3:])
+
+    def list_accounts(self) -> list[Account]:
+        rows = self._conn.execute(
+            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
+            "FROM accounts ORDER BY id"
+        ).fetchall()
+        return [Account(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+
+    def create_key(self, account_id: int, *, access_key: str, secret: str, now: int) -> AccessKey:
+        with self._write() as conn:
+            name = conn.execute("SELECT name FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            if name is None:
+                raise StoreError(f"no account with id {account_id}")
+            try:
+                conn.execute(
+                    "INSERT INTO access_keys (account_id, access_key, secret, created_ts) "
+                    "VALUES (?, ?, ?, ?)",
+                    (account_id, access_key, secret, now),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"access key {access_key!r} already exists") from None
+        return AccessKey(access_key, account_id, name[0], True, now, None)
+
+    def list_keys(self) -> list[AccessKey]:
+        rows = self._conn.execute(
+            "SELECT k.access_key, k.account_id, a.name, k.enabled, k.created_ts, k.revoked_ts "
+            "FROM access_keys AS k JOIN accounts AS a ON a.id = k.account_id "
+            "ORDER BY k.account_id, k.created_ts, k.access_key"
+        ).fetchall()
+        return [AccessKey(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+
+    def revoke_key(self, access_key: str, *, now: int) -> bool:
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE access_keys SET enabled = 0, revoked_ts = ? "
+                "WHERE access_key = ? AND enabled = 1",
+                (now, access_key),
+            )
+            return cur.rowcount == 1
+
+    def key_auth(self, access_key: str) -> KeyAuth | None:
+        row = self._conn.execute(
+            "SELECT k.account_id, k.secret FROM access_keys AS k "
+            "JOIN accounts AS a ON a.id = k.account_id "
+            "WHERE k.access_key = ? AND k.enabled = 1 AND a.enabled = 1",
+            (access_key,),
+        ).fetchone()
+        return None if row is None else KeyAuth(row[0], row[1])
+
+    # -- flows and routes ------------------------------------------------------------------
+    def create_flow(
+        self, account_id: int, *, name: str, variables: Sequence[str], now: int
+    ) -> Flow:
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO flows (account_id, name, variables, created_ts) VALUES (?, ?, ?, ?)",
+                (account_id, name, json.dumps(list(variables)), now),
+            )
+            assert cur.lastrowid is not None
+            return Flow(cur.lastrowid, account_id, name, tuple(variables), now)
+
+    def list_flows(self, account_id: int) -> list[Flow]:
+        rows = self._conn.execute(
+            "SELECT id, account_id, name, variables, created_ts FROM flows "
+            "WHERE account_id = ? ORDER BY id",
+            (account_id,),
+        ).fetchall()
+        return [Flow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4]) for r in rows]
+
+    def create_route(
+        self,
+        account_id: int,
+        *,
+        route_id: str,
+        name: str,
+        country_code: str,
+        price_per_minute_cents: int,
+        answer_probability: float,
+        talk_seconds_mean: int,
+        now: int,
+    ) -> Route:
+        with self._write() as conn:
+            try:
+                cur = conn.execute(
+                    "INSERT INTO routes (account_id, route_id, name, country_code, "
+                    "price_per_minute_cents, answer_probability, talk_seconds_mean, created_ts) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (account_id, route_id, name, country_code, price_per_minute_cents,
+                     answer_probability, talk_seconds_mean, now),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"route {route_id!r} not created: {exc}") from None
+            assert cur.lastrowid is not None
+            return Route(cur.lastrowid, account_id, route_id, name, country_code,
+                         price_per_minute_cents, answer_probability, talk_seconds_mean, now)  # fmt: skip
+
+    def list_routes(self, account_id: int) -> list[Route]:
+        rows = self._conn.execute(
+            "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
+            "answer_probability, talk_seconds_mean, created_ts FROM routes "
+            "WHERE account_id = ? ORDER BY id",
+            (account_id,),
+        ).fetchall()
+        return [Route(*r) for r in rows]
+
+    # -- tasks -----------------------------------------------------------------------------
+    def insert_tasks(self, account_id: int, tasks: Iterable[NewTask]) -> int:
+        task_sql = (
+            f"INSERT INTO tasks ({', '.join(_TASK_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_TASK_INSERT_COLUMNS))})"
+        )
+        stat_sql = (
+            f"INSERT INTO task_stats ({', '.join(_STAT_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_STAT_INSERT_COLUMNS))})"
+        )
+        with self._write() as conn:
+            next_task = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchone()[0]
+            next_stat = conn.execute(
+                "SELECT coalesce(max(id), 0) + 1 FROM task_stats"
+            ).fetchone()[0]
+            task_rows: list[tuple[Any, ...]] = []
+            stat_rows: list[tuple[Any, ...]] = []
+            for task in tasks:
+                row_id, stat_id = next_task, next_stat
+                next_task += 1
+                next_stat += 1
+                task_rows.append((
+                    account_id, row_id, task.task_id, task.user_task_id, task.other,
+                    task.auto_flow_id, task.task_status, task.pause_reason, task.task_name,
+                    task.task_name.casefold(), task.task_desc, task.task_keep,
+                    task.startup_type, task.startup_at, task.shutdown_at, task.startup_by,
+                    task.route_id, task.max_call, task.import_type, task.func_flag,
+                    task.max_ring_time, task.strategy_id, task.agent_group_id,
+                    task.task_callback_url, task.call_callback_url, task.country_code,
+                    task.create_ts, task.order_max_call, task.replay_interval,
+                ))  # fmt: skip
+                stats = task.stats
+                stat_rows.append((
+                    account_id, stat_id, row_id, task.task_id, task.auto_flow_id,
+                    task.create_ts, *(stats.get(name, 0) for name in STAT_COUNTERS),
+                ))  # fmt: skip
+            try:
+                conn.executemany(task_sql, task_rows)
+                conn.executemany(stat_sql, stat_rows)
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"tasks not inserted: {exc}") from None
+            return len(task_rows)
+
+    def count_tasks(self, account_id: int) -> int:
+        row = self._conn.execute(
+            "SELECT coalesce(sum(n), 0) FROM account_task_counts WHERE account_id = ?",
+            (account_id,),
+        ).fetchone()
+        return int(row[0])
+
+    def task_page(
+        self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        where, params, needs_stats = _where(account_id, flt)
+        source = "tasks AS t JOIN task_stats AS s ON s.task_row_id = t.id" if needs_stats else (
+            "tasks AS t"
+        )
+        inner = (
+            f"SELECT t.id FROM {source} WHERE {where} "
+            "ORDER BY t.create_ts DESC, t.id DESC LIMIT ? OFFSET ?"
+        )
+        page_sql = _PAGE_SELECT.format(inner=inner)
+        with self._read() as conn:
+            if flt.status_only():
+                if flt.status is None:
+                    count_row = conn.execute(
+                        "SELECT coalesce(sum(n), 0) FROM account_task_counts "
+                        "WHERE account_id = ?",
+                        (account_id,),
+                    ).fetchone()
+                else:
+                    count_row = conn.execute(
+                        "SELECT coalesce(sum(n), 0) FROM account_task_counts "
+                        "WHERE account_id = ? AND task_status = ?",
+                        (account_id, flt.status),
+                    ).fetchone()
+            else:
+                count_row = conn.execute(
+                    f"SELECT count(*) FROM {source} WHERE {where}", params
+                ).fetchone()
+            total = int(count_row[0])
+            if offset >= total or limit == 0:
+                return total, []
+            rows = conn.execute(page_sql, (*params, limit, offset)).fetchall()
+        return total, rows
+
+
+def _rate_clause(op: str, bound: Fraction, params: list[Any]) -> str:
+    p, q = bound.numerator, bound.denominator
+    if 100 * _COUNTER_MAX * q <= _INT64_MAX and _COUNTER_MAX * p <= _INT64_MAX:
+        params.extend((q, p))
+        return f"100 * s.answer_call_count * ? {op} ? * s.total_call_count"
+    params.extend((str(p), str(q)))
+    fn = "nx_rate_ge" if op == ">=" else "nx_rate_le"
+    return f"{fn}(s.answer_call_count, s.total_call_count, ?, ?)"
+
+
+def _where(account_id: int, flt: TaskFilter) -> tuple[str, list[Any], bool]:
+    clauses = ["t.account_id = ?"]
+    params: list[Any] = [account_id]
+    needs_stats = False
+    if flt.status is not None:
+        clauses.append("t.task_status = ?")
+        params.append(flt.status)
+    if flt.created_from is not None:
+        clauses.append("t.create_ts >= ?")
+        params.append(flt.created_from)
+    if flt.created_to is not None:
+        clauses.append("t.create_ts <= ?")
+        params.append(flt.created_to)
+    if flt.name_fold is not None:
+        clauses.append("instr(t.name_fold, ?) > 0")
+        params.append(flt.name_fold)
+    if flt.min_contacts is not None:
+        needs_stats = True
+        clauses.append("s.total_order_count >= ?")
+        params.append(flt.min_contacts)
+    if flt.max_contacts is not None:
+        needs_stats = True
+        clauses.append("s.total_order_count <= ?")
+        params.append(flt.max_contacts)
+    if flt.min_answer_rate is not None or flt.max_answer_rate is not None:
+        needs_stats = True
+        clauses.append("s.total_call_count > 0")
+        if flt.min_answer_rate is not None:
+            clauses.append(_rate_clause(">=", flt.min_answer_rate, params))
+        if flt.max_answer_rate is not None:
+            clauses.append(_rate_clause("<=", flt.max_answer_rate, params))
+    return " AND ".join(clauses), params, needs_stats
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a SQL script into complete statements (trigger bodies included)."""
+    buffer: list[str] = []
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer.append(line)
+        candidate = "".join(buffer)
+        if sqlite3.complete_statement(candidate):
+            yield candidate.strip()
+            buffer.clear()
+    rest = "".join(buffer).strip()
+    if rest:
+        raise StoreError(f"incomplete SQL statement in migration: {rest[:80]!r}")

@@ -1,0 +1,126 @@
+"""Shared fixtures: a fresh store, small factories, and a signed in-process client."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from nxlink.server.app import TASK_LIST_PATH, create_app
+from nxlink.server.settings import Settings
+from nxlink.service import admin
+from nxlink.store import NewTask, Store, open_store
+
+#: The fixed server clock of in-process tests (epoch ms).
+NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'test.db'}")
+    yield s
+    s.close()
+
+
+@dataclass
+class Tenant:
+    """An account with a key, a flow and a route."""
+
+    account_id: int
+    name: str
+    access_key: str
+    secret: str
+    flow_id: int
+    flow_name: str
+    route_id: str
+
+
+_counter = itertools.count(1)
+
+
+def make_tenant(store: Store, name: str | None = None) -> Tenant:
+    name = name or f"acct{next(_counter)}"
+    account = admin.create_account(store, name)
+    key = admin.create_key(store, name)
+    flow = admin.create_flow(store, name, name=f"{name} agent", variables=["name"])
+    route = admin.create_route(store, name, name=f"{name} route", country_code="852")
+    return Tenant(account.id, name, key.access_key, key.access_secret, flow.id, flow.name,
+                  route.route_id)  # fmt: skip
+
+
+def make_task(tenant: Tenant, **overrides: Any) -> NewTask:
+    """A task of ``tenant``; ``stats`` counters and any column may be overridden."""
+    n = next(_counter)
+    fields: dict[str, Any] = {
+        "task_id": f"00000000-0000-4000-8000-{n:012d}",
+        "auto_flow_id": tenant.flow_id,
+        "route_id": tenant.route_id,
+        "task_name": f"task {n}",
+        "create_ts": 1_750_000_000 + n,
+    }
+    fields.update(overrides)
+    return NewTask(**fields)
+
+
+def sign_md5(access_key: str, secret: str, ts: str, body: bytes) -> str:
+    """The signature built by hand from the recipe (independent of ``nxlink.signing``)."""
+    pre = f"accessKey={access_key}&action=nxai&bizType=100&ts={ts}".encode()
+    if body:
+        pre += b"&body=" + body
+    pre += f"&accessSecret={secret}".encode()
+    return hashlib.md5(pre).hexdigest()
+
+
+class Api:
+    """A signed in-process client of the real app, with a fixed clock."""
+
+    def __init__(self, client: TestClient, clock: list[int]) -> None:
+        self.client = client
+        self.clock = clock
+
+    def post(
+        self,
+        tenant: Tenant,
+        body: bytes | str,
+        *,
+        ts: str | None = None,
+        path: str = TASK_LIST_PATH,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        raw = body.encode() if isinstance(body, str) else body
+        ts = ts if ts is not None else str(self.clock[0])
+        sent = {
+            "Content-Type": "application/json",
+            "accessKey": tenant.access_key,
+            "ts": ts,
+            "bizType": "100",
+            "action": "nxai",
+            "sign": sign_md5(tenant.access_key, tenant.secret, ts, raw),
+        }
+        sent.update(headers or {})
+        return self.client.post(path, content=raw, headers=sent)
+
+    def tasks(self, tenant: Tenant, body: bytes | str = b"") -> dict[str, Any]:
+        response = self.post(tenant, body)
+        assert response.status_code == 200, response.text
+        payload: dict[str, Any] = response.json()
+        assert payload["code"] == 0, payload
+        return payload
+
+
+def make_api(store: Store, **settings: Any) -> Api:
+    clock = [NOW_MS]
+    app = create_app(Settings(log_requests=False, **settings), store=store,
+                     clock=lambda: clock[0])  # fmt: skip
+    return Api(TestClient(app, raise_server_exceptions=False), clock)
+
+
+@pytest.fixture
+def api(store: Store) -> Api:
+    return make_api(store)
