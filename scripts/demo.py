@@ -19,7 +19,8 @@ DEMO_TASKS = 5000
 def curl_command(*, base_url: str, access_key: str, secret: str) -> str:
     return f"""BODY='{{"pageNumber":1,"pageSize":2,"taskStatus":2}}'
 TS=$(date +%s%3N)
-SIGN=$(printf '%s' "accessKey={access_key}&action=nxai&bizType=100&ts=$TS&body=$BODY&accessSecret={secret}" | md5sum | cut -d' ' -f1)
+PRE="accessKey={access_key}&action=nxai&bizType=100&ts=$TS&body=$BODY&accessSecret={secret}"
+SIGN=$(printf '%s' "$PRE" | md5sum | cut -d' ' -f1)
 curl -s {base_url}/openapi/aiagent/task/list \\
   -H 'Content-Type: application/json' -H 'accessKey: {access_key}' -H "ts: $TS" \\
   -H 'bizType: 100' -H 'action: nxai' -H "sign: $SIGN" -d "$BODY\""""
@@ -63,7 +64,8 @@ def main() -> None:
     creds = prepare(db_path, folder / "credentials.json")
     base_url = f"http://{args.host}:{args.port}"
     access_key, secret = str(creds["accessKey"]), str(creds["accessSecret"])
-    print(f"""
+    print(
+        f"""
 nxlink demo: {DEMO_TASKS} tasks in account {ACCOUNT!r} (saasUserId {creds["saasUserId"]}), {db_path}
 
   accessKey:    {access_key}
@@ -75,7 +77,9 @@ Call the task list from another terminal (paste as is; it signs with md5 over th
 {curl_command(base_url=base_url, access_key=access_key, secret=secret)}
 
 Starting the server; Ctrl-C stops it. The database and key are kept for the next `make demo`.
-""", flush=True)
+""",
+        flush=True,
+    )
     nxlink = Path(sys.executable).with_name("nxlink")
     os.execv(
         str(nxlink),

@@ -59,7 +59,9 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--account", "account_name", required=True, help="Account that owns the key.")
-@click.option("--json", "as_json", is_flag=True, help="Print {accessKey, accessSecret, saasUserId}.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print {accessKey, accessSecret, saasUserId}."
+)
 @db_option
 def keys_create(account_name: str, as_json: bool, db_url: str) -> None:
     """Create a key; its secret is printed this once only.
@@ -169,7 +171,7 @@ def routes_create(
 @click.option("--tasks", "count", type=click.IntRange(1, 10_000_000), required=True,
               help="How many tasks to add.")  # fmt: skip
 @click.option("--seed", "seed_value", type=int, default=0, show_default=True,
-              help="Random seed: the same seed, account and task count give the same tasks.")  # fmt: skip
+              help="Random seed: the same seed and account give the same tasks.")  # fmt: skip
 @click.option("--now", type=int, default=None,
               help="Epoch seconds the year of creation times ends at (default: now).")  # fmt: skip
 @db_option
@@ -189,4 +191,6 @@ def seed(account_name: str, count: int, seed_value: int, now: int | None, db_url
             progress=lambda done: click.echo(f"\r{done:,}/{count:,} tasks", nl=False, err=True),
         )  # fmt: skip
     click.echo("", err=True)
-    click.echo(f"added {added:,} tasks to {account_name!r} in {time.perf_counter() - started:.1f} s")
+    click.echo(
+        f"added {added:,} tasks to {account_name!r} in {time.perf_counter() - started:.1f} s"
+    )

@@ -54,7 +54,9 @@ def serve(
         raise click.ClickException(f"invalid settings: {exc}") from None
     with opened(settings.db):
         pass  # creates or upgrades the schema once, before any worker starts
-    click.echo(f"nxlink serving {settings.db} on http://{host}:{port} ({workers} worker(s))", err=True)
+    click.echo(
+        f"nxlink serving {settings.db} on http://{host}:{port} ({workers} worker(s))", err=True
+    )
     uvicorn.run(
         "nxlink.server.app:app_from_env",
         factory=True,

@@ -64,9 +64,13 @@ def envelope(
     return body
 
 
-def _json_response(scope: Scope, body: dict[str, Any], status: int = 200, **headers: str) -> Response:
+def _json_response(
+    scope: Scope, body: dict[str, Any], status: int = 200, **headers: str
+) -> Response:
     scope["state"]["nx_code"] = body["code"]
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers or None)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=JSON, headers=headers or None
+    )
 
 
 def _error_response(scope: Scope, exc: ApiError) -> Response:
@@ -153,7 +157,9 @@ def create_app(
         )
 
     async def healthz(request: Request) -> Response:
-        return _json_response(request.scope, envelope(request.scope["state"]["nx_trace"], 0, "success"))
+        return _json_response(
+            request.scope, envelope(request.scope["state"]["nx_trace"], 0, "success")
+        )
 
     async def readyz(request: Request) -> Response:
         trace_id = request.scope["state"]["nx_trace"]
@@ -162,7 +168,9 @@ def create_app(
         except Exception as exc:  # any database failure means "not ready"
             return _json_response(
                 request.scope,
-                envelope(trace_id, Code.BUSINESS_ERROR, f"database not ready: {type(exc).__name__}"),
+                envelope(
+                    trace_id, Code.BUSINESS_ERROR, f"database not ready: {type(exc).__name__}"
+                ),
                 503,
             )
         return _json_response(request.scope, envelope(trace_id, 0, "success"))
@@ -193,7 +201,10 @@ def create_app(
         headers = dict(exc.headers or {})
         trace_id = request.scope["state"]["nx_trace"]
         return _json_response(
-            request.scope, envelope(trace_id, Code.BUSINESS_ERROR, message), exc.status_code, **headers
+            request.scope,
+            envelope(trace_id, Code.BUSINESS_ERROR, message),
+            exc.status_code,
+            **headers,
         )
 
     @asynccontextmanager
@@ -241,7 +252,10 @@ class TraceMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-trace-id", trace_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-trace-id", trace_id.encode()),
+                ]
             await send(message)
 
         try:

@@ -247,7 +247,7 @@ def _shown(text: str) -> str:
 
 def _coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
     """A 32-bit signed integer from ``value``, or None after recording why not."""
-    if isinstance(value, bool) or isinstance(value, (list, dict)):
+    if isinstance(value, (bool, list, dict)):
         problems.append(f"{name}: must be an integer, got {_json_type(value)}")
         return None
     if isinstance(value, NonFinite):
@@ -313,9 +313,7 @@ def _timestamp(body: dict[str, Any], name: str, problems: list[str]) -> int | No
         except ArithmeticError:  # pragma: no cover - regex-checked
             big = None
         if big is not None and big >= MILLIS_THRESHOLD and big == big.to_integral_value():
-            problems.append(
-                f"{name}: {value} looks like epoch milliseconds; send epoch seconds"
-            )
+            problems.append(f"{name}: {value} looks like epoch milliseconds; send epoch seconds")
             return None
     number = _coerce_int(name, value, problems)
     if number is None:
@@ -331,7 +329,7 @@ def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | No
     if value is None or value == "":
         return None
     exact: Fraction
-    if isinstance(value, bool) or isinstance(value, (list, dict)):
+    if isinstance(value, (bool, list, dict)):
         problems.append(f"{name}: must be a number, got {_json_type(value)}")
         return None
     if isinstance(value, NonFinite):
@@ -367,7 +365,7 @@ def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | No
 
 def _decimals(value: Decimal) -> int:
     """Significant decimal places (trailing zeros do not count)."""
-    sign, digits, exponent = value.as_tuple()
+    _sign, digits, exponent = value.as_tuple()
     if not isinstance(exponent, int) or exponent >= 0:
         return 0
     significant = "".join(map(str, digits)).rstrip("0")

@@ -306,8 +306,10 @@ class SQLiteStore(Store):
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"route {route_id!r} not created: {exc}") from None
             assert cur.lastrowid is not None
-            return Route(cur.lastrowid, account_id, route_id, name, country_code,
-                         price_per_minute_cents, answer_probability, talk_seconds_mean, now)  # fmt: skip
+            return Route(
+                cur.lastrowid, account_id, route_id, name, country_code,
+                price_per_minute_cents, answer_probability, talk_seconds_mean, now,
+            )  # fmt: skip
 
     def list_routes(self, account_id: int) -> list[Route]:
         rows = self._conn.execute(
@@ -330,9 +332,9 @@ class SQLiteStore(Store):
         )
         with self._write() as conn:
             next_task = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchone()[0]
-            next_stat = conn.execute(
-                "SELECT coalesce(max(id), 0) + 1 FROM task_stats"
-            ).fetchone()[0]
+            next_stat = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM task_stats").fetchone()[
+                0
+            ]
             task_rows: list[tuple[Any, ...]] = []
             stat_rows: list[tuple[Any, ...]] = []
             for task in tasks:
@@ -372,8 +374,10 @@ class SQLiteStore(Store):
         self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
     ) -> tuple[int, list[tuple[Any, ...]]]:
         where, params, needs_stats = _where(account_id, flt)
-        source = "tasks AS t JOIN task_stats AS s ON s.task_row_id = t.id" if needs_stats else (
-            "tasks AS t"
+        source = (
+            "tasks AS t JOIN task_stats AS s ON s.task_row_id = t.id"
+            if needs_stats
+            else ("tasks AS t")
         )
         inner = (
             f"SELECT t.id FROM {source} WHERE {where} "
@@ -384,8 +388,7 @@ class SQLiteStore(Store):
             if flt.status_only():
                 if flt.status is None:
                     count_row = conn.execute(
-                        "SELECT coalesce(sum(n), 0) FROM account_task_counts "
-                        "WHERE account_id = ?",
+                        "SELECT coalesce(sum(n), 0) FROM account_task_counts WHERE account_id = ?",
                         (account_id,),
                     ).fetchone()
                 else:
