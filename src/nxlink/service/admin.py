@@ -44,7 +44,9 @@ def new_route_id() -> str:
 def require_account(store: Store, name: str) -> Account:
     account = store.get_account(name)
     if account is None:
-        raise StoreError(f"no account named {name!r} (create it with: nxlink accounts create {name})")
+        raise StoreError(
+            f"no account named {name!r} (create it with: nxlink accounts create {name})"
+        )
     return account
 
 

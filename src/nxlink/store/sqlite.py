@@ -31,6 +31,10 @@ _INT64_MAX = (1 << 63) - 1
 # integers as long as neither side can pass 2**63.
 _COUNTER_MAX = (1 << 31) - 1
 
+#: Offsets up to this are skipped row by row; deeper ones start from the day they fall in.
+DIRECT_SKIP = 2_000
+DAY = 86_400
+
 _PAGE_SELECT = """
 SELECT t.id, t.task_id, t.account_id, t.user_task_id, t.other, t.auto_flow_id,
        coalesce(f.name, ''), t.task_status, t.pause_reason, t.task_name, t.task_desc,
@@ -41,10 +45,10 @@ SELECT t.id, t.task_id, t.account_id, t.user_task_id, t.other, t.auto_flow_id,
        s.answer_order_count, s.total_call_count, s.answer_call_count, s.total_call_elapsed,
        s.manual_answer_count, s.manual_fail_count, s.manual_elapsed
 FROM ({inner}) AS p
-JOIN tasks AS t ON t.id = p.id
-JOIN task_stats AS s ON s.task_row_id = t.id
+JOIN task_stats AS s ON s.task_row_id = p.task_row_id
+JOIN tasks AS t ON t.id = p.task_row_id
 LEFT JOIN flows AS f ON f.id = t.auto_flow_id
-ORDER BY t.create_ts DESC, t.id DESC
+ORDER BY s.create_ts DESC, s.task_row_id DESC
 """
 
 _TASK_INSERT_COLUMNS = (
@@ -54,8 +58,8 @@ _TASK_INSERT_COLUMNS = (
     "func_flag", "max_ring_time", "strategy_id", "agent_group_id", "task_callback_url",
     "call_callback_url", "country_code", "create_ts", "order_max_call", "replay_interval",
 )  # fmt: skip
-_STAT_INSERT_COLUMNS = ("account_id", "id", "task_row_id", "task_id", "auto_flow_id", "create_ts",
-                        *STAT_COUNTERS)  # fmt: skip
+_STAT_INSERT_COLUMNS = ("account_id", "task_row_id", "id", "task_id", "auto_flow_id", "create_ts",
+                        "task_status", *STAT_COUNTERS)  # fmt: skip
 
 
 def _path_from_url(url: str) -> str:
@@ -353,8 +357,9 @@ class SQLiteStore(Store):
                 ))  # fmt: skip
                 stats = task.stats
                 stat_rows.append((
-                    account_id, stat_id, row_id, task.task_id, task.auto_flow_id,
-                    task.create_ts, *(stats.get(name, 0) for name in STAT_COUNTERS),
+                    account_id, row_id, stat_id, task.task_id, task.auto_flow_id,
+                    task.create_ts, task.task_status,
+                    *(stats.get(name, 0) for name in STAT_COUNTERS),
                 ))  # fmt: skip
             try:
                 conn.executemany(task_sql, task_rows)
@@ -373,39 +378,73 @@ class SQLiteStore(Store):
     def task_page(
         self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
     ) -> tuple[int, list[tuple[Any, ...]]]:
-        where, params, needs_stats = _where(account_id, flt)
-        source = (
-            "tasks AS t JOIN task_stats AS s ON s.task_row_id = t.id"
-            if needs_stats
-            else ("tasks AS t")
-        )
-        inner = (
-            f"SELECT t.id FROM {source} WHERE {where} "
-            "ORDER BY t.create_ts DESC, t.id DESC LIMIT ? OFFSET ?"
-        )
-        page_sql = _PAGE_SELECT.format(inner=inner)
+        where, params = _where(account_id, flt)
+        source = "task_stats AS s"
+        if flt.name_fold is not None:
+            source += " JOIN tasks AS t ON t.id = s.task_row_id"
         with self._read() as conn:
             if flt.status_only():
-                if flt.status is None:
-                    count_row = conn.execute(
-                        "SELECT coalesce(sum(n), 0) FROM account_task_counts WHERE account_id = ?",
-                        (account_id,),
-                    ).fetchone()
-                else:
-                    count_row = conn.execute(
-                        "SELECT coalesce(sum(n), 0) FROM account_task_counts "
-                        "WHERE account_id = ? AND task_status = ?",
-                        (account_id, flt.status),
-                    ).fetchone()
+                total = self._status_total(conn, account_id, flt.status)
             else:
-                count_row = conn.execute(
+                total = conn.execute(
                     f"SELECT count(*) FROM {source} WHERE {where}", params
-                ).fetchone()
-            total = int(count_row[0])
-            if offset >= total or limit == 0:
+                ).fetchone()[0]
+            if offset >= total:
                 return total, []
-            rows = conn.execute(page_sql, (*params, limit, offset)).fetchall()
+            if flt.status_only() and offset > DIRECT_SKIP:
+                # Jump to the creation day the offset falls in; skip only within that day.
+                before, day = self._day_of_offset(conn, account_id, flt.status, offset)
+                where += " AND s.create_ts < ?"
+                params = [*params, (day + 1) * DAY]
+                offset -= before
+            inner = (
+                f"SELECT s.task_row_id FROM {source} WHERE {where} "
+                "ORDER BY s.create_ts DESC, s.task_row_id DESC LIMIT ? OFFSET ?"
+            )
+            rows = conn.execute(
+                _PAGE_SELECT.format(inner=inner), (*params, limit, offset)
+            ).fetchall()
         return total, rows
+
+    @staticmethod
+    def _status_total(conn: sqlite3.Connection, account_id: int, status: int | None) -> int:
+        if status is None:
+            row = conn.execute(
+                "SELECT coalesce(sum(n), 0) FROM account_task_counts WHERE account_id = ?",
+                (account_id,),
+            ).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT coalesce(sum(n), 0) FROM account_task_counts "
+                "WHERE account_id = ? AND task_status = ?",
+                (account_id, status),
+            ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _day_of_offset(
+        conn: sqlite3.Connection, account_id: int, status: int | None, offset: int
+    ) -> tuple[int, int]:
+        """``(tasks in later days, day)`` for the day holding row ``offset`` (newest first)."""
+        if status is None:
+            days = conn.execute(
+                "SELECT day, n FROM account_day_counts WHERE account_id = ? AND n > 0 "
+                "ORDER BY day DESC",
+                (account_id,),
+            )
+        else:
+            days = conn.execute(
+                "SELECT day, n FROM account_status_day_counts "
+                "WHERE account_id = ? AND task_status = ? AND n > 0 ORDER BY day DESC",
+                (account_id, status),
+            )
+        before = 0
+        for day, n in days:
+            if before + n > offset:
+                days.close()
+                return before, int(day)
+            before += n
+        raise StoreError(f"day counts of account {account_id} disagree with its task counts")
 
 
 def _rate_clause(op: str, bound: Fraction, params: list[Any]) -> str:
@@ -418,38 +457,34 @@ def _rate_clause(op: str, bound: Fraction, params: list[Any]) -> str:
     return f"{fn}(s.answer_call_count, s.total_call_count, ?, ?)"
 
 
-def _where(account_id: int, flt: TaskFilter) -> tuple[str, list[Any], bool]:
-    clauses = ["t.account_id = ?"]
+def _where(account_id: int, flt: TaskFilter) -> tuple[str, list[Any]]:
+    clauses = ["s.account_id = ?"]
     params: list[Any] = [account_id]
-    needs_stats = False
     if flt.status is not None:
-        clauses.append("t.task_status = ?")
+        clauses.append("s.task_status = ?")
         params.append(flt.status)
     if flt.created_from is not None:
-        clauses.append("t.create_ts >= ?")
+        clauses.append("s.create_ts >= ?")
         params.append(flt.created_from)
     if flt.created_to is not None:
-        clauses.append("t.create_ts <= ?")
+        clauses.append("s.create_ts <= ?")
         params.append(flt.created_to)
-    if flt.name_fold is not None:
-        clauses.append("instr(t.name_fold, ?) > 0")
-        params.append(flt.name_fold)
     if flt.min_contacts is not None:
-        needs_stats = True
         clauses.append("s.total_order_count >= ?")
         params.append(flt.min_contacts)
     if flt.max_contacts is not None:
-        needs_stats = True
         clauses.append("s.total_order_count <= ?")
         params.append(flt.max_contacts)
     if flt.min_answer_rate is not None or flt.max_answer_rate is not None:
-        needs_stats = True
         clauses.append("s.total_call_count > 0")
         if flt.min_answer_rate is not None:
             clauses.append(_rate_clause(">=", flt.min_answer_rate, params))
         if flt.max_answer_rate is not None:
             clauses.append(_rate_clause("<=", flt.max_answer_rate, params))
-    return " AND ".join(clauses), params, needs_stats
+    if flt.name_fold is not None:
+        clauses.append("instr(t.name_fold, ?) > 0")
+        params.append(flt.name_fold)
+    return " AND ".join(clauses), params
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -78,16 +78,18 @@ CREATE TABLE tasks (
     replay_interval   INTEGER
 );
 CREATE UNIQUE INDEX tasks_user_task_id ON tasks (account_id, user_task_id) WHERE user_task_id <> '';
-CREATE INDEX tasks_account_created ON tasks (account_id, create_ts DESC, id DESC);
-CREATE INDEX tasks_account_status_created ON tasks (account_id, task_status, create_ts DESC, id DESC);
 
+-- One statistics row per task, keyed by the task's row id. It also carries copies of the
+-- task's account, status and creation time, so that every filter of the task list and its
+-- order are served by one covering index of this table (tasks are joined for the page only).
 CREATE TABLE task_stats (
     account_id          INTEGER NOT NULL REFERENCES accounts (id),
-    id                  INTEGER PRIMARY KEY,
-    task_row_id         INTEGER NOT NULL UNIQUE REFERENCES tasks (id) ON DELETE CASCADE,
+    task_row_id         INTEGER PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,
+    id                  INTEGER NOT NULL UNIQUE,
     task_id             TEXT    NOT NULL,
     auto_flow_id        INTEGER NOT NULL,
     create_ts           INTEGER NOT NULL,
+    task_status         INTEGER NOT NULL,  -- kept equal to tasks.task_status by a trigger
     total_order_count   INTEGER NOT NULL DEFAULT 0 CHECK (total_order_count >= 0),
     dialed_order_count  INTEGER NOT NULL DEFAULT 0 CHECK (dialed_order_count >= 0),
     finish_order_count  INTEGER NOT NULL DEFAULT 0 CHECK (finish_order_count >= 0),
@@ -100,10 +102,17 @@ CREATE TABLE task_stats (
     manual_fail_count   INTEGER NOT NULL DEFAULT 0 CHECK (manual_fail_count >= 0),
     manual_elapsed      INTEGER NOT NULL DEFAULT 0 CHECK (manual_elapsed >= 0)
 );
-CREATE INDEX task_stats_account_orders ON task_stats (account_id, total_order_count);
+-- Order (create_ts desc, id desc) first, then the filtered counters: range scans in list order
+-- that never touch a table row.
+CREATE INDEX task_stats_list ON task_stats
+    (account_id, create_ts, task_row_id, total_order_count, total_call_count, answer_call_count);
+CREATE INDEX task_stats_status_list ON task_stats
+    (account_id, task_status, create_ts, task_row_id, total_order_count, total_call_count,
+     answer_call_count);
 
--- Per-account, per-status task counts: maintained in the same transaction as every task write,
--- so unfiltered and status-only totals never scan.
+-- Per-account, per-status task counts, and the same per creation day: maintained by triggers in
+-- the transaction of every task write, so unfiltered and status-only totals never scan, and a
+-- deep page starts from the day it falls in instead of skipping every row before it.
 CREATE TABLE account_task_counts (
     account_id  INTEGER NOT NULL,
     task_status INTEGER NOT NULL,
@@ -111,22 +120,61 @@ CREATE TABLE account_task_counts (
     PRIMARY KEY (account_id, task_status)
 ) WITHOUT ROWID;
 
+CREATE TABLE account_day_counts (
+    account_id INTEGER NOT NULL,
+    day        INTEGER NOT NULL,  -- create_ts / 86400
+    n          INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (account_id, day)
+) WITHOUT ROWID;
+
+CREATE TABLE account_status_day_counts (
+    account_id  INTEGER NOT NULL,
+    task_status INTEGER NOT NULL,
+    day         INTEGER NOT NULL,
+    n           INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (account_id, task_status, day)
+) WITHOUT ROWID;
+
 CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
     INSERT INTO account_task_counts (account_id, task_status, n)
     VALUES (NEW.account_id, NEW.task_status, 1)
     ON CONFLICT (account_id, task_status) DO UPDATE SET n = n + 1;
+    INSERT INTO account_day_counts (account_id, day, n)
+    VALUES (NEW.account_id, NEW.create_ts / 86400, 1)
+    ON CONFLICT (account_id, day) DO UPDATE SET n = n + 1;
+    INSERT INTO account_status_day_counts (account_id, task_status, day, n)
+    VALUES (NEW.account_id, NEW.task_status, NEW.create_ts / 86400, 1)
+    ON CONFLICT (account_id, task_status, day) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
     UPDATE account_task_counts SET n = n - 1
     WHERE account_id = OLD.account_id AND task_status = OLD.task_status;
+    UPDATE account_day_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND day = OLD.create_ts / 86400;
+    UPDATE account_status_day_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND task_status = OLD.task_status
+      AND day = OLD.create_ts / 86400;
 END;
 
-CREATE TRIGGER tasks_count_update AFTER UPDATE OF task_status, account_id ON tasks
-WHEN OLD.task_status <> NEW.task_status OR OLD.account_id <> NEW.account_id BEGIN
+CREATE TRIGGER tasks_status_update AFTER UPDATE OF task_status ON tasks
+WHEN OLD.task_status <> NEW.task_status BEGIN
+    UPDATE task_stats SET task_status = NEW.task_status WHERE task_row_id = NEW.id;
     UPDATE account_task_counts SET n = n - 1
     WHERE account_id = OLD.account_id AND task_status = OLD.task_status;
     INSERT INTO account_task_counts (account_id, task_status, n)
     VALUES (NEW.account_id, NEW.task_status, 1)
     ON CONFLICT (account_id, task_status) DO UPDATE SET n = n + 1;
+    UPDATE account_status_day_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND task_status = OLD.task_status
+      AND day = OLD.create_ts / 86400;
+    INSERT INTO account_status_day_counts (account_id, task_status, day, n)
+    VALUES (NEW.account_id, NEW.task_status, NEW.create_ts / 86400, 1)
+    ON CONFLICT (account_id, task_status, day) DO UPDATE SET n = n + 1;
+END;
+
+-- A task's account and creation time never change.
+CREATE TRIGGER tasks_immutable AFTER UPDATE OF account_id, create_ts ON tasks
+WHEN OLD.account_id <> NEW.account_id OR OLD.create_ts <> NEW.create_ts BEGIN
+    SELECT RAISE(ABORT, 'account_id and create_ts of a task never change');
 END;
