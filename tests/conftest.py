@@ -116,7 +116,8 @@ class Api:
 
 def make_api(store: Store, **settings: Any) -> Api:
     clock = [NOW_MS]
-    app = create_app(Settings(log_requests=False, **settings), store=store,
+    settings.setdefault("log_requests", False)
+    app = create_app(Settings(**settings), store=store,
                      clock=lambda: clock[0])  # fmt: skip
     return Api(TestClient(app, raise_server_exceptions=False), clock)
 

@@ -207,6 +207,12 @@ def create_app(
             **headers,
         )
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Starlette's outermost layer calls this, then re-raises for the server's own log.
+        trace_id = request.scope["state"]["nx_trace"]
+        message = f"internal error (traceId {trace_id})"
+        return _json_response(request.scope, envelope(trace_id, Code.BUSINESS_ERROR, message), 500)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -223,7 +229,7 @@ def create_app(
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
     return TraceMiddleware(app, state)

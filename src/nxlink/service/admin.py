@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import string
 import time
@@ -37,8 +38,10 @@ def new_secret() -> str:
     return secrets.token_hex(16)
 
 
-def new_route_id() -> str:
-    return "".join(secrets.choice(_ROUTE_ALPHABET) for _ in range(10))
+def new_route_id(rng: random.Random | None = None) -> str:
+    """Ten letters and digits, e.g. ``CJq6rtX2lg``; random unless ``rng`` is given."""
+    pick = secrets.choice if rng is None else rng.choice
+    return "".join(pick(_ROUTE_ALPHABET) for _ in range(10))
 
 
 def require_account(store: Store, name: str) -> Account:
@@ -92,6 +95,7 @@ def create_route(
     price_per_minute_cents: int = 0,
     answer_probability: float = 0.5,
     talk_seconds_mean: int = 60,
+    route_id: str | None = None,
 ) -> Route:
     account = require_account(store, account_name)
     if not name.strip():
@@ -100,7 +104,7 @@ def create_route(
         raise StoreError("answer probability must be from 0 to 1")
     return store.create_route(
         account.id,
-        route_id=new_route_id(),
+        route_id=route_id or new_route_id(),
         name=name,
         country_code=country_code,
         price_per_minute_cents=price_per_minute_cents,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections.abc import Callable
 
@@ -29,7 +30,16 @@ def seed_account(
         flows = [admin.create_flow(store, account_name, name="Seed agent", variables=["name"])]
     routes = store.list_routes(account.id)
     if not routes:
-        routes = [admin.create_route(store, account_name, name="Seed route", country_code="852")]
+        routes = [
+            admin.create_route(
+                store,
+                account_name,
+                name="Seed route",
+                country_code="852",
+                # Same seed and account, same route id: seeded databases compare equal.
+                route_id=admin.new_route_id(random.Random(f"nxlink-route:{seed}:{account.id}")),
+            )
+        ]
     tasks = generate_tasks(
         seed=seed,
         account_id=account.id,

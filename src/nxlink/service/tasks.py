@@ -14,6 +14,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
 
+import orjson
+
 from nxlink.service.errors import business_error
 from nxlink.store import Store, TaskFilter
 
@@ -48,6 +50,15 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """
     if not body:
         return {}
+    # Fast path: orjson, unless the body holds a fraction (kept exact below) or something orjson
+    # refuses (NaN, huge integers, bad UTF-8), which the exact parser below names precisely.
+    try:
+        fast = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if isinstance(fast, dict) and not any(isinstance(v, float) for v in fast.values()):
+            return fast
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import json
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,8 +49,8 @@ FROM ({inner}) AS p
 JOIN task_stats AS s ON s.task_row_id = p.task_row_id
 JOIN tasks AS t ON t.id = p.task_row_id
 LEFT JOIN flows AS f ON f.id = t.auto_flow_id
-ORDER BY s.create_ts DESC, s.task_row_id DESC
 """
+_NEWEST_FIRST = operator.itemgetter(24, 0)  # create_ts, id
 
 _TASK_INSERT_COLUMNS = (
     "account_id", "id", "task_id", "user_task_id", "other", "auto_flow_id", "task_status",

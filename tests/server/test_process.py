@@ -1,0 +1,171 @@
+"""The real server process, started as the README says, called over loopback.
+
+Everything here goes through the installed console script and plain ``httpx``; the request is
+signed by hand with :mod:`hashlib` so that nothing of the package helps the test pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+NXLINK = Path(sys.executable).with_name("nxlink")
+TASK_LIST = "/openapi/aiagent/task/list"
+START_TIMEOUT_S = 15.0
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(*args: str) -> str:
+    result = subprocess.run(
+        [str(NXLINK), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _prepare(tmp_path: Path, *, tasks: int = 50) -> tuple[str, dict[str, Any]]:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    _cli("accounts", "create", "acme", "--db", db)
+    key: dict[str, Any] = json.loads(
+        _cli("keys", "create", "--account", "acme", "--json", "--db", db)
+    )
+    assert set(key) == {"accessKey", "accessSecret", "saasUserId"}
+    assert re.fullmatch(r"[0-9a-f]{32}", key["accessSecret"])
+    _cli("seed", "--account", "acme", "--tasks", str(tasks), "--db", db)
+    return db, key
+
+
+@contextmanager
+def _server(tmp_path: Path, db: str, *extra: str) -> Iterator[str]:
+    """Run ``nxlink serve``; yield its base URL once ``/healthz`` answers; always stop it."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    err_path = tmp_path / f"serve-{port}.err"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [str(NXLINK), "serve", "--db", db, "--port", str(port), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"server exited with {proc.returncode}: {err_path.read_text()}")
+                try:
+                    if httpx.get(base + "/healthz", timeout=1.0).json()["code"] == 0:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"server not healthy in {START_TIMEOUT_S} s: {err_path.read_text()}"
+                    )
+                time.sleep(0.05)
+            yield base
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+
+
+def _post(base: str, key: dict[str, Any], body: bytes) -> httpx.Response:
+    access_key, secret = key["accessKey"], key["accessSecret"]
+    ts = str(time.time_ns() // 1_000_000)
+    pre = f"accessKey={access_key}&action=nxai&bizType=100&ts={ts}".encode()
+    if body:
+        pre += b"&body=" + body
+    pre += f"&accessSecret={secret}".encode()
+    headers = {
+        "Content-Type": "application/json",
+        "accessKey": access_key,
+        "ts": ts,
+        "bizType": "100",
+        "action": "nxai",
+        "sign": hashlib.md5(pre).hexdigest(),
+    }
+    return httpx.post(base + TASK_LIST, content=body, headers=headers, timeout=10.0)
+
+
+def _order_key(task: dict[str, Any]) -> tuple[int, int]:
+    return (task["createTs"], task["id"])
+
+
+def test_serve_answers_a_hand_signed_task_list(tmp_path: Path) -> None:
+    db, key = _prepare(tmp_path)
+    with _server(tmp_path, db) as base:
+        response = _post(base, key, b'{"pageNumber":1,"pageSize":10}')
+        assert response.status_code == 200, response.text
+        payload = response.json()
+        assert payload["code"] == 0, payload
+        assert payload["message"] == "success"
+        assert re.fullmatch(r"[0-9a-f]{32}", payload["traceId"])
+        assert response.headers["X-Trace-Id"] == payload["traceId"]
+        assert payload["total"] == 50
+        assert payload["pageNumber"] == 1
+        assert payload["pageSize"] == 10
+        tasks = payload["list"]
+        assert len(tasks) == 10
+        assert [_order_key(t) for t in tasks] == sorted(map(_order_key, tasks), reverse=True)
+        assert all(t["saasUserId"] == key["saasUserId"] for t in tasks)
+        assert all(isinstance(t["statInfo"], dict) for t in tasks)
+
+        everything = _post(base, key, b'{"pageSize":50}').json()
+        assert everything["code"] == 0
+        assert len(everything["list"]) == 50
+        keys = [_order_key(t) for t in everything["list"]]
+        assert keys == sorted(keys, reverse=True)
+        assert len(set(keys)) == 50
+        assert [t["id"] for t in everything["list"][:10]] == [t["id"] for t in tasks]
+
+        empty = _post(base, key, b"")
+        assert empty.json()["code"] == 0
+        assert empty.json()["total"] == 50
+
+        unsigned = httpx.post(base + TASK_LIST, content=b"{}", timeout=10.0)
+        assert unsigned.status_code == 200
+        assert unsigned.json()["code"] == 1001
+
+
+def test_serve_with_two_workers(tmp_path: Path) -> None:
+    db, key = _prepare(tmp_path)
+    with _server(tmp_path, db, "--workers", "2") as base:
+        for page in (1, 2, 3, 4, 5, 6):
+            body = json.dumps({"pageNumber": page, "pageSize": 10}, separators=(",", ":")).encode()
+            payload = _post(base, key, body).json()
+            assert payload["code"] == 0, payload
+            assert payload["total"] == 50
+            assert len(payload["list"]) == (10 if page <= 5 else 0)
+
+        # Freshness across processes: a revocation by the CLI holds on every worker at once.
+        _cli("keys", "revoke", key["accessKey"], "--db", db)
+        for _ in range(6):
+            payload = _post(base, key, b"{}").json()
+            assert payload["code"] == 1005, payload
