@@ -11,6 +11,7 @@ from nxlink.store import Store, TaskFilter
 from nxlink.store import sqlite as sqlite_store
 
 DAY = 86_400
+HOUR = 3_600
 
 
 def _fill(store: Store) -> tuple[int, list[tuple[int, int, int]]]:
@@ -20,7 +21,7 @@ def _fill(store: Store) -> tuple[int, list[tuple[int, int, int]]]:
     rng = random.Random(5)
     base = 1_760_000_000 - 1_760_000_000 % DAY
     mine = [
-        make_task(tenant, create_ts=base + rng.randrange(40) * DAY + rng.choice((0, 0, 1, DAY - 1)),
+        make_task(tenant, create_ts=base + rng.randrange(40) * DAY + rng.choice((0, 0, 1, DAY - 1, HOUR - 1, HOUR, rng.randrange(DAY))),
                   task_status=rng.randrange(1, 7))
         for _ in range(300)
     ]  # fmt: skip

@@ -25,9 +25,12 @@ MAX_PAGE_SIZE: Final = 1000
 MAX_NAME_LENGTH: Final = 200
 #: Epoch seconds at or above this look like milliseconds.
 MILLIS_THRESHOLD: Final = 10**11
-#: Rate bounds finer than this are refused (they would only cost time: no rate of 32-bit
-#: counters lies closer than 1e-18 to another).
-MAX_RATE_DECIMALS: Final = 40
+#: Rate bounds are compared exactly, to this many significant decimal places (a bound with more
+#: is refused: each extra digit costs time on every row it is compared with).
+MAX_RATE_DECIMALS: Final = 100
+#: A positive rate bound below this selects exactly what this selects: no task's answer rate,
+#: 100 * answered / calls with fewer than 2**63 calls, lies strictly between 0 and 1e-17.
+TINY_RATE: Final = Fraction(1, 10**30)
 
 _INT_STRING = re.compile(r"[+-]?[0-9]+")
 _NUMBER_STRING = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
@@ -64,7 +67,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise business_error([f"body: not valid UTF-8 (byte {exc.start})"]) from None
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=NonFinite)
+        value = json.loads(
+            text, parse_float=Decimal, parse_int=_parse_int, parse_constant=NonFinite
+        )
     except json.JSONDecodeError as exc:
         raise business_error([f"body: not valid JSON ({exc.msg} at line {exc.lineno} "
                               f"column {exc.colno})"]) from None  # fmt: skip
@@ -73,6 +78,11 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise business_error([f"body: must be a JSON object, got {_json_type(value)}"])
     return value
+
+
+def _parse_int(text: str) -> int | Decimal:
+    # Past Python's int-conversion limit a JSON integer stays a Decimal (then refused by range).
+    return int(text) if len(text) <= 40 else Decimal(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,8 @@ def parse_task_list(body: dict[str, Any]) -> TaskListQuery:
     if name is not None and name != "":
         if not isinstance(name, str):
             problems.append(f"taskName: must be a string, got {_json_type(name)}")
+        elif not _is_unicode(name):
+            problems.append("taskName: not valid Unicode (contains a lone surrogate escape)")
         elif len(name) > MAX_NAME_LENGTH:
             problems.append(f"taskName: at most {MAX_NAME_LENGTH} characters, got {len(name)}")
         else:
@@ -156,12 +168,22 @@ def list_tasks(store: Store, account_id: int, query: TaskListQuery) -> TaskPage:
     )
 
 
+def _format_hundredths(hundredths: int) -> str:
+    return f"{hundredths // 100}.{hundredths % 100:02d}%"
+
+
+#: "0.00%" … "100.00%": every rate of a ratio that cannot pass 1, formatted once.
+_RATES: Final[tuple[str, ...]] = tuple(_format_hundredths(h) for h in range(10_001))
+
+
 def rate(numerator: int, denominator: int) -> str | None:
     """``"66.67%"``: a percentage, two decimals, rounded half up; None on a zero denominator."""
     if denominator == 0:
         return None
     hundredths = (numerator * 20000 + denominator) // (2 * denominator)
-    return f"{hundredths // 100}.{hundredths % 100:02d}%"
+    if 0 <= hundredths <= 10_000:
+        return _RATES[hundredths]
+    return _format_hundredths(hundredths)
 
 
 def average(total: int, count: int) -> int | None:
@@ -251,9 +273,12 @@ def _json_type(value: Any) -> str:
     return f"{value}"
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _shown(text: str) -> str:
-    clipped = text if len(text) <= 40 else text[:37] + "..."
-    return json.dumps(clipped, ensure_ascii=False)
+    return json.dumps(_clip(text), ensure_ascii=False)
 
 
 def _coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
@@ -272,15 +297,17 @@ def _coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
         if len(digits) > 10:
             problems.append(f"{name}: out of range for a 32-bit integer, got {_shown(value)}")
             return None
-        number = int(value)
+        number = int(digits or "0")
+        if value.startswith("-"):
+            number = -number
     elif isinstance(value, int):
         number = value
     elif isinstance(value, Decimal):
-        if abs(value) > INT32_MAX + 1:
-            problems.append(f"{name}: out of range for a 32-bit integer, got {value}")
+        if value.copy_abs() > INT32_MAX + 1:
+            problems.append(f"{name}: out of range for a 32-bit integer, got {_clip(str(value))}")
             return None
         if value != value.to_integral_value():
-            problems.append(f"{name}: must be an integer, not a fraction ({value})")
+            problems.append(f"{name}: must be an integer, not a fraction ({_clip(str(value))})")
             return None
         number = int(value)
     else:  # pragma: no cover - json.loads yields no other types
@@ -324,7 +351,9 @@ def _timestamp(body: dict[str, Any], name: str, problems: list[str]) -> int | No
         except ArithmeticError:  # pragma: no cover - regex-checked
             big = None
         if big is not None and big >= MILLIS_THRESHOLD and big == big.to_integral_value():
-            problems.append(f"{name}: {value} looks like epoch milliseconds; send epoch seconds")
+            problems.append(
+                f"{name}: {_clip(str(value))} looks like epoch milliseconds; send epoch seconds"
+            )
             return None
     number = _coerce_int(name, value, problems)
     if number is None:
@@ -339,8 +368,7 @@ def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | No
     value = body.get(name)
     if value is None or value == "":
         return None
-    exact: Fraction
-    if isinstance(value, (bool, list, dict)):
+    if isinstance(value, bool) or isinstance(value, (list, dict)):
         problems.append(f"{name}: must be a number, got {_json_type(value)}")
         return None
     if isinstance(value, NonFinite):
@@ -350,28 +378,36 @@ def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | No
         if not _NUMBER_STRING.fullmatch(value):
             problems.append(f"{name}: must be a number, got {_json_type(value)}")
             return None
+        if len(value) > 10_000:
+            problems.append(f"{name}: at most {MAX_RATE_DECIMALS} decimal places")
+            return None
         decimal = Decimal(value)
-        if _decimals(decimal) > MAX_RATE_DECIMALS:
-            problems.append(f"{name}: at most {MAX_RATE_DECIMALS} decimal places")
-            return None
-        exact = Fraction(decimal)
     elif isinstance(value, int):
-        exact = Fraction(value)
+        decimal = Decimal(value)
     elif isinstance(value, Decimal):
-        if abs(value) > 1000:
-            problems.append(f"{name}: must be from 0.0 to 100.0, got {value}")
-            return None
-        if _decimals(value) > MAX_RATE_DECIMALS:
-            problems.append(f"{name}: at most {MAX_RATE_DECIMALS} decimal places")
-            return None
-        exact = Fraction(value)
-    else:  # pragma: no cover
+        decimal = value
+    else:  # pragma: no cover - json.loads yields no other types
         problems.append(f"{name}: must be a number")
         return None
-    if not 0 <= exact <= 100:
+    if not 0 <= decimal <= 100:
         problems.append(f"{name}: must be from 0.0 to 100.0, got {_shown_number(value)}")
         return None
-    return exact
+    if decimal == 0:
+        return Fraction(0)
+    if decimal < Decimal("1e-30"):
+        return TINY_RATE
+    if _decimals(decimal) > MAX_RATE_DECIMALS:
+        problems.append(f"{name}: at most {MAX_RATE_DECIMALS} decimal places")
+        return None
+    return Fraction(decimal)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decimals(value: Decimal) -> int:
@@ -387,4 +423,4 @@ def _decimals(value: Decimal) -> int:
 
 
 def _shown_number(value: Any) -> str:
-    return _shown(value) if isinstance(value, str) else str(value)
+    return _shown(value) if isinstance(value, str) else _clip(str(value))

@@ -32,9 +32,10 @@ _INT64_MAX = (1 << 63) - 1
 # integers as long as neither side can pass 2**63.
 _COUNTER_MAX = (1 << 31) - 1
 
-#: Offsets up to this are skipped row by row; deeper ones start from the day they fall in.
-DIRECT_SKIP = 2_000
+#: Offsets up to this are skipped row by row; deeper ones start from the hour they fall in.
+DIRECT_SKIP = 500
 DAY = 86_400
+HOUR = 3_600
 
 _PAGE_SELECT = """
 SELECT t.id, t.task_id, t.account_id, t.user_task_id, t.other, t.auto_flow_id,
@@ -393,10 +394,10 @@ class SQLiteStore(Store):
             if offset >= total:
                 return total, []
             if flt.status_only() and offset > DIRECT_SKIP:
-                # Jump to the creation day the offset falls in; skip only within that day.
-                before, day = self._day_of_offset(conn, account_id, flt.status, offset)
+                # Jump to the creation hour the offset falls in; skip only within that hour.
+                before, hour = self._hour_of_offset(conn, account_id, flt.status, offset)
                 where += " AND s.create_ts < ?"
-                params = [*params, (day + 1) * DAY]
+                params = [*params, (hour + 1) * HOUR]
                 offset -= before
             inner = (
                 f"SELECT s.task_row_id FROM {source} WHERE {where} "
@@ -423,29 +424,48 @@ class SQLiteStore(Store):
         return int(row[0])
 
     @staticmethod
-    def _day_of_offset(
+    def _hour_of_offset(
         conn: sqlite3.Connection, account_id: int, status: int | None, offset: int
     ) -> tuple[int, int]:
-        """``(tasks in later days, day)`` for the day holding row ``offset`` (newest first)."""
+        """``(tasks created after that hour, hour)`` for the hour holding row ``offset``.
+
+        Walks the day counts (newest first) to the day, then that day's hour counts.
+        """
         if status is None:
-            days = conn.execute(
-                "SELECT day, n FROM account_day_counts WHERE account_id = ? AND n > 0 "
-                "ORDER BY day DESC",
-                (account_id,),
+            days_sql = (
+                "SELECT day, n FROM account_day_counts "
+                "WHERE account_id = ? AND n > 0 ORDER BY day DESC"
             )
+            hours_sql = (
+                "SELECT hour, n FROM account_hour_counts WHERE account_id = ? "
+                "AND hour BETWEEN ? AND ? AND n > 0 ORDER BY hour DESC"
+            )
+            key: tuple[int, ...] = (account_id,)
         else:
-            days = conn.execute(
+            days_sql = (
                 "SELECT day, n FROM account_status_day_counts "
-                "WHERE account_id = ? AND task_status = ? AND n > 0 ORDER BY day DESC",
-                (account_id, status),
+                "WHERE account_id = ? AND task_status = ? AND n > 0 ORDER BY day DESC"
             )
-        before = 0
-        for day, n in days:
-            if before + n > offset:
-                days.close()
-                return before, int(day)
-            before += n
-        raise StoreError(f"day counts of account {account_id} disagree with its task counts")
+            hours_sql = (
+                "SELECT hour, n FROM account_status_hour_counts "
+                "WHERE account_id = ? AND task_status = ? "
+                "AND hour BETWEEN ? AND ? AND n > 0 ORDER BY hour DESC"
+            )
+            key = (account_id, status)
+        before, day = _bucket_of(conn.execute(days_sql, key), offset, 0)
+        hours_per_day = DAY // HOUR
+        first, last = day * hours_per_day, day * hours_per_day + hours_per_day - 1
+        return _bucket_of(conn.execute(hours_sql, (*key, first, last)), offset, before)
+
+
+def _bucket_of(buckets: sqlite3.Cursor, offset: int, before: int) -> tuple[int, int]:
+    """Walk ``(bucket, n)`` rows newest first to the bucket holding row ``offset``."""
+    for bucket, n in buckets:
+        if before + n > offset:
+            buckets.close()
+            return before, int(bucket)
+        before += n
+    raise StoreError("time-bucket task counts disagree with the task counts")
 
 
 def _rate_clause(op: str, bound: Fraction, params: list[Any]) -> str:

@@ -110,9 +110,9 @@ CREATE INDEX task_stats_status_list ON task_stats
     (account_id, task_status, create_ts, task_row_id, total_order_count, total_call_count,
      answer_call_count);
 
--- Per-account, per-status task counts, and the same per creation day: maintained by triggers in
--- the transaction of every task write, so unfiltered and status-only totals never scan, and a
--- deep page starts from the day it falls in instead of skipping every row before it.
+-- Per-account, per-status task counts, and the same per creation day and hour: maintained by
+-- triggers in the transaction of every task write, so unfiltered and status-only totals never
+-- scan, and a deep page starts from the hour it falls in instead of skipping every row before it.
 CREATE TABLE account_task_counts (
     account_id  INTEGER NOT NULL,
     task_status INTEGER NOT NULL,
@@ -135,6 +135,21 @@ CREATE TABLE account_status_day_counts (
     PRIMARY KEY (account_id, task_status, day)
 ) WITHOUT ROWID;
 
+CREATE TABLE account_hour_counts (
+    account_id INTEGER NOT NULL,
+    hour       INTEGER NOT NULL,  -- create_ts / 3600
+    n          INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (account_id, hour)
+) WITHOUT ROWID;
+
+CREATE TABLE account_status_hour_counts (
+    account_id  INTEGER NOT NULL,
+    task_status INTEGER NOT NULL,
+    hour        INTEGER NOT NULL,
+    n           INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (account_id, task_status, hour)
+) WITHOUT ROWID;
+
 CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
     INSERT INTO account_task_counts (account_id, task_status, n)
     VALUES (NEW.account_id, NEW.task_status, 1)
@@ -145,6 +160,12 @@ CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
     INSERT INTO account_status_day_counts (account_id, task_status, day, n)
     VALUES (NEW.account_id, NEW.task_status, NEW.create_ts / 86400, 1)
     ON CONFLICT (account_id, task_status, day) DO UPDATE SET n = n + 1;
+    INSERT INTO account_hour_counts (account_id, hour, n)
+    VALUES (NEW.account_id, NEW.create_ts / 3600, 1)
+    ON CONFLICT (account_id, hour) DO UPDATE SET n = n + 1;
+    INSERT INTO account_status_hour_counts (account_id, task_status, hour, n)
+    VALUES (NEW.account_id, NEW.task_status, NEW.create_ts / 3600, 1)
+    ON CONFLICT (account_id, task_status, hour) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
@@ -155,6 +176,11 @@ CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
     UPDATE account_status_day_counts SET n = n - 1
     WHERE account_id = OLD.account_id AND task_status = OLD.task_status
       AND day = OLD.create_ts / 86400;
+    UPDATE account_hour_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND hour = OLD.create_ts / 3600;
+    UPDATE account_status_hour_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND task_status = OLD.task_status
+      AND hour = OLD.create_ts / 3600;
 END;
 
 CREATE TRIGGER tasks_status_update AFTER UPDATE OF task_status ON tasks
@@ -171,6 +197,12 @@ WHEN OLD.task_status <> NEW.task_status BEGIN
     INSERT INTO account_status_day_counts (account_id, task_status, day, n)
     VALUES (NEW.account_id, NEW.task_status, NEW.create_ts / 86400, 1)
     ON CONFLICT (account_id, task_status, day) DO UPDATE SET n = n + 1;
+    UPDATE account_status_hour_counts SET n = n - 1
+    WHERE account_id = OLD.account_id AND task_status = OLD.task_status
+      AND hour = OLD.create_ts / 3600;
+    INSERT INTO account_status_hour_counts (account_id, task_status, hour, n)
+    VALUES (NEW.account_id, NEW.task_status, NEW.create_ts / 3600, 1)
+    ON CONFLICT (account_id, task_status, hour) DO UPDATE SET n = n + 1;
 END;
 
 -- A task's account and creation time never change.
