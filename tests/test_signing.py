@@ -24,7 +24,9 @@ VECTORS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("ak", "action", "biz", "ts", "body", "secret", "alg", "expected"), VECTORS)
+@pytest.mark.parametrize(
+    ("ak", "action", "biz", "ts", "body", "secret", "alg", "expected"), VECTORS
+)
 def test_vectors(
     ak: str, action: str, biz: str, ts: str, body: str, secret: str, alg: str, expected: str
 ) -> None:
@@ -58,20 +60,30 @@ def test_preimage_layout() -> None:
 
 
 def test_empty_object_accepts_both_forms() -> None:
-    common = {"access_key": "K", "access_secret": "S", "ts": "1", "action": "nxai", "biz_type": "100"}
+    common = {
+        "access_key": "K",
+        "access_secret": "S",
+        "ts": "1",
+        "action": "nxai",
+        "biz_type": "100",
+    }
     with_body = signing.sign(body=b"{}", **common)
     without = signing.sign(body=b"", **common)
     assert with_body != without
     assert signing.verify(with_body, body=b"{}", **common)
     assert signing.verify(without, body=b"{}", **common)
     # The bare form is only for exactly "{}".
-    assert not signing.verify(
-        signing.sign(body=b"", **common), body=b"{ }", **common
-    )
+    assert not signing.verify(signing.sign(body=b"", **common), body=b"{ }", **common)
 
 
 def test_body_is_hashed_byte_for_byte() -> None:
-    common = {"access_key": "K", "access_secret": "S", "ts": "1", "action": "nxai", "biz_type": "100"}
+    common = {
+        "access_key": "K",
+        "access_secret": "S",
+        "ts": "1",
+        "action": "nxai",
+        "biz_type": "100",
+    }
     sig = signing.sign(body=b'{"a":1}', **common)
     assert not signing.verify(sig, body=b'{"a": 1}', **common)
 

@@ -368,7 +368,7 @@ def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | No
     value = body.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or isinstance(value, (list, dict)):
+    if isinstance(value, (bool, list, dict)):
         problems.append(f"{name}: must be a number, got {_json_type(value)}")
         return None
     if isinstance(value, NonFinite):
