@@ -12,7 +12,7 @@ import secrets
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,7 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nxlink.contract.codes import Code
-from nxlink.server.auth import authenticate
+from nxlink.server.auth import authenticate, header_map
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.settings import Settings
@@ -78,9 +78,9 @@ def _error_response(scope: Scope, exc: ApiError) -> Response:
     return _json_response(scope, envelope(trace_id, exc.code, exc.message), exc.http_status)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, headers: Mapping[str, str], limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it passes ``limit``."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     too_big = ApiError(
         Code.BUSINESS_ERROR, f"body: larger than the limit of {limit} bytes", http_status=413
     )
@@ -96,8 +96,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _check_content_type(request: Request) -> None:
-    content_type = request.headers.get("content-type")
+def _check_content_type(headers: Mapping[str, str]) -> None:
+    content_type = headers.get("content-type")
     if content_type is None:
         return
     media = content_type.split(";", 1)[0].strip().lower()
@@ -127,12 +127,13 @@ def create_app(
 
     async def task_list(request: Request) -> Response:
         scope = request.scope
-        scope["state"]["nx_access_key"] = request.headers.get("accesskey")
+        headers = header_map(scope["headers"])
+        scope["state"]["nx_access_key"] = headers.get("accesskey")
         try:
-            body = await _read_body(request, settings.max_body_bytes)
-            _check_content_type(request)
+            body = await _read_body(request, headers, settings.max_body_bytes)
+            _check_content_type(headers)
             caller = authenticate(
-                request.headers,
+                headers,
                 body,
                 store=state.store,
                 now_ms=state.clock,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-
-from starlette.datastructures import Headers
 
 from nxlink import signing
 from nxlink.contract.codes import AUTH_HEADERS, MESSAGES, Code
@@ -24,8 +22,15 @@ def _fail(code: Code, detail: str = "") -> ApiError:
     return ApiError(code, f"{message}: {detail}" if detail else message)
 
 
+def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers as a dict of lowercase names; the first of repeated headers wins."""
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in reversed(raw)
+    }
+
+
 def authenticate(
-    headers: Headers,
+    headers: Mapping[str, str],
     body: bytes,
     *,
     store: Store,
@@ -34,7 +39,7 @@ def authenticate(
     biz_types: Collection[str],
     actions: Collection[str],
 ) -> Caller:
-    values = {name: headers.get(name, "") for name in AUTH_HEADERS}
+    values = {name: headers.get(name.lower(), "") for name in AUTH_HEADERS}
     missing = [name for name, value in values.items() if not value]
     if missing:
         raise _fail(Code.MISSING_PARAMETERS, ", ".join(missing))
