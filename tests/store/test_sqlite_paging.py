@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -29,8 +30,9 @@ def _fill(store: Store) -> tuple[int, list[tuple[int, int, int]]]:
     store.insert_tasks(tenant.account_id, mine[:150])
     store.insert_tasks(other.account_id, noise)
     store.insert_tasks(tenant.account_id, mine[150:])
-    _, rows = store.task_page(tenant.account_id, TaskFilter(), offset=0, limit=1000)
-    return tenant.account_id, [(r[24], r[0], r[7]) for r in rows]
+    _, docs = store.task_page(tenant.account_id, TaskFilter(), offset=0, limit=1000)
+    rows = [json.loads(doc) for doc in docs]
+    return tenant.account_id, [(r["createTs"], r["id"], r["taskStatus"]) for r in rows]
 
 
 @pytest.mark.parametrize("status", [None, 1, 4])
@@ -50,7 +52,8 @@ def test_day_jump_equals_row_skip(
                 account, TaskFilter(status=status), offset=offset, limit=limit
             )
             assert total == len(expected)
-            assert [(r[24], r[0]) for r in rows] == expected[offset : offset + limit]
+            got = [(task["createTs"], task["id"]) for task in map(json.loads, rows)]
+            assert got == expected[offset : offset + limit]
 
 
 def test_counts_follow_status_changes(store: Store) -> None:
@@ -61,7 +64,7 @@ def test_counts_follow_status_changes(store: Store) -> None:
     assert store.task_page(tenant.account_id, TaskFilter(status=1), offset=0, limit=10)[0] == 3
     total, rows = store.task_page(tenant.account_id, TaskFilter(status=2), offset=0, limit=10)
     assert total == 2
-    assert sorted(r[0] for r in rows) == [1, 2]
+    assert sorted(json.loads(r)["id"] for r in rows) == [1, 2]
     stats = conn.execute("SELECT task_row_id, task_status FROM task_stats ORDER BY 1").fetchall()
     assert stats == [(1, 2), (2, 2), (3, 1), (4, 1), (5, 1)]
     with pytest.raises(Exception, match="never change"):

@@ -31,6 +31,7 @@ from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.settings import Settings
 from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
+from nxlink.service.tasks import TaskPage
 from nxlink.store import Store, open_store
 
 JSON = "application/json"
@@ -62,6 +63,17 @@ def envelope(
     if extra:
         body.update(extra)
     return body
+
+
+def _page_body(trace_id: str, page: TaskPage, *, nest: bool) -> bytes:
+    """The success envelope around tasks that are already JSON text (no re-serialising)."""
+    fields = (
+        f'"total":{page.total},"pageNumber":{page.page_number},"pageSize":{page.page_size},'
+        f'"list":[{",".join(page.tasks)}]'
+    )
+    if nest:
+        fields = f'"data":{{{fields}}}'
+    return f'{{"code":0,"message":"success","traceId":"{trace_id}",{fields}}}'.encode()
 
 
 def _json_response(
@@ -145,17 +157,8 @@ def create_app(
             page = task_service.list_tasks(state.store, caller.account_id, query)
         except ApiError as exc:
             return _error_response(scope, exc)
-        fields = {
-            "total": page.total,
-            "pageNumber": page.page_number,
-            "pageSize": page.page_size,
-            "list": page.tasks,
-        }
-        trace_id = scope["state"]["nx_trace"]
-        return _json_response(
-            scope,
-            envelope(trace_id, 0, "success", {"data": fields} if nest else fields),
-        )
+        scope["state"]["nx_code"] = 0
+        return Response(_page_body(scope["state"]["nx_trace"], page, nest=nest), media_type=JSON)
 
     async def healthz(request: Request) -> Response:
         return _json_response(

@@ -97,7 +97,8 @@ class TaskPage:
     total: int
     page_number: int
     page_size: int
-    tasks: list[dict[str, Any]]
+    #: Each task object as JSON text, in page order.
+    tasks: list[str]
 
 
 def parse_task_list(body: dict[str, Any]) -> TaskListQuery:
@@ -164,7 +165,7 @@ def list_tasks(store: Store, account_id: int, query: TaskListQuery) -> TaskPage:
         total=total,
         page_number=query.page_number,
         page_size=query.page_size,
-        tasks=[task_object(row) for row in rows],
+        tasks=rows,
     )
 
 
@@ -177,7 +178,10 @@ _RATES: Final[tuple[str, ...]] = tuple(_format_hundredths(h) for h in range(10_0
 
 
 def rate(numerator: int, denominator: int) -> str | None:
-    """``"66.67%"``: a percentage, two decimals, rounded half up; None on a zero denominator."""
+    """``"66.67%"``: a percentage, two decimals, rounded half up; None on a zero denominator.
+
+    The reference for the same derivation the store renders into each task (``task_docs``).
+    """
     if denominator == 0:
         return None
     hundredths = (numerator * 20000 + denominator) // (2 * denominator)
@@ -189,69 +193,6 @@ def rate(numerator: int, denominator: int) -> str | None:
 def average(total: int, count: int) -> int | None:
     """Integer average rounded down; None when ``count`` is 0."""
     return None if count == 0 else total // count
-
-
-def task_object(row: tuple[Any, ...]) -> dict[str, Any]:
-    """The wire task object for a store row (``TASK_COLUMNS`` order)."""
-    (
-        id_, task_id, account_id, user_task_id, other, auto_flow_id, auto_flow_name,
-        task_status, pause_reason, task_name, task_desc, task_keep, startup_type, startup_at,
-        shutdown_at, startup_by, route_id, max_call, import_type, func_flag, max_ring_time,
-        strategy_id, agent_group_id, task_callback_url, create_ts, order_max_call,
-        replay_interval, stat_id, total_orders, dialed_orders, finish_orders, answer_orders,
-        total_calls, answer_calls, call_elapsed, manual_answer, manual_fail, manual_elapsed,
-    ) = row  # fmt: skip
-    return {
-        "id": id_,
-        "taskId": task_id,
-        "saasUserId": account_id,
-        "userTaskId": user_task_id,
-        "other": other,
-        "autoFlowId": auto_flow_id,
-        "autoFlowName": auto_flow_name,
-        "taskStatus": task_status,
-        "pauseReason": pause_reason,
-        "taskName": task_name,
-        "taskDesc": task_desc,
-        "taskKeep": task_keep,
-        "startupType": startup_type,
-        "startupAt": startup_at,
-        "shutdownAt": shutdown_at,
-        "startupBy": startup_by,
-        "routeId": route_id,
-        "maxCall": max_call,
-        "importType": import_type,
-        "funcFlag": func_flag,
-        "maxRingTime": max_ring_time,
-        "strategyId": strategy_id,
-        "agentGroupId": agent_group_id,
-        "taskCallbackUrl": task_callback_url,
-        "createTs": create_ts,
-        "statInfo": {
-            "id": stat_id,
-            "taskId": task_id,
-            "autoFlowId": auto_flow_id,
-            "answerOrderCount": answer_orders,
-            "finishOrderCount": finish_orders,
-            "totalOrderCount": total_orders,
-            "dialedOrderCount": dialed_orders,
-            "totalCallElapsed": call_elapsed,
-            "answerCallCount": answer_calls,
-            "totalCallCount": total_calls,
-            "manualElapsed": manual_elapsed,
-            "manualAnswerCount": manual_answer,
-            "manualFailCount": manual_fail,
-            "createTs": create_ts,
-            "answerRate": rate(answer_calls, total_calls),
-            "dialProgress": rate(dialed_orders, total_orders),
-            "finishRate": rate(finish_orders, total_orders),
-            "manualAnswerRate": rate(manual_answer, manual_answer + manual_fail),
-            "avgCallDuration": average(call_elapsed, answer_calls),
-            "avgManualDuration": average(manual_elapsed, manual_answer),
-        },
-        "orderMaxCall": order_max_call,
-        "replayInterval": replay_interval,
-    }
 
 
 # -- coercion ---------------------------------------------------------------------------------

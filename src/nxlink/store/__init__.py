@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from nxlink.store.base import (
     STAT_COUNTERS,
-    TASK_COLUMNS,
     AccessKey,
     Account,
     Flow,
@@ -18,7 +17,6 @@ from nxlink.store.base import (
 
 __all__ = [
     "STAT_COUNTERS",
-    "TASK_COLUMNS",
     "AccessKey",
     "Account",
     "Flow",

@@ -1,8 +1,9 @@
 """The store interface: everything the service needs from a database, and nothing of SQL.
 
 Backends (``sqlite.py`` now, ``postgres.py`` next) implement :class:`Store`; ``open_store(url)``
-picks one by URL scheme. Rows of the task list travel as plain tuples in the order of
-:data:`TASK_COLUMNS`, so that a 1000-row page costs no per-row object construction.
+picks one by URL scheme. A page of the task list travels as the tasks' JSON texts, rendered by
+the database in the transaction of every write (``task_docs``), so that a 1000-row page costs no
+per-row object construction.
 """
 
 from __future__ import annotations
@@ -11,39 +12,10 @@ import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Final
+from typing import Final
 
-#: Column order of every task row a store returns from :meth:`Store.task_page`.
-TASK_COLUMNS: Final[tuple[str, ...]] = (
-    "id",
-    "task_id",
-    "account_id",
-    "user_task_id",
-    "other",
-    "auto_flow_id",
-    "auto_flow_name",
-    "task_status",
-    "pause_reason",
-    "task_name",
-    "task_desc",
-    "task_keep",
-    "startup_type",
-    "startup_at",
-    "shutdown_at",
-    "startup_by",
-    "route_id",
-    "max_call",
-    "import_type",
-    "func_flag",
-    "max_ring_time",
-    "strategy_id",
-    "agent_group_id",
-    "task_callback_url",
-    "create_ts",
-    "order_max_call",
-    "replay_interval",
-    # statInfo
-    "stat_id",
+#: The statistics counters, in the order of the ``task_stats`` columns.
+STAT_COUNTERS: Final[tuple[str, ...]] = (
     "total_order_count",
     "dialed_order_count",
     "finish_order_count",
@@ -55,9 +27,6 @@ TASK_COLUMNS: Final[tuple[str, ...]] = (
     "manual_fail_count",
     "manual_elapsed",
 )
-
-#: The statistics counters, in the order of the ``task_stats`` columns.
-STAT_COUNTERS: Final[tuple[str, ...]] = TASK_COLUMNS[TASK_COLUMNS.index("total_order_count") :]
 
 
 class StoreError(Exception):
@@ -261,10 +230,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def task_page(
         self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
-    ) -> tuple[int, list[tuple[Any, ...]]]:
-        """``(total, rows)`` from one consistent read, rows ordered ``create_ts desc, id desc``.
+    ) -> tuple[int, list[str]]:
+        """``(total, tasks)`` from one consistent read, ordered ``create_ts desc, id desc``.
 
-        Each row is a tuple in the order of :data:`TASK_COLUMNS`.
+        Each task is the JSON text of the wire task object (``task-list.md``).
         """
 
     @abc.abstractmethod
