@@ -66,14 +66,14 @@ def envelope(
 
 
 def _page_body(trace_id: str, page: TaskPage, *, nest: bool) -> bytes:
-    """The success envelope around tasks that are already JSON text (no re-serialising)."""
+    """The success envelope around tasks that are already JSON (no re-serialising)."""
     fields = (
-        f'"total":{page.total},"pageNumber":{page.page_number},"pageSize":{page.page_size},'
-        f'"list":[{",".join(page.tasks)}]'
+        f'"total":{page.total},"pageNumber":{page.page_number},"pageSize":{page.page_size},"list":['
     )
+    head = f'{{"code":0,"message":"success","traceId":"{trace_id}",'
     if nest:
-        fields = f'"data":{{{fields}}}'
-    return f'{{"code":0,"message":"success","traceId":"{trace_id}",{fields}}}'.encode()
+        return b"".join(((head + '"data":{' + fields).encode(), b",".join(page.tasks), b"]}}"))
+    return b"".join(((head + fields).encode(), b",".join(page.tasks), b"]}"))
 
 
 def _json_response(

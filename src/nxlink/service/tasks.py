@@ -97,8 +97,8 @@ class TaskPage:
     total: int
     page_number: int
     page_size: int
-    #: Each task object as JSON text, in page order.
-    tasks: list[str]
+    #: Each task object as UTF-8 JSON, in page order.
+    tasks: list[bytes]
 
 
 def parse_task_list(body: dict[str, Any]) -> TaskListQuery:

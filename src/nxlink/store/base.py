@@ -230,10 +230,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def task_page(
         self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
-    ) -> tuple[int, list[str]]:
+    ) -> tuple[int, list[bytes]]:
         """``(total, tasks)`` from one consistent read, ordered ``create_ts desc, id desc``.
 
-        Each task is the JSON text of the wire task object (``task-list.md``).
+        Each task is the UTF-8 JSON of the wire task object (``task-list.md``).
         """
 
     @abc.abstractmethod

@@ -37,7 +37,7 @@ DAY = 86_400
 HOUR = 3_600
 
 _PAGE_SELECT = """
-SELECT s.create_ts, s.task_row_id, s.doc
+SELECT s.create_ts, s.task_row_id, CAST(s.doc AS BLOB)
 FROM ({inner}) AS p
 JOIN task_stats AS s ON s.task_row_id = p.task_row_id
 """
@@ -368,7 +368,7 @@ class SQLiteStore(Store):
 
     def task_page(
         self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
-    ) -> tuple[int, list[str]]:
+    ) -> tuple[int, list[bytes]]:
         where, params = _where(account_id, flt)
         source = "task_stats AS s"
         if flt.name_fold is not None:
