@@ -90,21 +90,30 @@ def _error_response(scope: Scope, exc: ApiError) -> Response:
     return _json_response(scope, envelope(trace_id, exc.code, exc.message), exc.http_status)
 
 
+def _too_big(limit: int) -> ApiError:
+    return ApiError(
+        Code.BUSINESS_ERROR, f"body: larger than the limit of {limit} bytes", http_status=413
+    )
+
+
 async def _read_body(request: Request, headers: Mapping[str, str], limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it passes ``limit``."""
     declared = headers.get("content-length")
-    too_big = ApiError(
-        Code.BUSINESS_ERROR, f"body: larger than the limit of {limit} bytes", http_status=413
-    )
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_big
+        raise _too_big(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            break  # the client went away; what arrived is all there is
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_big
+            raise _too_big(limit)
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
 
 
