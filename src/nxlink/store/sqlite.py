@@ -35,6 +35,7 @@ _COUNTER_MAX = (1 << 31) - 1
 DIRECT_SKIP = 500
 DAY = 86_400
 HOUR = 3_600
+PAGE_SIZE = 16_384
 
 _PAGE_SELECT = """
 SELECT s.create_ts, s.task_row_id, CAST(s.doc AS BLOB)
@@ -89,6 +90,9 @@ class SQLiteStore(Store):
             self.path, isolation_level=None, check_same_thread=False, cached_statements=256
         )
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        # Only takes effect on a new database: task rows carry their ~1 KiB JSON, and a
+        # 1000-task page then spans tens of pages rather than hundreds.
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{self.url}: could not switch to WAL mode (got {mode})")
