@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from nxlink.store.base import STAT_COUNTERS, NewTask
+from nxlink.store.base import NewTask
 
 __all__ = ["YEAR_SECONDS", "generate_tasks"]
 
@@ -123,20 +123,6 @@ _CALLBACKS: Final[tuple[str, ...]] = (
 )
 _CALL_CALLBACKS: Final[tuple[str, ...]] = ("", "", "", "https://hooks.example.com/nxlink/call")
 _COUNTRIES: Final[tuple[str, ...]] = ("", "", "86", "49", "1", "34", "44")
-
-if set(STAT_COUNTERS) != {
-    "total_order_count",
-    "dialed_order_count",
-    "finish_order_count",
-    "answer_order_count",
-    "total_call_count",
-    "answer_call_count",
-    "total_call_elapsed",
-    "manual_answer_count",
-    "manual_fail_count",
-    "manual_elapsed",
-}:  # pragma: no cover - guards the literal dict built per task below
-    raise ImportError("nxlink.service.seed is out of date with STAT_COUNTERS")
 
 
 def _months(now: int) -> tuple[list[int], list[str]]:
