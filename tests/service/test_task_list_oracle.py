@@ -743,7 +743,9 @@ def test_boundaries(data: Dataset, account: int, template: str, meaning: dict[st
         "n_plus_1": ext["n"] + 1,
     }
     text = template.format(**ext)
-    resolved = {k: ext[v] if isinstance(v, str) and k != "name" else v for k, v in meaning.items()}
+    resolved: dict[str, Any] = {
+        k: ext[v] if isinstance(v, str) and k != "name" else v for k, v in meaning.items()
+    }
     for key in ("min_rate", "max_rate"):
         if key in resolved:
             resolved[key] = Fraction(resolved[key])

@@ -234,6 +234,44 @@ def test_rate_with_many_decimals_is_compared_exactly(field: str, text: str) -> N
         assert (r <= sent) == (r <= bound)
 
 
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        pytest.param("minCallsAnsweredRate", '"' + "0" * 20000 + '1"', id="20000-leading-zeros"),
+        pytest.param("maxCallsAnsweredRate", '"' + "0" * 20000 + '12.5"', id="zeros-and-fraction"),
+        pytest.param("minCallsAnsweredRate", '"33.' + "3" * 100 + '"', id="100-decimals-string"),
+        pytest.param(
+            "maxCallsAnsweredRate", "33." + "3" * 100 + "0" * 50, id="100-decimals-number"
+        ),
+    ],
+)
+def test_long_rate_values_inside_the_range_are_accepted(field: str, text: str) -> None:
+    """No refusal of ``task-list.md`` applies to a long spelling of a rate from 0 to 100 (the
+    body limit is 1 MiB); the bound selects what the decimal sent selects."""
+    sent = Fraction(Decimal(text.strip('"')))
+    bound = only(field, parse(body_with(field, text)))
+    assert isinstance(bound, Fraction)
+    rates = [Fraction(100 * a, t) for a, t in
+             [(0, 1), (1, 8), (1, 3), (3333, 10000), (33333333, 10**8), (1, 1), (2**31 - 2, 2**31 - 1)]]  # fmt: skip
+    for r in rates:
+        assert (r >= sent) == (r >= bound), r
+        assert (r <= sent) == (r <= bound), r
+
+
+@pytest.mark.parametrize("field", RATE_FIELDS)
+@pytest.mark.parametrize(
+    "text", ['"33.' + "3" * 101 + '"', "33." + "3" * 150], ids=["101-string", "150-number"]
+)
+def test_rate_beyond_100_significant_decimals_is_refused(field: str, text: str) -> None:
+    """This product's decision: exact comparison needs every digit (a rate can lie within any
+    distance of a bound), and each digit costs time on every row compared, so a bound is taken
+    to 100 significant decimals and refused beyond, naming the field."""
+    with pytest.raises(ApiError) as caught:
+        parse(body_with(field, text))
+    assert caught.value.code == 20000
+    assert caught.value.message == f"{field}: at most 100 decimal places"
+
+
 # -- taskName ---------------------------------------------------------------------------------------
 
 

@@ -319,9 +319,6 @@ def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | No
         if not _NUMBER_STRING.fullmatch(value):
             problems.append(f"{name}: must be a number, got {_json_type(value)}")
             return None
-        if len(value) > 10_000:
-            problems.append(f"{name}: at most {MAX_RATE_DECIMALS} decimal places")
-            return None
         decimal = Decimal(value)
     elif isinstance(value, int):
         decimal = Decimal(value)
