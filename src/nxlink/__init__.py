@@ -1,4 +1,13 @@
-"""nxlink: an NXLink-compatible outbound AI-agent task service, its client and command line."""
+"""nxlink: an NXLink-compatible outbound AI-agent task service, its client and command line.
+
+The package's top level is the client (httpx and pydantic only)::
+
+    import nxlink
+
+    with nxlink.Client(base_url="http://127.0.0.1:8000") as client:
+        for task in client.tasks.iter(task_status=nxlink.TaskStatus.IN_PROGRESS):
+            print(task.task_name, task.stat_info.answer_rate)
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,4 +16,45 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from nxlink.client import (
+    REGIONS,
+    ApiError,
+    AsyncClient,
+    AsyncTaskIterator,
+    AuthError,
+    BusinessError,
+    Client,
+    NxError,
+    NxlinkAuth,
+    SignatureError,
+    StatInfo,
+    Task,
+    TaskIterator,
+    TaskPage,
+    TaskStatus,
+    TimeoutError,
+    TimestampError,
+    TransportError,
+)
+
+__all__ = [
+    "REGIONS",
+    "ApiError",
+    "AsyncClient",
+    "AsyncTaskIterator",
+    "AuthError",
+    "BusinessError",
+    "Client",
+    "NxError",
+    "NxlinkAuth",
+    "SignatureError",
+    "StatInfo",
+    "Task",
+    "TaskIterator",
+    "TaskPage",
+    "TaskStatus",
+    "TimeoutError",
+    "TimestampError",
+    "TransportError",
+    "__version__",
+]
