@@ -2,19 +2,44 @@
 
 Admin commands work on the database directly (no server needed); each takes ``--db URL``
 (env ``NXLINK_DB``, default ``sqlite:///./nxlink.db``) and creates or upgrades the schema.
+Client commands (``tasks``, ``sign``) call the API with the global ``--base-url``/``--region``,
+``--access-key`` and ``--secret`` options (env ``NXLINK_BASE_URL``, ``NXLINK_REGION``,
+``NXLINK_ACCESS_KEY``, ``NXLINK_ACCESS_SECRET``).
 """
 
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from nxlink.cli.admin import accounts, flows, keys, routes, seed
+from nxlink.cli.options import client_options
 from nxlink.cli.serve import serve
+from nxlink.cli.sign import sign
+from nxlink.cli.tasks import tasks
+from nxlink.client import REGIONS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nxlink")
-def main() -> None:
+@click.option("--base-url", envvar="NXLINK_BASE_URL", show_envvar=True, metavar="URL",
+              help="API base URL, e.g. http://127.0.0.1:8000 (client commands).")  # fmt: skip
+@click.option("--region", type=click.Choice(list(REGIONS), case_sensitive=False),
+              envvar="NXLINK_REGION", show_envvar=True,
+              help="Vendor gateway instead of --base-url (default hk).")  # fmt: skip
+@click.option("--access-key", envvar="NXLINK_ACCESS_KEY", show_envvar=True, metavar="KEY",
+              help="Access key (client commands).")  # fmt: skip
+@click.option("--secret", envvar="NXLINK_ACCESS_SECRET", show_envvar=True, metavar="SECRET",
+              help="Access secret; prefer the environment variable, command lines are visible "
+                   "to other users.")  # fmt: skip
+@click.pass_context
+def main(
+    ctx: click.Context,
+    base_url: str | None,
+    region: str | None,
+    access_key: str | None,
+    secret: str | None,
+) -> None:
     """nxlink: an NXLink-compatible outbound AI-agent task service.
 
     \b
@@ -23,7 +48,21 @@ def main() -> None:
       nxlink keys create --account acme
       nxlink seed --account acme --tasks 1000
       nxlink serve
+    \b
+    Then, from another terminal:
+      export NXLINK_BASE_URL=http://127.0.0.1:8000
+      export NXLINK_ACCESS_KEY=AK-... NXLINK_ACCESS_SECRET=...
+      nxlink tasks list --status in-progress
     """
+    client_options(ctx).resolve(
+        base_url=base_url,
+        base_url_from_command_line=ctx.get_parameter_source("base_url")
+        == ParameterSource.COMMANDLINE,
+        region=region.lower() if region else None,
+        region_from_command_line=ctx.get_parameter_source("region") == ParameterSource.COMMANDLINE,
+        access_key=access_key,
+        secret=secret,
+    )
 
 
 main.add_command(serve)
@@ -32,3 +71,5 @@ main.add_command(keys)
 main.add_command(flows)
 main.add_command(routes)
 main.add_command(seed)
+main.add_command(tasks)
+main.add_command(sign)

@@ -1,0 +1,90 @@
+"""The asynchronous client: :class:`AsyncClient`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+
+from nxlink import signing
+from nxlink.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Attempts, BaseClient, Region
+from nxlink.client.resources import AsyncTasks
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient(BaseClient):
+    """An asynchronous NXLink client (asyncio or trio); arguments as :class:`~nxlink.Client`.
+
+    ::
+
+        async with nxlink.AsyncClient(base_url="http://127.0.0.1:8000") as client:
+            page = await client.tasks.list(min_answer_rate=50)
+            async for task in client.tasks.iter(task_status="in-progress"):
+                ...
+
+    ``http_client``: your own :class:`httpx.AsyncClient`, not closed by :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_key: str | None = None,
+        access_secret: str | None = None,
+        region: Region | str | None = None,
+        base_url: str | None = None,
+        algorithm: signing.Algorithm | str = "md5",
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        super().__init__(
+            access_key=access_key, access_secret=access_secret, region=region,
+            base_url=base_url, algorithm=algorithm, timeout=timeout, max_retries=max_retries,
+            clock=clock,
+        )  # fmt: skip
+        self._owns_http = http_client is None
+        self._http = (
+            http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
+        )
+        #: The task list: ``await client.tasks.list(...)``, ``async for t in client.tasks.iter()``.
+        self.tasks = AsyncTasks(self)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it belongs to a ``http_client`` you passed)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+    async def _post(self, path: str, body: bytes) -> dict[str, Any]:
+        """POST ``body`` to ``path``, signed, retried as the policy says; the success payload."""
+        attempts = Attempts()
+        while True:
+            request = self._build_request(self._http, path, body)
+            try:
+                response = await self._http.send(request, auth=self._auth)
+            except httpx.RequestError as exc:
+                step = self._on_transport_error(exc, attempts)
+            else:
+                outcome = self._on_response(response, attempts)
+                if isinstance(outcome, dict):
+                    return outcome
+                step = outcome
+            await self._sleep(step.delay)

@@ -1,0 +1,93 @@
+"""The synchronous client: :class:`Client`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from nxlink import signing
+from nxlink.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Attempts, BaseClient, Region
+from nxlink.client.resources import Tasks
+
+__all__ = ["Client"]
+
+
+class Client(BaseClient):
+    """A synchronous NXLink client.
+
+    ::
+
+        with nxlink.Client(region="hk") as client:      # keys from NXLINK_ACCESS_KEY/SECRET
+            page = client.tasks.list(task_status="in-progress", page_size=20)
+
+    ``access_key``/``access_secret`` default to ``NXLINK_ACCESS_KEY``/``NXLINK_ACCESS_SECRET``.
+    Where requests go: ``region`` (``"hk"``, ``"amer"``, ``"idn"``) or ``base_url``, else
+    ``NXLINK_BASE_URL``, else ``NXLINK_REGION``, else ``"hk"``. ``algorithm``: ``"md5"`` or
+    ``"sha256"``. ``timeout``: seconds (or an :class:`httpx.Timeout`) per attempt.
+    ``max_retries``: retries after connection errors, timeouts and HTTP 429/500/502/503/504,
+    0.5 s doubling to 8 s with jitter (``Retry-After`` honoured). ``http_client``: your own
+    :class:`httpx.Client` (proxies, transports, ...), not closed by :meth:`close`. ``clock``:
+    epoch milliseconds for ``ts`` (default the system clock).
+    """
+
+    def __init__(
+        self,
+        *,
+        access_key: str | None = None,
+        access_secret: str | None = None,
+        region: Region | str | None = None,
+        base_url: str | None = None,
+        algorithm: signing.Algorithm | str = "md5",
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        super().__init__(
+            access_key=access_key, access_secret=access_secret, region=region,
+            base_url=base_url, algorithm=algorithm, timeout=timeout, max_retries=max_retries,
+            clock=clock,
+        )  # fmt: skip
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
+        #: The task list: ``client.tasks.list(...)``, ``client.tasks.iter(...)``.
+        self.tasks = Tasks(self)
+
+    def close(self) -> None:
+        """Close the connection pool (unless it belongs to a ``http_client`` you passed)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def _post(self, path: str, body: bytes) -> dict[str, Any]:
+        """POST ``body`` to ``path``, signed, retried as the policy says; the success payload."""
+        attempts = Attempts()
+        while True:
+            request = self._build_request(self._http, path, body)
+            try:
+                response = self._http.send(request, auth=self._auth)
+            except httpx.RequestError as exc:
+                step = self._on_transport_error(exc, attempts)
+            else:
+                outcome = self._on_response(response, attempts)
+                if isinstance(outcome, dict):
+                    return outcome
+                step = outcome
+            self._sleep(step.delay)
