@@ -32,7 +32,7 @@ _INT64_MAX = (1 << 63) - 1
 _COUNTER_MAX = (1 << 31) - 1
 
 #: Offsets up to this are skipped row by row; deeper ones start from the hour they fall in.
-DIRECT_SKIP = 500
+DIRECT_SKIP = 1_000
 DAY = 86_400
 HOUR = 3_600
 PAGE_SIZE = 16_384
