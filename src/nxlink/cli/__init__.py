@@ -22,16 +22,35 @@ from nxlink.client import REGIONS
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nxlink")
-@click.option("--base-url", envvar="NXLINK_BASE_URL", show_envvar=True, metavar="URL",
-              help="API base URL, e.g. http://127.0.0.1:8000 (client commands).")  # fmt: skip
-@click.option("--region", type=click.Choice(list(REGIONS), case_sensitive=False),
-              envvar="NXLINK_REGION", show_envvar=True,
-              help="Vendor gateway instead of --base-url (default hk).")  # fmt: skip
-@click.option("--access-key", envvar="NXLINK_ACCESS_KEY", show_envvar=True, metavar="KEY",
-              help="Access key (client commands).")  # fmt: skip
-@click.option("--secret", envvar="NXLINK_ACCESS_SECRET", show_envvar=True, metavar="SECRET",
-              help="Access secret; prefer the environment variable, command lines are visible "
-                   "to other users.")  # fmt: skip
+@click.option(
+    "--base-url",
+    envvar="NXLINK_BASE_URL",
+    show_envvar=True,
+    metavar="URL",
+    help="API base URL, e.g. http://127.0.0.1:8000 (client commands).",
+)
+@click.option(
+    "--region",
+    type=click.Choice(list(REGIONS), case_sensitive=False),
+    envvar="NXLINK_REGION",
+    show_envvar=True,
+    help="Vendor gateway instead of --base-url (default hk).",
+)
+@click.option(
+    "--access-key",
+    envvar="NXLINK_ACCESS_KEY",
+    show_envvar=True,
+    metavar="KEY",
+    help="Access key (client commands).",
+)
+@click.option(
+    "--secret",
+    envvar="NXLINK_ACCESS_SECRET",
+    show_envvar=True,
+    metavar="SECRET",
+    help="Access secret; prefer the environment variable, command lines are visible "
+    "to other users.",
+)
 @click.pass_context
 def main(
     ctx: click.Context,

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TextIO
 
 import click
 
@@ -31,7 +31,7 @@ NAME_WIDTH: Final = 40
 EXIT_BROKEN_PIPE: Final = 141
 
 
-class StatusParam(click.ParamType):
+class StatusParam(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
     """A task status: its number or its word."""
 
     name = "status"
@@ -45,7 +45,7 @@ class StatusParam(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-class WhenParam(click.ParamType):
+class WhenParam(click.ParamType):  # type: ignore[type-arg]
     """A date (``2026-01-31``), a datetime (``2026-01-31T08:00``, naive is UTC) or epoch seconds."""
 
     name = "when"
@@ -152,11 +152,9 @@ def _is_terminal(stream: IO[str]) -> bool:
         return False
 
 
-def with_progress(tasks: TaskIterator, stream: IO[str]) -> Iterator[Task]:
-    """Pass ``tasks`` through, drawing a progress bar on ``stream`` when it is a terminal."""
-    if not _is_terminal(stream):
-        yield from tasks
-        return
+def with_progress(tasks: TaskIterator, stream: TextIO) -> Iterator[Task]:
+    """Pass ``tasks`` through while a progress bar on ``stream`` counts them against the
+    latest ``total`` (click draws only the label when ``stream`` is not a terminal)."""
     with ExitStack() as stack:
         bar = None
         for task in tasks:
@@ -191,26 +189,49 @@ def tasks() -> None:
 
 @tasks.command("list")
 @click.option("--name", help="Task name contains TEXT (case-insensitive).")
-@click.option("--status", type=StatusParam(),
-              help="1-6, or ready, in-progress, completed, failed, paused, paused-balance.")  # fmt: skip
-@click.option("--created-from", type=WhenParam(),
-              help="Created at or after: a date (UTC day), a datetime (naive is UTC) or epoch "
-                   "seconds.")  # fmt: skip
-@click.option("--created-to", type=WhenParam(),
-              help="Created at or before; a date means through the end of that day.")  # fmt: skip
-@click.option("--min-answer-rate", type=click.FloatRange(0, 100),
-              help="Answer rate at least this percentage (tasks without calls are left out).")  # fmt: skip
-@click.option("--max-answer-rate", type=click.FloatRange(0, 100),
-              help="Answer rate at most this percentage.")  # fmt: skip
+@click.option(
+    "--status",
+    type=StatusParam(),
+    help="1-6, or ready, in-progress, completed, failed, paused, paused-balance.",
+)
+@click.option(
+    "--created-from",
+    type=WhenParam(),
+    help="Created at or after: a date (UTC day), a datetime (naive is UTC) or epoch seconds.",
+)
+@click.option(
+    "--created-to",
+    type=WhenParam(),
+    help="Created at or before; a date means through the end of that day.",
+)
+@click.option(
+    "--min-answer-rate",
+    type=click.FloatRange(0, 100),
+    help="Answer rate at least this percentage (tasks without calls are left out).",
+)
+@click.option(
+    "--max-answer-rate", type=click.FloatRange(0, 100), help="Answer rate at most this percentage."
+)
 @click.option("--min-contacts", type=click.IntRange(min=0), help="At least N contacts.")
 @click.option("--max-contacts", type=click.IntRange(min=0), help="At most N contacts.")
 @click.option("--page", type=click.IntRange(min=1), help="Page number (default 1).")
-@click.option("--page-size", type=click.IntRange(1, 1000),
-              help="Tasks per request (default 10; 1000 with --all).")  # fmt: skip
-@click.option("--all", "fetch_all", is_flag=True,
-              help="Every matching task, page after page (progress bar on stderr).")  # fmt: skip
-@click.option("--format", "output_format", type=click.Choice(FORMATS),
-              help="Output format [default: table on a terminal, jsonl when piped].")  # fmt: skip
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 1000),
+    help="Tasks per request (default 10; 1000 with --all).",
+)
+@click.option(
+    "--all",
+    "fetch_all",
+    is_flag=True,
+    help="Every matching task, page after page (progress bar on stderr).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    help="Output format [default: table on a terminal, jsonl when piped].",
+)
 @click.pass_context
 def tasks_list(
     ctx: click.Context,
@@ -254,16 +275,20 @@ def tasks_list(
             footer: str
             if fetch_all:
                 walk = client.tasks.iter(**filters, page_size=page_size or 1000)
-                rows = with_progress(walk, sys.stderr)
+                rows = walk
+                # A bar on the terminal, unless the tasks themselves stream onto it.
+                if _is_terminal(sys.stderr) and (fmt == "table" or not _is_terminal(sys.stdout)):
+                    rows = with_progress(walk, sys.stderr)
                 if fmt == "table":
                     rows = list(rows)
-                    footer = f"{len(rows):,} tasks"
+                    footer = f"{len(rows):,} tasks" if rows else "no matching tasks"
             else:
                 result = client.tasks.list(**filters, page=page or 1, page_size=page_size or 10)
                 rows = result.tasks
                 footer = (
-                    f"page {result.page_number:,} of {result.page_count:,} "
-                    f"({result.total:,} tasks)"
+                    f"page {result.page_number:,} of {result.page_count:,} ({result.total:,} tasks)"
+                    if result.total
+                    else "no matching tasks"
                 )
             if fmt == "table":
                 print_table(TABLE_HEADERS, [table_row(task) for task in rows])

@@ -33,11 +33,14 @@ def parse_status(value: int | str | TaskStatus) -> TaskStatus:
     """
     if isinstance(value, bool):
         raise ValueError(f"not a task status: {value!r}")
-    if isinstance(value, int):
-        return TaskStatus(value)
-    text = value.strip()
+    if isinstance(value, TaskStatus):
+        return value
+    text = str(value).strip()
     if text.isascii() and text.isdigit():
-        return TaskStatus(int(text))
+        number = int(text)
+        for status in TaskStatus:
+            if status == number:
+                return status
     word = text.lower().replace("_", "-").replace(" ", "-")
     for status, name in STATUS_NAMES.items():
         if name == word:
