@@ -28,7 +28,8 @@ def kind(request: pytest.FixtureRequest) -> Kind:
 
 @pytest.fixture
 def make_shell(portal: BlockingPortal) -> Iterator[MakeShell]:
-    """``make_shell(kind, app=... | transport=..., **client_kwargs)``."""
+    """``make_shell(kind, app=... | transport=..., **client_kwargs)``; with neither, the
+    shell goes over the network to ``base_url``."""
     made: list[Shell] = []
 
     def make(
@@ -45,9 +46,9 @@ def make_shell(portal: BlockingPortal) -> Iterator[MakeShell]:
         delays: list[float] = []
         shell: Shell
         if kind == "sync":
-            sync_transport: httpx.BaseTransport = (
-                transport if transport is not None else SyncASGITransport(app, portal)
-            )
+            sync_transport: httpx.BaseTransport | None = transport
+            if sync_transport is None and app is not None:
+                sync_transport = SyncASGITransport(app, portal)
             http = httpx.Client(
                 transport=sync_transport, event_hooks={"request": [requests.append]}
             )
@@ -62,9 +63,9 @@ def make_shell(portal: BlockingPortal) -> Iterator[MakeShell]:
             async def sleep(seconds: float) -> None:
                 delays.append(seconds)
 
-            async_transport: httpx.AsyncBaseTransport = (
-                transport if transport is not None else httpx.ASGITransport(app=app)
-            )
+            async_transport: httpx.AsyncBaseTransport | None = transport
+            if async_transport is None and app is not None:
+                async_transport = httpx.ASGITransport(app=app)
             ahttp = httpx.AsyncClient(transport=async_transport, event_hooks={"request": [record]})
             aclient = AsyncClient(http_client=ahttp, **kwargs)
             aclient._sleep = sleep  # type: ignore[method-assign]

@@ -1,0 +1,66 @@
+"""The real server process on a loopback port, started through the installed console script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+NXLINK = Path(sys.executable).with_name("nxlink")
+START_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(folder: Path, db: str, *extra: str) -> Iterator[str]:
+    """Run ``nxlink serve``; yield its base URL once ``/healthz`` answers; always stop it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    err_path = folder / f"serve-{port}.err"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [str(NXLINK), "serve", "--db", db, "--port", str(port), "--no-log", *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"server exited with {proc.returncode}: {err_path.read_text()}"
+                    )
+                try:
+                    if httpx.get(base + "/healthz", timeout=1.0).json()["code"] == 0:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"server not healthy in {START_TIMEOUT_S} s: {err_path.read_text()}"
+                    )
+                time.sleep(0.05)
+            yield base
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
