@@ -22,8 +22,12 @@ def seed_account(
     seed: int = 0,
     now: int | None = None,
     progress: Callable[[int], None] | None = None,
+    analyze: bool = True,
 ) -> int:
-    """Add ``count`` generated tasks to the account; return how many were added."""
+    """Add ``count`` generated tasks to the account; return how many were added.
+
+    ``analyze=False`` leaves refreshing the planner's statistics to the caller (bulk loads).
+    """
     account = admin.require_account(store, account_name)
     flows = store.list_flows(account.id)
     if not flows:
@@ -54,5 +58,6 @@ def seed_account(
         added += store.insert_tasks(account.id, batch)
         if progress is not None:
             progress(added)
-    store.analyze()
+    if analyze:
+        store.analyze()
     return added

@@ -1,0 +1,1 @@
+"""HTTP benchmarks of ``POST /openapi/aiagent/task/list`` (``make bench``; see README.md)."""
