@@ -80,6 +80,10 @@ def _name(text: str) -> str:
     return text if len(text) <= NAME_WIDTH else text[: NAME_WIDTH - 1] + "…"
 
 
+def _tasks(count: int) -> str:
+    return f"{count:,} task" if count == 1 else f"{count:,} tasks"
+
+
 def _status_word(task: Task) -> str:
     status = task.status
     return STATUS_NAMES[status] if status is not None else str(task.task_status)
@@ -281,12 +285,12 @@ def tasks_list(
                     rows = with_progress(walk, sys.stderr)
                 if fmt == "table":
                     rows = list(rows)
-                    footer = f"{len(rows):,} tasks" if rows else "no matching tasks"
+                    footer = _tasks(len(rows)) if rows else "no matching tasks"
             else:
                 result = client.tasks.list(**filters, page=page or 1, page_size=page_size or 10)
                 rows = result.tasks
                 footer = (
-                    f"page {result.page_number:,} of {result.page_count:,} ({result.total:,} tasks)"
+                    f"page {result.page_number:,} of {result.page_count:,} ({_tasks(result.total)})"
                     if result.total
                     else "no matching tasks"
                 )
