@@ -8,13 +8,13 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import IO, Any, Final, TextIO
 
 import click
 
-from nxlink.cli.common import print_table
 from nxlink.cli.options import client_options
 from nxlink.client import NxError, StatInfo, Task, TaskIterator, TaskStatus
 from nxlink.client.models import STATUS_NAMES, parse_status
@@ -76,8 +76,35 @@ def _when(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: wide (CJK) characters take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
 def _name(text: str) -> str:
-    return text if len(text) <= NAME_WIDTH else text[: NAME_WIDTH - 1] + "…"
+    text = " ".join(text.split())  # a newline or tab in a name would break the table
+    if display_width(text) <= NAME_WIDTH:
+        return text
+    cut = ""
+    for ch in text:
+        if display_width(cut + ch) > NAME_WIDTH - 1:
+            break
+        cut += ch
+    return cut + "…"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """An aligned text table, as the admin commands print, measured in terminal columns."""
+    cells = [list(headers), *map(list, rows)]
+    widths = [max(display_width(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        padded = (v + " " * (w - display_width(v)) for v, w in zip(row, widths, strict=True))
+        click.echo("  ".join(padded).rstrip())
+        if index == 0:
+            click.echo("  ".join("-" * width for width in widths))
 
 
 def _tasks(count: int) -> str:

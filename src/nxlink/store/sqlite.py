@@ -37,10 +37,22 @@ DAY = 86_400
 HOUR = 3_600
 PAGE_SIZE = 16_384
 
+# A filtered page: the covering index picks the rows, their JSON is looked up by key.
 _PAGE_SELECT = """
-SELECT s.create_ts, s.task_row_id, CAST(s.doc AS BLOB)
+SELECT p.create_ts, p.task_row_id, CAST(d.doc AS BLOB)
 FROM ({inner}) AS p
-JOIN task_stats AS s ON s.task_row_id = p.task_row_id
+JOIN task_pages AS d
+  ON d.account_id = ? AND d.create_ts = p.create_ts AND d.task_row_id = p.task_row_id
+"""
+
+# An unfiltered page: one range scan of the clustered JSON, newest first.
+_UNFILTERED_PAGE = """
+SELECT CAST(doc AS BLOB) FROM task_pages WHERE account_id = ?
+ORDER BY create_ts DESC, task_row_id DESC LIMIT ? OFFSET ?
+"""
+_UNFILTERED_PAGE_BEFORE = """
+SELECT CAST(doc AS BLOB) FROM task_pages WHERE account_id = ? AND create_ts < ?
+ORDER BY create_ts DESC, task_row_id DESC LIMIT ? OFFSET ?
 """
 
 _TASK_INSERT_COLUMNS = (
@@ -386,18 +398,29 @@ class SQLiteStore(Store):
                 ).fetchone()[0]
             if offset >= total:
                 return total, []
+            cutoff: int | None = None
             if flt.status_only() and offset > DIRECT_SKIP:
                 # Jump to the creation hour the offset falls in; skip only within that hour.
-                before, hour = self._hour_of_offset(conn, account_id, flt.status, offset)
+                skipped, hour = self._hour_of_offset(conn, account_id, flt.status, offset)
+                cutoff = (hour + 1) * HOUR
+                offset -= skipped
+            if flt.status_only() and flt.status is None:
+                if cutoff is None:
+                    docs = conn.execute(_UNFILTERED_PAGE, (account_id, limit, offset))
+                else:
+                    docs = conn.execute(
+                        _UNFILTERED_PAGE_BEFORE, (account_id, cutoff, limit, offset)
+                    )
+                return total, [doc for (doc,) in docs]
+            if cutoff is not None:
                 where += " AND s.create_ts < ?"
-                params = [*params, (hour + 1) * HOUR]
-                offset -= before
+                params.append(cutoff)
             inner = (
-                f"SELECT s.task_row_id FROM {source} WHERE {where} "
+                f"SELECT s.create_ts, s.task_row_id FROM {source} WHERE {where} "
                 "ORDER BY s.create_ts DESC, s.task_row_id DESC LIMIT ? OFFSET ?"
             )
             rows = conn.execute(
-                _PAGE_SELECT.format(inner=inner), (*params, limit, offset)
+                _PAGE_SELECT.format(inner=inner), (*params, limit, offset, account_id)
             ).fetchall()
         # Ordered here rather than by a SQL sort of whole rows: the page is at most 1000 rows,
         # and (create_ts, id) is unique, so the JSON text is never compared.

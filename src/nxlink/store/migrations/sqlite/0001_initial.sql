@@ -100,8 +100,7 @@ CREATE TABLE task_stats (
     total_call_elapsed  INTEGER NOT NULL DEFAULT 0 CHECK (total_call_elapsed >= 0),
     manual_answer_count INTEGER NOT NULL DEFAULT 0 CHECK (manual_answer_count >= 0),
     manual_fail_count   INTEGER NOT NULL DEFAULT 0 CHECK (manual_fail_count >= 0),
-    manual_elapsed      INTEGER NOT NULL DEFAULT 0 CHECK (manual_elapsed >= 0),
-    doc                 TEXT    NOT NULL DEFAULT ''  -- the task object as sent; see task_docs
+    manual_elapsed      INTEGER NOT NULL DEFAULT 0 CHECK (manual_elapsed >= 0)
 );
 -- Order (create_ts desc, id desc) first, then the filtered counters: range scans in list order
 -- that never touch a table row.
@@ -212,9 +211,19 @@ WHEN OLD.account_id <> NEW.account_id OR OLD.create_ts <> NEW.create_ts BEGIN
     SELECT RAISE(ABORT, 'account_id and create_ts of a task never change');
 END;
 
+-- Each task's JSON as sent, clustered in list order (account, created, id): an unfiltered page
+-- is one range scan of neighbouring rows, a filtered page looks its rows up by key.
+CREATE TABLE task_pages (
+    account_id  INTEGER NOT NULL,
+    create_ts   INTEGER NOT NULL,
+    task_row_id INTEGER NOT NULL,
+    doc         TEXT    NOT NULL,
+    PRIMARY KEY (account_id, create_ts, task_row_id)
+) WITHOUT ROWID;
+
 -- The task object exactly as the task list sends it (key order of the vendor's reference page),
 -- with statInfo's rates ("66.67%": two decimals, half up; null on a zero denominator) and
--- averages (rounded down; null on zero) derived from the counters. task_stats.doc holds it,
+-- averages (rounded down; null on zero) derived from the counters. task_pages.doc holds it,
 -- re-rendered by the triggers below in the transaction of every write that changes an input,
 -- so a page is read as stored text instead of being assembled column by column per request.
 CREATE VIEW task_docs AS
@@ -236,11 +245,26 @@ SELECT t.id AS task_row_id, json_object(
         'totalCallCount', s.total_call_count, 'manualElapsed', s.manual_elapsed,
         'manualAnswerCount', s.manual_answer_count, 'manualFailCount', s.manual_fail_count,
         'createTs', t.create_ts,
-        'answerRate', CASE WHEN s.total_call_count = 0 THEN NULL ELSE printf('%d.%02d%%', (s.answer_call_count * 20000 + s.total_call_count) / (2 * (s.total_call_count)) / 100, (s.answer_call_count * 20000 + s.total_call_count) / (2 * (s.total_call_count)) % 100) END,
-        'dialProgress', CASE WHEN s.total_order_count = 0 THEN NULL ELSE printf('%d.%02d%%', (s.dialed_order_count * 20000 + s.total_order_count) / (2 * (s.total_order_count)) / 100, (s.dialed_order_count * 20000 + s.total_order_count) / (2 * (s.total_order_count)) % 100) END,
-        'finishRate', CASE WHEN s.total_order_count = 0 THEN NULL ELSE printf('%d.%02d%%', (s.finish_order_count * 20000 + s.total_order_count) / (2 * (s.total_order_count)) / 100, (s.finish_order_count * 20000 + s.total_order_count) / (2 * (s.total_order_count)) % 100) END,
+        'answerRate', CASE WHEN s.total_call_count = 0 THEN NULL ELSE printf('%d.%02d%%',
+            (s.answer_call_count * 20000 + s.total_call_count) / (2 * s.total_call_count) / 100,
+            (s.answer_call_count * 20000 + s.total_call_count) / (2 * s.total_call_count) % 100)
+            END,
+        'dialProgress', CASE WHEN s.total_order_count = 0 THEN NULL ELSE printf('%d.%02d%%',
+            (s.dialed_order_count * 20000 + s.total_order_count) / (2 * s.total_order_count) / 100,
+            (s.dialed_order_count * 20000 + s.total_order_count) / (2 * s.total_order_count) % 100)
+            END,
+        'finishRate', CASE WHEN s.total_order_count = 0 THEN NULL ELSE printf('%d.%02d%%',
+            (s.finish_order_count * 20000 + s.total_order_count) / (2 * s.total_order_count) / 100,
+            (s.finish_order_count * 20000 + s.total_order_count) / (2 * s.total_order_count) % 100)
+            END,
         'manualAnswerRate',
-            CASE WHEN (s.manual_answer_count + s.manual_fail_count) = 0 THEN NULL ELSE printf('%d.%02d%%', (s.manual_answer_count * 20000 + (s.manual_answer_count + s.manual_fail_count)) / (2 * ((s.manual_answer_count + s.manual_fail_count))) / 100, (s.manual_answer_count * 20000 + (s.manual_answer_count + s.manual_fail_count)) / (2 * ((s.manual_answer_count + s.manual_fail_count))) % 100) END,
+            CASE WHEN s.manual_answer_count + s.manual_fail_count = 0 THEN NULL
+            ELSE printf('%d.%02d%%',
+                (s.manual_answer_count * 20000 + s.manual_answer_count + s.manual_fail_count)
+                    / (2 * (s.manual_answer_count + s.manual_fail_count)) / 100,
+                (s.manual_answer_count * 20000 + s.manual_answer_count + s.manual_fail_count)
+                    / (2 * (s.manual_answer_count + s.manual_fail_count)) % 100)
+            END,
         'avgCallDuration', CASE WHEN s.answer_call_count = 0 THEN NULL
                                 ELSE s.total_call_elapsed / s.answer_call_count END,
         'avgManualDuration', CASE WHEN s.manual_answer_count = 0 THEN NULL
@@ -251,26 +275,35 @@ FROM tasks AS t
 JOIN task_stats AS s ON s.task_row_id = t.id
 LEFT JOIN flows AS f ON f.id = t.auto_flow_id;
 
-CREATE TRIGGER task_stats_doc_insert AFTER INSERT ON task_stats BEGIN
-    UPDATE task_stats SET doc = (SELECT doc FROM task_docs WHERE task_row_id = NEW.task_row_id)
-    WHERE task_row_id = NEW.task_row_id;
+CREATE TRIGGER task_pages_insert AFTER INSERT ON task_stats BEGIN
+    INSERT INTO task_pages (account_id, create_ts, task_row_id, doc)
+    VALUES (NEW.account_id, NEW.create_ts, NEW.task_row_id,
+            (SELECT doc FROM task_docs WHERE task_row_id = NEW.task_row_id));
 END;
 
-CREATE TRIGGER task_stats_doc_counters AFTER UPDATE OF
+CREATE TRIGGER task_pages_delete AFTER DELETE ON task_stats BEGIN
+    DELETE FROM task_pages WHERE account_id = OLD.account_id AND create_ts = OLD.create_ts
+                             AND task_row_id = OLD.task_row_id;
+END;
+
+CREATE TRIGGER task_pages_counters AFTER UPDATE OF
     id, total_order_count, dialed_order_count, finish_order_count, answer_order_count,
     total_call_count, answer_call_count, total_call_elapsed, manual_answer_count,
     manual_fail_count, manual_elapsed
 ON task_stats BEGIN
-    UPDATE task_stats SET doc = (SELECT doc FROM task_docs WHERE task_row_id = NEW.task_row_id)
-    WHERE task_row_id = NEW.task_row_id;
+    UPDATE task_pages SET doc = (SELECT doc FROM task_docs WHERE task_row_id = NEW.task_row_id)
+    WHERE account_id = NEW.account_id AND create_ts = NEW.create_ts
+      AND task_row_id = NEW.task_row_id;
 END;
 
-CREATE TRIGGER tasks_doc_update AFTER UPDATE ON tasks BEGIN
-    UPDATE task_stats SET doc = (SELECT doc FROM task_docs WHERE task_row_id = NEW.id)
-    WHERE task_row_id = NEW.id;
+CREATE TRIGGER task_pages_task_update AFTER UPDATE ON tasks BEGIN
+    UPDATE task_pages SET doc = (SELECT doc FROM task_docs WHERE task_row_id = NEW.id)
+    WHERE account_id = NEW.account_id AND create_ts = NEW.create_ts AND task_row_id = NEW.id;
 END;
 
-CREATE TRIGGER flows_doc_rename AFTER UPDATE OF name ON flows BEGIN
-    UPDATE task_stats SET doc = (SELECT doc FROM task_docs AS d WHERE d.task_row_id = task_stats.task_row_id)
-    WHERE task_row_id IN (SELECT id FROM tasks WHERE auto_flow_id = NEW.id);
+CREATE TRIGGER task_pages_flow_rename AFTER UPDATE OF name ON flows BEGIN
+    UPDATE task_pages
+    SET doc = (SELECT d.doc FROM task_docs AS d WHERE d.task_row_id = task_pages.task_row_id)
+    WHERE account_id = NEW.account_id
+      AND task_row_id IN (SELECT id FROM tasks WHERE auto_flow_id = NEW.id);
 END;
