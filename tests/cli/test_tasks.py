@@ -411,3 +411,22 @@ def test_progress_bar_counts_tasks_against_the_total(world: World) -> None:
     assert "]  0/3" in drawn
     assert "]  2/3" in drawn
     assert drawn.endswith("]  3/3\x1b[?25h\n")
+
+
+# -- wide characters ------------------------------------------------------------------------------
+def test_wide_characters_are_measured_in_terminal_columns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert tasks_cli.display_width("牛小信 回访 – VIP") == 17
+    assert tasks_cli.display_width("Ä") == tasks_cli.display_width("A\u0308") == 1
+    tasks_cli.print_table(("name", "n"), [("牛小信 回访", "1"), ("abc", "22")])
+    assert capsys.readouterr().out == (
+        "name         n\n-----------  --\n牛小信 回访  1\nabc          22\n"
+    )
+
+
+def test_long_names_are_cut_to_40_columns() -> None:
+    assert tasks_cli._name("x" * 40) == "x" * 40
+    assert tasks_cli._name("x" * 41) == "x" * 39 + "…"
+    assert tasks_cli._name("信" * 25) == "信" * 19 + "…"
+    assert tasks_cli._name("two\nlines\tand  tabs") == "two lines and tabs"
