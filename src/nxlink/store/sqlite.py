@@ -3,12 +3,15 @@ readers in parallel on per-thread connections."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import importlib.resources
+import itertools
 import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,7 @@ class SQLiteStore(Store):
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._write_count = 0
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
 
@@ -139,6 +143,21 @@ class SQLiteStore(Store):
                 raise
             else:
                 conn.execute("COMMIT")
+                self._write_count += 1
+
+    def _cache(self, conn: sqlite3.Connection) -> _ReadCache:
+        """This thread's read cache, emptied whenever the database may have changed.
+
+        ``PRAGMA data_version`` moves when another connection (any process) commits; this
+        process's own commits are counted. The version is read before the snapshot a caller
+        then takes, so an entry is never older than the version it is filed under.
+        """
+        version = (conn.execute("PRAGMA data_version").fetchone()[0], self._write_count)
+        cache: _ReadCache | None = getattr(self._local, "cache", None)
+        if cache is None or cache.version != version:
+            cache = _ReadCache(version)
+            self._local.cache = cache
+        return cache
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -265,13 +284,21 @@ class SQLiteStore(Store):
             return cur.rowcount == 1
 
     def key_auth(self, access_key: str) -> KeyAuth | None:
-        row = self._conn.execute(
+        conn = self._conn
+        cache = self._cache(conn)
+        known = cache.keys.get(access_key)
+        if known is not None:
+            return known
+        row = conn.execute(
             "SELECT k.account_id, k.secret FROM access_keys AS k "
             "JOIN accounts AS a ON a.id = k.account_id "
             "WHERE k.access_key = ? AND k.enabled = 1 AND a.enabled = 1",
             (access_key,),
         ).fetchone()
-        return None if row is None else KeyAuth(row[0], row[1])
+        if row is None:
+            return None  # unknown keys are not remembered: a flood of them stays bounded
+        found = cache.keys[access_key] = KeyAuth(row[0], row[1])
+        return found
 
     # -- flows and routes ------------------------------------------------------------------
     def create_flow(
@@ -389,6 +416,7 @@ class SQLiteStore(Store):
         source = "task_stats AS s"
         if flt.name_fold is not None:
             source += " JOIN tasks AS t ON t.id = s.task_row_id"
+        cache = self._cache(self._conn)
         with self._read() as conn:
             if flt.status_only():
                 total = self._status_total(conn, account_id, flt.status)
@@ -401,7 +429,7 @@ class SQLiteStore(Store):
             cutoff: int | None = None
             if flt.status_only() and offset > DIRECT_SKIP:
                 # Jump to the creation hour the offset falls in; skip only within that hour.
-                skipped, hour = self._hour_of_offset(conn, account_id, flt.status, offset)
+                skipped, hour = _hour_of_offset(conn, cache, account_id, flt.status, offset)
                 cutoff = (hour + 1) * HOUR
                 offset -= skipped
             if flt.status_only() and flt.status is None:
@@ -442,39 +470,59 @@ class SQLiteStore(Store):
             ).fetchone()
         return int(row[0])
 
-    @staticmethod
-    def _hour_of_offset(
-        conn: sqlite3.Connection, account_id: int, status: int | None, offset: int
-    ) -> tuple[int, int]:
-        """``(tasks created after that hour, hour)`` for the hour holding row ``offset``.
 
-        Walks the day counts (newest first) to the day, then that day's hour counts.
-        """
-        if status is None:
-            days_sql = (
-                "SELECT day, n FROM account_day_counts "
-                "WHERE account_id = ? AND n > 0 ORDER BY day DESC"
-            )
-            hours_sql = (
-                "SELECT hour, n FROM account_hour_counts WHERE account_id = ? "
-                "AND hour BETWEEN ? AND ? AND n > 0 ORDER BY hour DESC"
-            )
-            key: tuple[int, ...] = (account_id,)
-        else:
-            days_sql = (
-                "SELECT day, n FROM account_status_day_counts "
-                "WHERE account_id = ? AND task_status = ? AND n > 0 ORDER BY day DESC"
-            )
-            hours_sql = (
-                "SELECT hour, n FROM account_status_hour_counts "
-                "WHERE account_id = ? AND task_status = ? "
-                "AND hour BETWEEN ? AND ? AND n > 0 ORDER BY hour DESC"
-            )
-            key = (account_id, status)
-        before, day = _bucket_of(conn.execute(days_sql, key), offset, 0)
-        hours_per_day = DAY // HOUR
-        first, last = day * hours_per_day, day * hours_per_day + hours_per_day - 1
-        return _bucket_of(conn.execute(hours_sql, (*key, first, last)), offset, before)
+@dataclass(slots=True)
+class _ReadCache:
+    """Derived facts that stay true until the database changes (see ``SQLiteStore._cache``)."""
+
+    version: tuple[int, int]
+    keys: dict[str, KeyAuth] = field(default_factory=dict)
+    #: (account, status or None) -> (days newest first, tasks in that day and all later ones)
+    days: dict[tuple[int, int | None], tuple[list[int], list[int]]] = field(default_factory=dict)
+
+
+def _hour_of_offset(
+    conn: sqlite3.Connection, cache: _ReadCache, account_id: int, status: int | None, offset: int
+) -> tuple[int, int]:
+    """``(tasks created after that hour, hour)`` for the hour holding row ``offset``.
+
+    Finds the day in the day counts' running totals (kept in ``cache``), then walks that day's
+    hour counts.
+    """
+    if status is None:
+        days_sql = (
+            "SELECT day, n FROM account_day_counts WHERE account_id = ? AND n > 0 ORDER BY day DESC"
+        )
+        hours_sql = (
+            "SELECT hour, n FROM account_hour_counts WHERE account_id = ? "
+            "AND hour BETWEEN ? AND ? AND n > 0 ORDER BY hour DESC"
+        )
+        key: tuple[int, ...] = (account_id,)
+    else:
+        days_sql = (
+            "SELECT day, n FROM account_status_day_counts "
+            "WHERE account_id = ? AND task_status = ? AND n > 0 ORDER BY day DESC"
+        )
+        hours_sql = (
+            "SELECT hour, n FROM account_status_hour_counts "
+            "WHERE account_id = ? AND task_status = ? "
+            "AND hour BETWEEN ? AND ? AND n > 0 ORDER BY hour DESC"
+        )
+        key = (account_id, status)
+    totals = cache.days.get((account_id, status))
+    if totals is None:
+        rows = conn.execute(days_sql, key).fetchall()
+        totals = [int(day) for day, _ in rows], list(itertools.accumulate(n for _, n in rows))
+        cache.days[(account_id, status)] = totals
+    days, through = totals
+    index = bisect.bisect_right(through, offset)
+    if index == len(days):
+        raise StoreError("time-bucket task counts disagree with the task counts")
+    before = through[index - 1] if index else 0
+    day = days[index]
+    hours_per_day = DAY // HOUR
+    first, last = day * hours_per_day, day * hours_per_day + hours_per_day - 1
+    return _bucket_of(conn.execute(hours_sql, (*key, first, last)), offset, before)
 
 
 def _bucket_of(buckets: sqlite3.Cursor, offset: int, before: int) -> tuple[int, int]:
