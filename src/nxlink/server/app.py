@@ -2,7 +2,8 @@
 
 Routes parse and authenticate, call one service function and render the envelope. A pure ASGI
 middleware gives every answer its ``traceId`` (body and ``X-Trace-Id``), turns any unexpected
-exception into a 500 envelope without a stack trace, and writes the request log.
+exception into a 500 envelope without a stack trace, writes the request log, and calls the task
+list (a plain ASGI endpoint) directly; Starlette serves the other routes.
 """
 
 from __future__ import annotations
@@ -56,13 +57,9 @@ class State:
         self.actions = frozenset(["nxai", *settings.extra_actions])
 
 
-def envelope(
-    trace_id: str, code: int, message: str, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message, "traceId": trace_id}
-    if extra:
-        body.update(extra)
-    return body
+def envelope(trace_id: str, code: int, message: str) -> dict[str, Any]:
+    """The contract's answer without page fields: ``code``, ``message``, ``traceId``."""
+    return {"code": code, "message": message, "traceId": trace_id}
 
 
 def _page_body(trace_id: str, page: TaskPage, *, nest: bool) -> bytes:
@@ -93,11 +90,6 @@ def _json_response(
     return Response(
         orjson.dumps(body), status_code=status, media_type=JSON, headers=headers or None
     )
-
-
-def _error_response(scope: Scope, exc: ApiError) -> Response:
-    trace_id: str = scope["state"]["nx_trace"]
-    return _json_response(scope, envelope(trace_id, exc.code, exc.message), exc.http_status)
 
 
 def _too_big(limit: int) -> ApiError:
