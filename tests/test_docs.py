@@ -19,8 +19,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from client.live import NXLINK, serving
 from conftest import make_tenant
+from live import NXLINK, serving
 from nxlink.cli import main
 from nxlink.service.seeding import seed_account
 from nxlink.store import open_store

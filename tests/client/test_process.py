@@ -21,8 +21,8 @@ import pytest
 
 from client.dataset import CASES, Row, expected, insert_rows
 from client.harness import Kind, MakeShell
-from client.live import NXLINK, serving
 from conftest import Tenant, make_task, make_tenant
+from live import NXLINK, serving
 from nxlink.client._auth import system_clock_ms
 from nxlink.store import open_store
 

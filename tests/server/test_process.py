@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-NXLINK = Path(sys.executable).with_name("nxlink")
+from live import NXLINK, serving
+
 TASK_LIST = "/openapi/aiagent/task/list"
-START_TIMEOUT_S = 15.0
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +32,6 @@ def _cli(*args: str) -> str:
     return result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _prepare(tmp_path: Path, *, tasks: int = 50) -> tuple[str, dict[str, Any]]:
     db = f"sqlite:///{tmp_path / 'x.db'}"
     _cli("accounts", "create", "acme", "--db", db)
@@ -55,45 +42,6 @@ def _prepare(tmp_path: Path, *, tasks: int = 50) -> tuple[str, dict[str, Any]]:
     assert re.fullmatch(r"[0-9a-f]{32}", key["accessSecret"])
     _cli("seed", "--account", "acme", "--tasks", str(tasks), "--db", db)
     return db, key
-
-
-@contextmanager
-def _server(tmp_path: Path, db: str, *extra: str) -> Iterator[str]:
-    """Run ``nxlink serve``; yield its base URL once ``/healthz`` answers; always stop it."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    err_path = tmp_path / f"serve-{port}.err"
-    with err_path.open("wb") as err:
-        proc = subprocess.Popen(
-            [str(NXLINK), "serve", "--db", db, "--port", str(port), *extra],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"server exited with {proc.returncode}: {err_path.read_text()}")
-                try:
-                    if httpx.get(base + "/healthz", timeout=1.0).json()["code"] == 0:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"server not healthy in {START_TIMEOUT_S} s: {err_path.read_text()}"
-                    )
-                time.sleep(0.05)
-            yield base
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
 
 
 def _post(base: str, key: dict[str, Any], body: bytes) -> httpx.Response:
@@ -120,7 +68,7 @@ def _order_key(task: dict[str, Any]) -> tuple[int, int]:
 
 def test_serve_answers_a_hand_signed_task_list(tmp_path: Path) -> None:
     db, key = _prepare(tmp_path)
-    with _server(tmp_path, db) as base:
+    with serving(tmp_path, db, log=True) as base:
         response = _post(base, key, b'{"pageNumber":1,"pageSize":10}')
         assert response.status_code == 200, response.text
         payload = response.json()
@@ -156,7 +104,7 @@ def test_serve_answers_a_hand_signed_task_list(tmp_path: Path) -> None:
 
 def test_serve_with_two_workers(tmp_path: Path) -> None:
     db, key = _prepare(tmp_path)
-    with _server(tmp_path, db, "--workers", "2") as base:
+    with serving(tmp_path, db, "--workers", "2", log=True) as base:
         for page in (1, 2, 3, 4, 5, 6):
             body = json.dumps({"pageNumber": page, "pageSize": 10}, separators=(",", ":")).encode()
             payload = _post(base, key, body).json()

@@ -26,14 +26,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(folder: Path, db: str, *extra: str) -> Iterator[str]:
-    """Run ``nxlink serve``; yield its base URL once ``/healthz`` answers; always stop it."""
+def serving(folder: Path, db: str, *extra: str, log: bool = False) -> Iterator[str]:
+    """Run ``nxlink serve``; yield its base URL once ``/healthz`` answers; always stop it.
+
+    The request log goes to the server's stderr file when ``log`` is true.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    quiet = () if log else ("--no-log",)
     err_path = folder / f"serve-{port}.err"
     with err_path.open("wb") as err:
         proc = subprocess.Popen(
-            [str(NXLINK), "serve", "--db", db, "--port", str(port), "--no-log", *extra],
+            [str(NXLINK), "serve", "--db", db, "--port", str(port), *quiet, *extra],
             stdout=subprocess.DEVNULL,
             stderr=err,
             start_new_session=True,
