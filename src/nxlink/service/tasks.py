@@ -169,14 +169,6 @@ def list_tasks(store: Store, account_id: int, query: TaskListQuery) -> TaskPage:
     )
 
 
-def _format_hundredths(hundredths: int) -> str:
-    return f"{hundredths // 100}.{hundredths % 100:02d}%"
-
-
-#: "0.00%" … "100.00%": every rate of a ratio that cannot pass 1, formatted once.
-_RATES: Final[tuple[str, ...]] = tuple(_format_hundredths(h) for h in range(10_001))
-
-
 def rate(numerator: int, denominator: int) -> str | None:
     """``"66.67%"``: a percentage, two decimals, rounded half up; None on a zero denominator.
 
@@ -185,9 +177,7 @@ def rate(numerator: int, denominator: int) -> str | None:
     if denominator == 0:
         return None
     hundredths = (numerator * 20000 + denominator) // (2 * denominator)
-    if 0 <= hundredths <= 10_000:
-        return _RATES[hundredths]
-    return _format_hundredths(hundredths)
+    return f"{hundredths // 100}.{hundredths % 100:02d}%"
 
 
 def average(total: int, count: int) -> int | None:
