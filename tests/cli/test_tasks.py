@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from client.harness import SyncASGITransport
 from conftest import Tenant, make_task, make_tenant
 from nxlink import Client
-from nxlink.cli import main
+from nxlink.cli import main, output
 from nxlink.cli.options import ClientOptions
 from nxlink.client.resources import TaskIterator
 from nxlink.server.app import create_app
@@ -417,9 +417,9 @@ def test_progress_bar_counts_tasks_against_the_total(world: World) -> None:
 def test_wide_characters_are_measured_in_terminal_columns(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert tasks_cli.display_width("牛小信 回访 – VIP") == 17
-    assert tasks_cli.display_width("Ä") == tasks_cli.display_width("A\u0308") == 1
-    tasks_cli.print_table(("name", "n"), [("牛小信 回访", "1"), ("abc", "22")])
+    assert output.display_width("牛小信 回访 – VIP") == 17
+    assert output.display_width("Ä") == output.display_width("A\u0308") == 1
+    output.print_table(("name", "n"), [("牛小信 回访", "1"), ("abc", "22")])
     assert capsys.readouterr().out == (
         "name         n\n-----------  --\n牛小信 回访  1\nabc          22\n"
     )

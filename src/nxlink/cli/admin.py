@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 
 import click
 
-from nxlink.cli.common import db_option, opened, print_table
+from nxlink.cli.common import db_option, opened
+from nxlink.cli.output import print_table, when
 from nxlink.service import admin
-
-
-def _when(ts: int | None) -> str:
-    if ts is None:
-        return ""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 @click.group()
@@ -46,7 +40,7 @@ def accounts_list(db_url: str) -> None:
     with opened(db_url) as store:
         rows = [
             (a.id, a.name, "yes" if a.enabled else "no", a.balance_cents, store.count_tasks(a.id),
-             _when(a.created_ts))
+             when(a.created_ts))
             for a in store.list_accounts()
         ]  # fmt: skip
     print_table(("saasUserId", "name", "enabled", "balance", "tasks", "created"), rows)
@@ -93,7 +87,7 @@ def keys_list(db_url: str) -> None:
     with opened(db_url) as store:
         rows = [
             (k.access_key, k.account_name, k.account_id, "active" if k.enabled else "revoked",
-             _when(k.created_ts), _when(k.revoked_ts))
+             when(k.created_ts), when(k.revoked_ts))
             for k in admin.list_keys(store)
         ]  # fmt: skip
     print_table(("accessKey", "account", "saasUserId", "state", "created", "revoked"), rows)

@@ -8,14 +8,14 @@ import io
 import json
 import os
 import sys
-import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from typing import IO, Any, Final, TextIO
 
 import click
 
 from nxlink.cli.options import client_options
+from nxlink.cli.output import display_width, print_table, when
 from nxlink.client import NxError, StatInfo, Task, TaskIterator, TaskStatus
 from nxlink.client.models import STATUS_NAMES, parse_status
 
@@ -72,18 +72,6 @@ class WhenParam(click.ParamType):  # type: ignore[type-arg]
             )
 
 
-def _when(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def display_width(text: str) -> int:
-    """Terminal columns of ``text``: wide (CJK) characters take two, combining marks none."""
-    return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        for ch in text
-    )
-
-
 def _name(text: str) -> str:
     text = " ".join(text.split())  # a newline or tab in a name would break the table
     if display_width(text) <= NAME_WIDTH:
@@ -94,17 +82,6 @@ def _name(text: str) -> str:
             break
         cut += ch
     return cut + "…"
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """An aligned text table, as the admin commands print, measured in terminal columns."""
-    cells = [list(headers), *map(list, rows)]
-    widths = [max(display_width(row[i]) for row in cells) for i in range(len(headers))]
-    for index, row in enumerate(cells):
-        padded = (v + " " * (w - display_width(v)) for v, w in zip(row, widths, strict=True))
-        click.echo("  ".join(padded).rstrip())
-        if index == 0:
-            click.echo("  ".join("-" * width for width in widths))
 
 
 def _tasks(count: int) -> str:
@@ -126,7 +103,7 @@ def table_row(task: Task) -> tuple[str, ...]:
         f"{stat.total_order_count:,}",
         stat.dial_progress or "-",
         stat.answer_rate or "-",
-        _when(task.create_ts),
+        when(task.create_ts),
     )
 
 
