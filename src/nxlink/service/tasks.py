@@ -270,22 +270,26 @@ def _integer(
     return number
 
 
+def _looks_like_millis(value: Any) -> bool:
+    """An integer value of 10^11 or more, as an integer field may carry it."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+        return False
+    if isinstance(value, str) and not _INT_STRING.fullmatch(value):
+        return False
+    number = Decimal(value)
+    return number >= MILLIS_THRESHOLD and number == number.to_integral_value()
+
+
 def _timestamp(body: dict[str, Any], name: str, problems: list[str]) -> int | None:
     value = body.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, (int, Decimal, str)) and not isinstance(value, bool):
-        # Detect milliseconds before the 32-bit check, which they would fail less helpfully.
-        try:
-            big = Decimal(value) if not isinstance(value, str) or _INT_STRING.fullmatch(value) \
-                else None  # fmt: skip
-        except ArithmeticError:  # pragma: no cover - regex-checked
-            big = None
-        if big is not None and big >= MILLIS_THRESHOLD and big == big.to_integral_value():
-            problems.append(
-                f"{name}: {_clip(str(value))} looks like epoch milliseconds; send epoch seconds"
-            )
-            return None
+    # Before the 32-bit check, which milliseconds would fail less helpfully.
+    if _looks_like_millis(value):
+        problems.append(
+            f"{name}: {_clip(str(value))} looks like epoch milliseconds; send epoch seconds"
+        )
+        return None
     number = _coerce_int(name, value, problems)
     if number is None:
         return None
