@@ -26,17 +26,22 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nxlink.contract.codes import Code
-from nxlink.server.auth import authenticate, header_map
+from nxlink.server.auth import Caller, authenticate, header_map
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.settings import Settings
+from nxlink.service import catalog, lifecycle, requests
 from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
+from nxlink.service.lifecycle import Clock
 from nxlink.service.tasks import TaskPage
 from nxlink.store import Store, open_store
 
 JSON = "application/json"
-TASK_LIST_PATH = "/openapi/aiagent/task/list"
+API_PREFIX = "/openapi/aiagent/"
+TASK_LIST_PATH = API_PREFIX + "task/list"
+#: A lifecycle endpoint: the caller and the decoded body in, the answer's fields out.
+Handler = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 
 
 def _now_ms() -> int:
@@ -137,8 +142,10 @@ def create_app(
     *,
     store: Store | None = None,
     clock: Callable[[], int] | None = None,
+    new_task_id: Callable[[], str] = lifecycle.new_task_id,
 ) -> ASGIApp:
-    """Build the app. ``store`` and ``clock`` (epoch ms) may be given, for tests."""
+    """Build the app. ``store``, ``clock`` (epoch ms) and the taskId factory may be given,
+    for tests."""
     settings = settings or Settings()
     state = State(
         settings,
@@ -182,6 +189,120 @@ def create_app(
                         (b"content-length", str(len(payload)).encode())],
         })  # fmt: skip
         await send({"type": "http.response.body", "body": payload})
+
+    async def _authenticated(
+        scope: Scope, receive: Receive, headers: dict[str, str]
+    ) -> tuple[Caller, dict[str, Any]]:
+        body = await _read_body(receive, headers, settings.max_body_bytes)
+        _check_content_type(headers)
+        caller = authenticate(
+            headers,
+            body,
+            store=state.store,
+            now_ms=state.clock,
+            window_ms=settings.timestamp_window_ms,
+            biz_types=state.biz_types,
+            actions=state.actions,
+        )
+        return caller, task_service.parse_json_object(body)
+
+    def endpoint(handler: Handler) -> ASGIApp:
+        """A lifecycle endpoint as a plain ASGI app: auth, body, handler, envelope."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            req_state = scope["state"]
+            headers = header_map(scope["headers"])
+            req_state["nx_access_key"] = headers.get("accesskey")
+            status = 200
+            try:
+                caller, body = await _authenticated(scope, receive, headers)
+                fields = handler(caller, body)
+            except ApiError as exc:
+                req_state["nx_code"] = int(exc.code)
+                status = exc.http_status
+                answer = envelope(req_state["nx_trace"], exc.code, exc.message)
+            else:
+                req_state["nx_code"] = 0
+                answer = envelope(req_state["nx_trace"], 0, "success")
+                answer.update(fields)
+            payload = orjson.dumps(answer)
+            await send({
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())],
+            })  # fmt: skip
+            await send({"type": "http.response.body", "body": payload})
+
+        return app
+
+    def clock_now() -> Clock:
+        ms = state.clock()
+        return Clock(now=ms // 1000, now_ms=ms)
+
+    def paged(page: catalog.Page) -> dict[str, Any]:
+        return {"data": page.fields()} if nest else page.fields()
+
+    def task_create(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        req = requests.parse_task_create(body)
+        task_id = lifecycle.create_task(
+            state.store, caller.account_id, req, clock=clock_now(), new_id=new_task_id
+        )
+        return {"data": {"taskId": task_id}}
+
+    def call_append(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        req = requests.parse_call_append(body)
+        task_id, count = lifecycle.append_contacts(
+            state.store, caller.account_id, req, clock=clock_now()
+        )
+        return {"data": {"taskId": task_id, "count": count}}
+
+    def order_delete(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        req = requests.parse_order_delete(body)
+        task_id = lifecycle.delete_contact(state.store, caller.account_id, req, clock=clock_now())
+        return {"data": {"taskId": task_id, "contactId": req.contact_id}}
+
+    def task_state(task: Any) -> dict[str, Any]:
+        return {"data": {"taskId": task.task_id, "taskStatus": task.task_status,
+                         "pauseReason": task.pause_reason}}  # fmt: skip
+
+    def task_start(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        req = requests.parse_task_action(body, default_startup_by=caller.access_key)
+        return task_state(
+            lifecycle.start_task(state.store, caller.account_id, req, clock=clock_now())
+        )
+
+    def task_pause(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        req = requests.parse_task_pause(body)
+        return task_state(
+            lifecycle.pause_task(state.store, caller.account_id, req, clock=clock_now())
+        )
+
+    def call_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        query = requests.parse_call_list(body)
+        return paged(catalog.list_calls(state.store, caller.account_id, query))
+
+    def flow_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        query = requests.parse_flow_list(body)
+        return paged(catalog.list_flows(state.store, caller.account_id, query))
+
+    def route_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        query = requests.parse_route_list(body)
+        return paged(catalog.list_routes(state.store, caller.account_id, query))
+
+    lifecycle_routes: dict[str, ASGIApp] = {
+        API_PREFIX + path: endpoint(handler)
+        for path, handler in (
+            ("task/create", task_create),
+            ("call/append", call_append),
+            ("order/delete", order_delete),
+            ("task/start", task_start),
+            ("task/pause", task_pause),
+            ("call/list", call_list),
+            ("flow/list", flow_list),
+            ("route/list", route_list),
+        )
+    }
 
     async def healthz(request: Request) -> Response:
         return _json_response(
@@ -251,6 +372,10 @@ def create_app(
     app = Starlette(
         routes=[
             Route(TASK_LIST_PATH, AsgiEndpoint(task_list), methods=["POST"]),
+            *(
+                Route(path, AsgiEndpoint(app), methods=["POST"])
+                for path, app in lifecycle_routes.items()
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -259,7 +384,9 @@ def create_app(
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
-    return TraceMiddleware(app, state, fast_routes={("POST", TASK_LIST_PATH): task_list})
+    fast_routes: dict[tuple[str, str], ASGIApp] = {("POST", TASK_LIST_PATH): task_list}
+    fast_routes.update((("POST", path), app) for path, app in lifecycle_routes.items())
+    return TraceMiddleware(app, state, fast_routes=fast_routes)
 
 
 class AsgiEndpoint:

@@ -9,10 +9,11 @@ per-row object construction.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Final
+from typing import Any, Final
 
 #: The statistics counters, in the order of the ``task_stats`` columns.
 STAT_COUNTERS: Final[tuple[str, ...]] = (
@@ -68,6 +69,7 @@ class Flow:
     name: str
     variables: tuple[str, ...]
     created_ts: int
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class Route:
     answer_probability: float
     talk_seconds_mean: int
     created_ts: int
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +148,333 @@ class NewTask:
     stats: dict[str, int] = field(default_factory=dict)
 
 
-class Store(abc.ABC):
+# -- the callback outbox --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    access_key: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A callback: what to POST where, and how its delivery went so far (times: epoch ms)."""
+
+    id: int
+    account_id: int
+    event_id: str
+    kind: str  # "task" | "call"
+    url: str
+    body: bytes
+    created_ms: int
+    state: str  # "pending" | "delivered" | "failed"
+    attempts: int
+    round_base: int
+    next_attempt_ms: int
+    last_status: int | None
+    last_error: str
+    delivered_ms: int | None
+
+
+class OutboxStore(abc.ABC):
+    """The delivery side of the callback outbox (rows are written by lifecycle transactions)."""
+
+    @abc.abstractmethod
+    def claim_callbacks(self, now_ms: int, *, limit: int, lease_ms: int) -> list[OutboxItem]:
+        """Pending callbacks due at ``now_ms`` whose lease has passed; lease them until
+        ``now_ms + lease_ms`` (one transaction), oldest due first."""
+
+    @abc.abstractmethod
+    def record_delivery(
+        self,
+        item_id: int,
+        *,
+        now_ms: int,
+        delivered: bool,
+        status: int | None,
+        error: str,
+        next_attempt_ms: int | None,
+    ) -> None:
+        """Record one try: delivered, or failed with the next try at ``next_attempt_ms``
+        (None: no tries left, the item becomes 'failed'). ``attempts`` grows by one."""
+
+    @abc.abstractmethod
+    def list_callbacks(self, *, failed_only: bool = False, limit: int = 100) -> list[OutboxItem]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    def get_callback(self, item_id: int) -> OutboxItem | None: ...
+
+    @abc.abstractmethod
+    def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
+        """Make a failed or pending item due now with a fresh round of tries
+        (``round_base = attempts``); False when no such item exists or it was delivered."""
+
+    @abc.abstractmethod
+    def signing_key(self, account_id: int) -> SigningKey | None:
+        """The account's newest enabled access key, for signing callbacks; None when the
+        account has none or is disabled."""
+
+
+# -- the life of tasks: one transaction, its primitives ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """What the lifecycle needs to know about a task (read inside its transaction)."""
+
+    row_id: int
+    account_id: int
+    task_id: str
+    user_task_id: str
+    task_name: str
+    other: str
+    auto_flow_id: int
+    auto_flow_name: str
+    route_id: str
+    task_status: int
+    pause_reason: int | None
+    task_keep: int
+    startup_type: int
+    startup_at: int | None
+    shutdown_at: int | None
+    startup_fired: bool
+    shutdown_fired: bool
+    max_call: int
+    max_ring_time: int
+    order_max_call: int | None
+    replay_interval: int | None
+    agent_group_id: str
+    task_callback_url: str
+    call_callback_url: str
+    country_code: str
+    create_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    contact_id: str
+    phone: str
+    name: str = ""
+    country_code: str = ""
+    #: JSON array of ``{"name", "value"}`` objects.
+    params: str = "[]"
+    other: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    id: int
+    account_id: int
+    task_row_id: int
+    contact_id: str
+    phone: str
+    state: str
+    attempts: int
+    answered: bool
+    next_attempt_ts: int
+    claimed_by: str | None
+    claimed_at: int | None
+    lease_until: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An order a dialer holds: everything needed to place its call."""
+
+    order_id: int
+    account_id: int
+    task_row_id: int
+    task_id: str
+    contact_id: str
+    phone: str
+    #: 1 for the first call of the contact.
+    attempt: int
+    #: When the claim was made (the call's start), on the dialer's clock.
+    claimed_at: int
+    max_ring_time: int
+    agent_group_id: str
+    route_id: str
+    answer_probability: float
+    talk_seconds_mean: int
+    price_per_minute_cents: int
+    #: True when this dialer took over the claim of another that stopped reporting.
+    adopted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    call_id: str
+    attempt: int
+    callee_phone: str
+    create_ts: int
+    call_start: int
+    call_answer: int | None
+    call_end: int
+    ring_seconds: int
+    talk_seconds: int
+    result: int
+    answered: bool
+    manual_status: int | None
+    manual_elapsed: int | None
+    user_intent: str
+    summary: str
+    order_head: bool
+    order_tail: bool
+    cost_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    start_ts: int | None = None
+    end_ts: int | None = None
+    call_id: str | None = None
+    phone: str | None = None
+    call_result: int | None = None
+    user_intent: str | None = None
+    min_elapsed: int | None = None
+    max_elapsed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CounterDifference:
+    task_row_id: int
+    task_id: str
+    counter: str
+    stored: int
+    recomputed: int
+
+
+class LifecycleTx(abc.ABC):
+    """The primitives of one lifecycle transaction (``Store.lifecycle()``).
+
+    The rules (which event moves which counter and state) live in ``nxlink.service``; this
+    object only reads and writes rows, all of them in the one transaction it stands for.
+    """
+
+    # reads
+    @abc.abstractmethod
+    def account(self, account_id: int) -> Account: ...
+
+    @abc.abstractmethod
+    def flow(self, account_id: int, flow_id: int) -> Flow | None:
+        """An enabled flow of the account."""
+
+    @abc.abstractmethod
+    def route(self, account_id: int, route_id: str) -> Route | None:
+        """An enabled route of the account."""
+
+    @abc.abstractmethod
+    def task(
+        self, account_id: int, *, task_id: str | None = None, user_task_id: str | None = None
+    ) -> TaskState | None: ...
+
+    @abc.abstractmethod
+    def task_by_row(self, row_id: int) -> TaskState: ...
+
+    @abc.abstractmethod
+    def task_ids_of_user_id(self, account_id: int, user_task_id: str) -> str | None:
+        """The taskId already using ``user_task_id`` in the account, if any."""
+
+    @abc.abstractmethod
+    def contacts_taken(self, account_id: int, contact_ids: Sequence[str]) -> list[str]:
+        """Those of ``contact_ids`` used before in the account (deleted ones included), in
+        the order given."""
+
+    @abc.abstractmethod
+    def order(self, task_row_id: int, contact_id: str) -> OrderState | None: ...
+
+    @abc.abstractmethod
+    def open_orders(self, task_row_id: int) -> tuple[int, int]:
+        """``(orders not finished nor deleted, finished orders)`` of the task."""
+
+    @abc.abstractmethod
+    def stat_info(self, task_row_id: int) -> str:
+        """The task's ``statInfo`` as the task list renders it (JSON text)."""
+
+    @abc.abstractmethod
+    def tasks_in(self, *, statuses: Sequence[int], account_id: int | None = None) -> list[int]:
+        """Row ids of tasks in ``statuses`` (of one account, or all), ascending."""
+
+    @abc.abstractmethod
+    def tasks_using(self, *, flow_id: int | None = None, route_id: str | None = None) -> list[int]:
+        """Row ids of the tasks using a flow or a route, ascending."""
+
+    # writes
+    @abc.abstractmethod
+    def insert_task(self, account_id: int, task: NewTask) -> int:
+        """Insert a task and its statistics row; return the task's row id."""
+
+    @abc.abstractmethod
+    def insert_orders(
+        self, account_id: int, task_row_id: int, orders: Sequence[NewOrder], *, now: int
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def delete_order(self, order_id: int) -> None:
+        """Mark the order deleted (its contact id stays taken)."""
+
+    @abc.abstractmethod
+    def add_counters(self, task_row_id: int, delta: dict[str, int]) -> None:
+        """Add ``delta`` (keys of :data:`STAT_COUNTERS`) to the task's statistics."""
+
+    @abc.abstractmethod
+    def update_task(self, row_id: int, **columns: Any) -> None:
+        """Set ``tasks`` columns (``task_status``, ``pause_reason``, ``startup_by``, ...)."""
+
+    @abc.abstractmethod
+    def add_balance(self, account_id: int, cents: int) -> int:
+        """Add ``cents`` (may be negative) to the balance; return the new balance."""
+
+    @abc.abstractmethod
+    def set_enabled(self, *, flow_id: int | None = None, route_id: str | None = None,
+                    enabled: bool) -> bool:  # fmt: skip
+        """Enable or disable a flow or a route; False when it does not exist."""
+
+    @abc.abstractmethod
+    def enqueue_callback(
+        self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
+    ) -> None: ...
+
+    # the dialer
+    @abc.abstractmethod
+    def claim_due(
+        self, now: int, *, dialer_id: str, lease_until: int, default_ring: int
+    ) -> list[Claim]:
+        """Take over expired claims of other dialers, then claim the due pending orders of
+        in-progress tasks (route and flow enabled, account balance above zero, before
+        ``shutdownAt``), at most ``maxCall`` (or the account default) dialling per task."""
+
+    @abc.abstractmethod
+    def held_order(self, order_id: int, *, dialer_id: str, attempt: int) -> OrderState | None:
+        """The order if ``dialer_id`` still holds its claim for ``attempt``."""
+
+    @abc.abstractmethod
+    def finish_attempt(
+        self, order_id: int, *, finished: bool, answered: bool, next_attempt_ts: int
+    ) -> None:
+        """Record a completed attempt on the order: pending again or finished."""
+
+    @abc.abstractmethod
+    def insert_call(self, order: OrderState, call: NewCall) -> int: ...
+
+    @abc.abstractmethod
+    def call_record(self, call_row_id: int) -> dict[str, Any]:
+        """The call as ``call/list`` answers it."""
+
+    @abc.abstractmethod
+    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+        """The earliest time after ``now`` at which a dialer could have something to do
+        (a retry falls due, a claim's lease passes, a schedule fires), or None."""
+
+    @abc.abstractmethod
+    def due_schedules(self, now: int) -> list[int]:
+        """Row ids of tasks whose unfired ``startupAt``/``shutdownAt`` is at or before
+        ``now``, ordered by that time then id."""
+
+
+class Store(OutboxStore):
     """One database. Methods are synchronous; every write is one transaction."""
 
     url: str
@@ -239,3 +568,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def analyze(self) -> None:
         """Refresh the planner's statistics (after a bulk load)."""
+
+    # -- the life of tasks -------------------------------------------------------------------
+    @abc.abstractmethod
+    def lifecycle(self) -> contextlib.AbstractContextManager[LifecycleTx]:
+        """One write transaction for a lifecycle event: committed when the block ends, rolled
+        back (nothing written) when it raises."""
+
+    @abc.abstractmethod
+    def call_page(
+        self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]] | None:
+        """``(total, call records)`` of one task newest first, or None for an unknown task."""
+
+    @abc.abstractmethod
+    def recompute_counters(self) -> list[CounterDifference]:
+        """Every task's counters recomputed from its orders and calls; the differences."""

@@ -17,17 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from nxlink.store.base import (
-    STAT_COUNTERS,
     AccessKey,
     Account,
+    CallFilter,
+    CounterDifference,
     Flow,
     KeyAuth,
+    LifecycleTx,
     NewTask,
     Route,
     Store,
     StoreError,
     TaskFilter,
 )
+from nxlink.store.sqlite_lifecycle import (
+    SQLiteLifecycleTx,
+    call_page,
+    insert_task_rows,
+    recompute_counters,
+)
+from nxlink.store.sqlite_outbox import SQLiteOutbox
 
 _INT64_MAX = (1 << 63) - 1
 # Counters are 32-bit in the contract; a rate bound p/q compares as 100*a*q >= p*t in SQL
@@ -58,16 +67,6 @@ SELECT CAST(doc AS BLOB) FROM task_pages WHERE account_id = ? AND create_ts < ?
 ORDER BY create_ts DESC, task_row_id DESC LIMIT ? OFFSET ?
 """
 
-_TASK_INSERT_COLUMNS = (
-    "account_id", "id", "task_id", "user_task_id", "other", "auto_flow_id", "task_status",
-    "pause_reason", "task_name", "name_fold", "task_desc", "task_keep", "startup_type",
-    "startup_at", "shutdown_at", "startup_by", "route_id", "max_call", "import_type",
-    "func_flag", "max_ring_time", "strategy_id", "agent_group_id", "task_callback_url",
-    "call_callback_url", "country_code", "create_ts", "order_max_call", "replay_interval",
-)  # fmt: skip
-_STAT_INSERT_COLUMNS = ("account_id", "task_row_id", "id", "task_id", "auto_flow_id", "create_ts",
-                        "task_status", *STAT_COUNTERS)  # fmt: skip
-
 
 def _path_from_url(url: str) -> str:
     prefix = "sqlite:///"
@@ -86,7 +85,7 @@ def _rate_le(a: int, t: int, p: str, q: str) -> int:
     return int(100 * a * int(q) <= int(p) * t)
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteOutbox, Store):
     def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
         self.url = url
         self.path = _path_from_url(url)
@@ -135,6 +134,7 @@ class SQLiteStore(Store):
         """One write transaction; the single writer of this process."""
         with self._write_lock:
             conn = self._conn
+            changes = conn.total_changes
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -143,7 +143,9 @@ class SQLiteStore(Store):
                 raise
             else:
                 conn.execute("COMMIT")
-                self._write_count += 1
+                # A transaction that wrote nothing (an idle dialer's poll) keeps the caches.
+                if conn.total_changes != changes:
+                    self._write_count += 1
 
     def _cache(self, conn: sqlite3.Connection) -> _ReadCache:
         """This thread's read cache, emptied whenever the database may have changed.
@@ -314,11 +316,11 @@ class SQLiteStore(Store):
 
     def list_flows(self, account_id: int) -> list[Flow]:
         rows = self._conn.execute(
-            "SELECT id, account_id, name, variables, created_ts FROM flows "
+            "SELECT id, account_id, name, variables, created_ts, enabled FROM flows "
             "WHERE account_id = ? ORDER BY id",
             (account_id,),
         ).fetchall()
-        return [Flow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4]) for r in rows]
+        return [Flow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], bool(r[5])) for r in rows]
 
     def create_route(
         self,
@@ -352,55 +354,34 @@ class SQLiteStore(Store):
     def list_routes(self, account_id: int) -> list[Route]:
         rows = self._conn.execute(
             "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
-            "answer_probability, talk_seconds_mean, created_ts FROM routes "
+            "answer_probability, talk_seconds_mean, created_ts, enabled FROM routes "
             "WHERE account_id = ? ORDER BY id",
             (account_id,),
         ).fetchall()
-        return [Route(*r) for r in rows]
+        return [
+            Route(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows
+        ]
 
     # -- tasks -----------------------------------------------------------------------------
     def insert_tasks(self, account_id: int, tasks: Iterable[NewTask]) -> int:
-        task_sql = (
-            f"INSERT INTO tasks ({', '.join(_TASK_INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_TASK_INSERT_COLUMNS))})"
-        )
-        stat_sql = (
-            f"INSERT INTO task_stats ({', '.join(_STAT_INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_STAT_INSERT_COLUMNS))})"
-        )
         with self._write() as conn:
-            next_task = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchone()[0]
-            next_stat = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM task_stats").fetchone()[
-                0
-            ]
-            task_rows: list[tuple[Any, ...]] = []
-            stat_rows: list[tuple[Any, ...]] = []
-            for task in tasks:
-                row_id, stat_id = next_task, next_stat
-                next_task += 1
-                next_stat += 1
-                task_rows.append((
-                    account_id, row_id, task.task_id, task.user_task_id, task.other,
-                    task.auto_flow_id, task.task_status, task.pause_reason, task.task_name,
-                    task.task_name.casefold(), task.task_desc, task.task_keep,
-                    task.startup_type, task.startup_at, task.shutdown_at, task.startup_by,
-                    task.route_id, task.max_call, task.import_type, task.func_flag,
-                    task.max_ring_time, task.strategy_id, task.agent_group_id,
-                    task.task_callback_url, task.call_callback_url, task.country_code,
-                    task.create_ts, task.order_max_call, task.replay_interval,
-                ))  # fmt: skip
-                stats = task.stats
-                stat_rows.append((
-                    account_id, row_id, stat_id, task.task_id, task.auto_flow_id,
-                    task.create_ts, task.task_status,
-                    *(stats.get(name, 0) for name in STAT_COUNTERS),
-                ))  # fmt: skip
-            try:
-                conn.executemany(task_sql, task_rows)
-                conn.executemany(stat_sql, stat_rows)
-            except sqlite3.IntegrityError as exc:
-                raise StoreError(f"tasks not inserted: {exc}") from None
-            return len(task_rows)
+            return len(insert_task_rows(conn, account_id, list(tasks), synthetic=True))
+
+    # -- the life of tasks -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def lifecycle(self) -> Iterator[LifecycleTx]:
+        with self._write() as conn:
+            yield SQLiteLifecycleTx(conn)
+
+    def call_page(
+        self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]] | None:
+        with self._read() as conn:
+            return call_page(conn, account_id, task_id, flt, offset=offset, limit=limit)
+
+    def recompute_counters(self) -> list[CounterDifference]:
+        with self._read() as conn:
+            return recompute_counters(conn)
 
     def count_tasks(self, account_id: int) -> int:
         row = self._conn.execute(

@@ -1,0 +1,68 @@
+"""Dialers: what places the calls of in-progress tasks.
+
+A dialer uses two operations of the service (:mod:`nxlink.service.lifecycle`): ``claim`` due
+orders (the service enforces ``maxCall``, ``orderMaxCall``, ``replayInterval``, the balance and
+the schedule) and ``report`` each call's outcome. :class:`DialerPort` binds them to a store
+and a dialer identity. The shipped dialer is :class:`~nxlink.dialer.simulator.Simulator`; a
+telephony layer would use the same port.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+
+from nxlink.service import lifecycle
+from nxlink.service.lifecycle import CallOutcome, Clock
+from nxlink.store import Store
+from nxlink.store.base import Claim
+
+__all__ = ["CallOutcome", "Claim", "DialerPort", "new_dialer_id"]
+
+
+def new_dialer_id(kind: str = "dialer") -> str:
+    """Unique per process and start: host, pid and a random suffix."""
+    return f"{kind}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _real_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class DialerPort:
+    """The two operations a dialer needs, for one dialer identity."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        dialer_id: str | None = None,
+        lease_seconds: int = 7_800,
+        clock_ms: Callable[[], int] = _real_ms,
+    ) -> None:
+        self.store = store
+        self.dialer_id = dialer_id or new_dialer_id()
+        #: How long a claim stays this dialer's without a report (dialer clock): longer than
+        #: any call, so that only a dialer that stopped loses its claims.
+        self.lease_seconds = lease_seconds
+        self.clock_ms = clock_ms
+
+    def claim(self, now: int) -> list[Claim]:
+        """Claim the orders due at ``now`` (dialer clock, epoch s)."""
+        return lifecycle.claim(
+            self.store, now, dialer_id=self.dialer_id, lease_seconds=self.lease_seconds
+        )
+
+    def report(self, held: Claim, outcome: CallOutcome, *, now: int) -> bool:
+        """Record the outcome of a call this dialer claimed; False if the claim was lost."""
+        return lifecycle.report(self.store, held, outcome, dialer_id=self.dialer_id,
+                                clock=Clock(now, self.clock_ms()))  # fmt: skip
+
+    def fire_schedules(self, now: int) -> int:
+        return lifecycle.fire_schedules(self.store, now, clock=Clock(now, self.clock_ms()))
+
+    def next_event(self, now: int) -> int | None:
+        return lifecycle.next_dialer_event(self.store, now, dialer_id=self.dialer_id)

@@ -1,0 +1,214 @@
+"""The shipped dialer: a deterministic simulation of outbound calls.
+
+Each call's outcome is drawn from a random generator seeded by ``(seed, taskId, contactId,
+attempt)``, so it depends on nothing else: the same seed and the same API calls give the same
+calls, whatever the timing of the process, and a claim taken over after a crash is reported
+exactly as it would have been. Time is the simulator's own clock (epoch seconds), which may run
+faster than real time; the simulation moves from event to event (a call ends, a retry falls
+due, a schedule fires), so its results do not depend on how often it is woken.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from nxlink.dialer import DialerPort, new_dialer_id
+from nxlink.service.counters import MANUAL_ANSWERED, MANUAL_FAILED
+from nxlink.service.lifecycle import CallOutcome
+from nxlink.store import Store
+from nxlink.store.base import Claim
+
+#: Given an answer: how the conversation ends (callResult: weight).
+ANSWERED_ENDINGS: Final = {1: 70, 3: 15, 21: 15}
+#: Given an answer on a task with a human agent group: share of calls transferred (result 17).
+TRANSFER_SHARE: Final = 0.25
+#: Share of transfers a human picks up (manualCallStatus 1; else 2, failed).
+HUMAN_PICKUP: Final = 0.8
+#: Mean seconds a human talks after a transfer.
+HUMAN_TALK_MEAN: Final = 120
+#: Given no answer: why (callResult: weight).
+UNANSWERED_CAUSES: Final = {2: 45, 4: 15, 5: 10, 6: 15, 7: 5, 8: 3, 9: 7}
+#: Conversation tags of answered calls (userIntent: weight).
+USER_INTENTS: Final = {"A": 15, "B": 25, "C": 30, "D": 15, "E": 10, "F": 5}
+#: Longest talk (AI or human) a simulated call can have, seconds.
+MAX_TALK: Final = 3_600
+SUMMARIES: Final = {
+    1: "Conversation completed.",
+    3: "The callee hung up early.",
+    17: "Transferred to a human agent.",
+    21: "Reached voicemail; left no message.",
+}
+
+
+def _pick(rng: random.Random, weights: dict[int, int]) -> int:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _exponential(rng: random.Random, mean: float, *, low: int, high: int) -> int:
+    """Talk time: exponential around ``mean``, kept within ``[low, high]`` seconds."""
+    if mean <= 0:
+        return low
+    return max(low, min(high, round(rng.expovariate(1 / mean))))
+
+
+def draw_outcome(seed: int, held: Claim) -> CallOutcome:
+    """The outcome of one call, a pure function of the seed and the claim."""
+    rng = random.Random(f"{seed}:{held.task_id}:{held.contact_id}:{held.attempt}")
+    call_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    ring_max = max(1, held.max_ring_time)
+    if rng.random() < held.answer_probability:
+        ring = rng.randint(1, min(ring_max, 25))
+        result = _pick(rng, ANSWERED_ENDINGS)
+        if held.agent_group_id and rng.random() < TRANSFER_SHARE:
+            result = 17
+        mean = held.talk_seconds_mean
+        if result == 3:
+            talk = rng.randint(1, 15)
+        elif result == 21:
+            talk = rng.randint(8, 40)
+        else:
+            talk = _exponential(rng, mean, low=5, high=MAX_TALK)
+        intent = rng.choices(list(USER_INTENTS), weights=list(USER_INTENTS.values()))[0]
+        manual_status: int | None = None
+        manual_elapsed: int | None = None
+        if result == 17:
+            if rng.random() < HUMAN_PICKUP:
+                manual_status = MANUAL_ANSWERED
+                manual_elapsed = _exponential(rng, HUMAN_TALK_MEAN, low=10, high=MAX_TALK)
+            else:
+                manual_status, manual_elapsed = MANUAL_FAILED, 0
+        return CallOutcome(call_id=call_id, result=result, ring_seconds=ring, talk_seconds=talk,
+                           manual_status=manual_status, manual_elapsed=manual_elapsed,
+                           user_intent=intent, summary=SUMMARIES[result])  # fmt: skip
+    result = _pick(rng, UNANSWERED_CAUSES)
+    if result == 2:
+        ring = ring_max
+    elif result == 5:
+        ring = rng.randint(1, ring_max)
+    else:  # busy, unreachable, invalid, blocked, network failure: over within seconds
+        ring = rng.randint(1, min(ring_max, 4))
+    return CallOutcome(call_id=call_id, result=result, ring_seconds=ring)
+
+
+class SimClock:
+    """Epoch seconds that run ``speed`` times faster than real time from ``start``."""
+
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        start: int | None = None,
+        real: Callable[[], float] = time.time,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be above 0, got {speed}")
+        self.speed = speed
+        self._real = real
+        self._real0 = real()
+        self._sim0 = int(self._real0) if start is None else start
+
+    def now(self) -> int:
+        return self._sim0 + int((self._real() - self._real0) * self.speed)
+
+    def real_seconds_until(self, sim_ts: int) -> float:
+        return max(0.0, (sim_ts - self.now()) / self.speed)
+
+
+@dataclass(order=True)
+class _Call:
+    end: int
+    order_id: int
+    attempt: int
+    held: Claim = field(compare=False)
+    outcome: CallOutcome = field(compare=False)
+
+
+class Simulator:
+    """Claims due orders, draws their outcomes, reports them when they end.
+
+    Drive it with :meth:`advance` (tests, a manual clock) or :meth:`run` (a real-time loop on
+    a :class:`SimClock`).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        seed: int = 0,
+        dialer_id: str | None = None,
+        lease_seconds: int = 7_800,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.seed = seed
+        extra = {} if clock_ms is None else {"clock_ms": clock_ms}
+        self.port = DialerPort(store, dialer_id=dialer_id or new_dialer_id("sim"),
+                               lease_seconds=lease_seconds, **extra)  # fmt: skip
+        self.now: int | None = None
+        self._calls: list[_Call] = []
+        self.placed = 0
+        self.reported = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._calls)
+
+    def step(self, now: int) -> int | None:
+        """Do everything due at ``now``; return the next time something may be due."""
+        port = self.port
+        while True:
+            while self._calls and self._calls[0].end <= now:
+                call = heapq.heappop(self._calls)
+                if port.report(call.held, call.outcome, now=now):
+                    self.reported += 1
+            port.fire_schedules(now)
+            ends_now = False
+            for held in port.claim(now):
+                outcome = draw_outcome(self.seed, held)
+                end = outcome.end(held.claimed_at)
+                heapq.heappush(self._calls, _Call(end, held.order_id, held.attempt, held, outcome))
+                self.placed += 0 if held.adopted else 1
+                ends_now = ends_now or end <= now
+            if not ends_now:
+                break
+        candidates = [t for t in (port.next_event(now),) if t is not None]
+        if self._calls:
+            candidates.append(self._calls[0].end)
+        return min(candidates) if candidates else None
+
+    def advance(self, target: int) -> None:
+        """Run the simulation up to ``target`` (epoch s), event by event."""
+        moment = target if self.now is None else min(self.now, target)
+        while True:
+            upcoming = self.step(moment)
+            if upcoming is None or upcoming > target:
+                break
+            moment = upcoming
+        self.now = target
+
+    def run(
+        self,
+        clock: SimClock,
+        stop: threading.Event,
+        *,
+        max_idle_s: float = 0.2,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Follow ``clock`` until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                self.advance(clock.now())
+                upcoming = self._calls[0].end if self._calls else None
+                wait = max_idle_s if upcoming is None else clock.real_seconds_until(upcoming)
+            except Exception as exc:  # keep dialling; a transient database error must not stop it
+                if on_error is None:
+                    raise
+                on_error(exc)
+                wait = max_idle_s
+            stop.wait(min(max(wait, 0.01), max_idle_s))

@@ -1,0 +1,554 @@
+"""The life of tasks (``lifecycle.md``): creation, contacts, start and pause, the dialer's
+claims and reports, schedules, balance, and the callbacks each change announces.
+
+Every function here is one store transaction (``Store.lifecycle()``): the record, the counters
+it moves (:mod:`nxlink.service.counters`), the task states it changes and the callbacks that
+announce them are committed together or not at all. A refusal raises a 20000 before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from nxlink.contract.codes import TaskStatus
+from nxlink.service import counters
+from nxlink.service.errors import business_error
+from nxlink.service.requests import (
+    CallAppend,
+    ContactIn,
+    OrderDelete,
+    TaskAction,
+    TaskCreate,
+    TaskRef,
+)
+from nxlink.store import Store, StoreError
+from nxlink.store.base import Claim, LifecycleTx, NewCall, NewOrder, NewTask, TaskState
+
+#: Attempts per contact when the task does not say (``orderMaxCall`` not set).
+DEFAULT_ORDER_MAX_CALL: Final = 1
+#: Seconds between attempts on one contact when the task does not say.
+DEFAULT_REPLAY_INTERVAL: Final = 300
+#: Ring time when neither the task nor the route sets one.
+DEFAULT_RING_SECONDS: Final = 30
+
+READY, IN_PROGRESS, COMPLETED, FAILED, PAUSED, PAUSED_BALANCE = (
+    TaskStatus.READY, TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED,
+    TaskStatus.PAUSED, TaskStatus.PAUSED_BALANCE,
+)  # fmt: skip
+#: ``pauseReason`` values (``decisions.md`` #16).
+BY_USER, BY_SCHEDULE, BY_BALANCE = 1, 2, 3
+
+#: The state changes of ``lifecycle.md`` "Task states" (from, to); nothing else happens.
+TRANSITIONS: Final = frozenset({
+    (READY, IN_PROGRESS), (PAUSED, IN_PROGRESS),  # started, or startupAt reached
+    (IN_PROGRESS, PAUSED),  # paused by a user, or shutdownAt reached
+    (IN_PROGRESS, PAUSED_BALANCE), (PAUSED_BALANCE, IN_PROGRESS),  # balance
+    (IN_PROGRESS, COMPLETED),  # last order finished, taskKeep 0
+    (IN_PROGRESS, FAILED),  # flow or route removed or disabled
+    (COMPLETED, IN_PROGRESS),  # contacts appended to a completed task with taskKeep 1
+})  # fmt: skip
+
+STATUS_WORDS: Final[dict[int, str]] = {
+    READY: "ready", IN_PROGRESS: "in progress", COMPLETED: "completed", FAILED: "failed",
+    PAUSED: "paused", PAUSED_BALANCE: "paused for insufficient balance",
+}  # fmt: skip
+
+
+def new_event_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The times a lifecycle event is stamped with: ``now`` epoch seconds (records), and
+    ``now_ms`` real epoch milliseconds (callbacks' event time and outbox schedule)."""
+
+    now: int
+    now_ms: int
+
+
+# -- the user's operations ------------------------------------------------------------------
+
+
+def create_task(
+    store: Store,
+    account_id: int,
+    req: TaskCreate,
+    *,
+    clock: Clock,
+    new_id: Callable[[], str] = new_task_id,
+) -> str:
+    """``task/create``: the task, its first contacts and its first state; returns taskId."""
+    with store.lifecycle() as tx:
+        problems: list[str] = []
+        flow = tx.flow(account_id, req.auto_flow_id)
+        if flow is None:
+            problems.append(f"autoFlowId: no flow {req.auto_flow_id} in this account")
+        if tx.route(account_id, req.route_id) is None:
+            problems.append(f"routeId: no route {req.route_id!r} in this account")
+        if req.user_task_id:
+            used_by = tx.task_ids_of_user_id(account_id, req.user_task_id)
+            if used_by is not None:
+                problems.append(
+                    f"userTaskId: {req.user_task_id!r} is already used by task {used_by}"
+                )
+        if flow is not None:
+            problems.extend(_param_problems(req.contacts, flow.variables, flow.id))
+        if problems:
+            raise business_error(problems)
+        _refuse_taken(tx, account_id, req.contacts)
+        task_id = new_id()
+        status = IN_PROGRESS if req.startup_type == 3 else READY
+        row_id = tx.insert_task(
+            account_id,
+            NewTask(
+                task_id=task_id,
+                auto_flow_id=req.auto_flow_id,
+                route_id=req.route_id,
+                task_name=req.task_name,
+                create_ts=clock.now,
+                task_status=status,
+                user_task_id=req.user_task_id,
+                other=req.other,
+                task_desc=req.task_desc,
+                task_keep=req.task_keep,
+                startup_type=req.startup_type,
+                startup_at=req.startup_at,
+                shutdown_at=req.shutdown_at,
+                max_call=req.max_call,
+                max_ring_time=req.max_ring_time,
+                strategy_id=req.strategy_id,
+                agent_group_id=req.agent_group_id,
+                task_callback_url=req.task_callback_url,
+                call_callback_url=req.call_callback_url,
+                country_code=req.country_code,
+                order_max_call=req.order_max_call,
+                replay_interval=req.replay_interval,
+            ),
+        )
+        if req.contacts:
+            _import(tx, account_id, row_id, req.contacts, req.country_code, clock=clock)
+        if status == IN_PROGRESS:
+            _after_entering_progress(tx, tx.task_by_row(row_id), clock=clock)
+        return task_id
+
+
+def append_contacts(
+    store: Store, account_id: int, req: CallAppend, *, clock: Clock
+) -> tuple[str, int]:
+    """``call/append``: all the contacts or none; returns ``(taskId, imported)``."""
+    with store.lifecycle() as tx:
+        task = _find(tx, account_id, req.ref)
+        if task.task_status == FAILED:
+            raise business_error(
+                [f"taskId: task {task.task_id} has failed and takes no more contacts"]
+            )
+        if task.task_status == COMPLETED and task.task_keep == 0:
+            raise business_error([f"taskId: task {task.task_id} is completed (taskKeep 0) "
+                                  "and takes no more contacts"])  # fmt: skip
+        flow = tx.flow(account_id, task.auto_flow_id)
+        if flow is None:
+            raise business_error([f"autoFlowId: flow {task.auto_flow_id} of task "
+                                  f"{task.task_id} is disabled"])  # fmt: skip
+        problems = _param_problems(req.contacts, flow.variables, flow.id)
+        if problems:
+            raise business_error(problems)
+        _refuse_taken(tx, account_id, req.contacts)
+        _import(tx, account_id, task.row_id, req.contacts,
+                req.country_code or task.country_code, clock=clock)  # fmt: skip
+        if task.task_status == COMPLETED:  # taskKeep 1: the new contacts reopen it
+            _set_status(tx, task, IN_PROGRESS, None, clock=clock)
+            _after_entering_progress(tx, tx.task_by_row(task.row_id), clock=clock)
+        return task.task_id, len(req.contacts)
+
+
+def delete_contact(store: Store, account_id: int, req: OrderDelete, *, clock: Clock) -> str:
+    """``order/delete``: only a pending, never-dialled contact; returns the taskId."""
+    with store.lifecycle() as tx:
+        task = _find(tx, account_id, req.ref)
+        order = tx.order(task.row_id, req.contact_id)
+        if order is None or order.state == "deleted":
+            raise business_error(
+                [f"contactId: no contact {req.contact_id!r} in task {task.task_id}"]
+            )
+        if order.state != "pending" or order.attempts > 0:
+            raise business_error(
+                [f"contactId: {req.contact_id!r} has been dialled and cannot be deleted"]
+            )
+        tx.delete_order(order.id)
+        tx.add_counters(task.row_id, counters.contact_deleted())
+        _complete_if_done(tx, task, clock=clock)
+        return task.task_id
+
+
+def start_task(store: Store, account_id: int, req: TaskAction, *, clock: Clock) -> TaskState:
+    """``task/start``: ready or paused -> in progress (a no-op when already in progress)."""
+    with store.lifecycle() as tx:
+        task = _find(tx, account_id, req.ref)
+        if task.task_status == IN_PROGRESS:
+            return task
+        if task.task_status == PAUSED_BALANCE:
+            raise business_error([f"taskStatus: task {task.task_id} is paused for insufficient "
+                                  "balance; top up the account"])  # fmt: skip
+        if task.task_status in (COMPLETED, FAILED):
+            raise business_error(
+                [f"taskStatus: task {task.task_id} is {STATUS_WORDS[task.task_status]}"]
+            )
+        if tx.flow(account_id, task.auto_flow_id) is None:
+            raise business_error([f"autoFlowId: flow {task.auto_flow_id} of task "
+                                  f"{task.task_id} is disabled"])  # fmt: skip
+        if tx.route(account_id, task.route_id) is None:
+            raise business_error([f"routeId: route {task.route_id!r} of task "
+                                  f"{task.task_id} is disabled"])  # fmt: skip
+        _set_status(tx, task, IN_PROGRESS, None, clock=clock, startup_by=req.startup_by)
+        _after_entering_progress(tx, tx.task_by_row(task.row_id), clock=clock)
+        return tx.task_by_row(task.row_id)
+
+
+def pause_task(store: Store, account_id: int, req: TaskAction, *, clock: Clock) -> TaskState:
+    """``task/pause``: in progress -> paused by the user (a no-op when already paused)."""
+    with store.lifecycle() as tx:
+        task = _find(tx, account_id, req.ref)
+        if task.task_status == PAUSED:
+            return task
+        if task.task_status != IN_PROGRESS:
+            raise business_error(
+                [
+                    "taskStatus: only an in-progress task can be paused "
+                    f"(task {task.task_id} is {STATUS_WORDS[task.task_status]})"
+                ]
+            )
+        _set_status(tx, task, PAUSED, BY_USER, clock=clock)
+        return tx.task_by_row(task.row_id)
+
+
+def top_up(store: Store, account_id: int, cents: int, *, clock: Clock) -> int:
+    """Add to the balance; above zero, tasks paused for balance resume. Returns the balance."""
+    if cents <= 0:
+        raise StoreError(f"the amount must be a positive number of cents, got {cents}")
+    with store.lifecycle() as tx:
+        balance = tx.add_balance(account_id, cents)
+        if balance > 0:
+            for row_id in tx.tasks_in(statuses=[PAUSED_BALANCE], account_id=account_id):
+                task = tx.task_by_row(row_id)
+                _set_status(tx, task, IN_PROGRESS, None, clock=clock)
+                _complete_if_done(tx, tx.task_by_row(row_id), clock=clock)
+        return balance
+
+
+def set_enabled(
+    store: Store,
+    *,
+    flow_id: int | None = None,
+    route_id: str | None = None,
+    enabled: bool,
+    clock: Clock,
+) -> list[str]:
+    """Enable or disable a flow or a route; disabling fails its tasks in progress.
+
+    Returns the taskIds that failed.
+    """
+    with store.lifecycle() as tx:
+        if not tx.set_enabled(flow_id=flow_id, route_id=route_id, enabled=enabled):
+            what = f"flow {flow_id}" if flow_id is not None else f"route {route_id!r}"
+            raise StoreError(f"no {what}")
+        failed: list[str] = []
+        if not enabled:
+            for row_id in tx.tasks_using(flow_id=flow_id, route_id=route_id):
+                task = tx.task_by_row(row_id)
+                if task.task_status == IN_PROGRESS:
+                    _set_status(tx, task, FAILED, None, clock=clock)
+                    failed.append(task.task_id)
+        return failed
+
+
+# -- the dialer's operations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """How a claimed call went, as a dialer reports it (times follow from the claim)."""
+
+    call_id: str
+    result: int
+    ring_seconds: int
+    talk_seconds: int = 0
+    manual_status: int | None = None
+    manual_elapsed: int | None = None
+    user_intent: str = ""
+    summary: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return self.result in counters.ANSWERED_RESULTS
+
+    def end(self, start: int) -> int:
+        """When the call ends, for a call placed at ``start``."""
+        return start + self.ring_seconds + self.talk_seconds + (self.manual_elapsed or 0)
+
+
+def claim(store: Store, now: int, *, dialer_id: str, lease_seconds: int) -> list[Claim]:
+    """Claim due orders for ``dialer_id`` (and take over claims whose lease passed)."""
+    with store.lifecycle() as tx:
+        return tx.claim_due(
+            now,
+            dialer_id=dialer_id,
+            lease_until=now + lease_seconds,
+            default_ring=DEFAULT_RING_SECONDS,
+        )
+
+
+def report(
+    store: Store, held: Claim, outcome: CallOutcome, *, dialer_id: str, clock: Clock
+) -> bool:
+    """Record a completed call: the call, its order, counters, cost, states, callbacks.
+
+    False when ``dialer_id`` no longer holds the claim (another dialer took it over).
+    """
+    if outcome.result not in counters.CALL_RESULTS:
+        raise ValueError(f"unknown call result {outcome.result}")
+    with store.lifecycle() as tx:
+        order = tx.held_order(held.order_id, dialer_id=dialer_id, attempt=held.attempt)
+        if order is None:
+            return False
+        task = tx.task_by_row(order.task_row_id)
+        answered = outcome.answered
+        attempts_allowed = task.order_max_call or DEFAULT_ORDER_MAX_CALL
+        finished = (
+            answered or outcome.result in counters.FINAL_RESULTS
+            or held.attempt >= attempts_allowed
+        )  # fmt: skip
+        start = held.claimed_at
+        end = outcome.end(start)
+        connected = end - (start + outcome.ring_seconds) if answered else 0
+        cost = math.ceil(connected / 60) * held.price_per_minute_cents
+        call_row = tx.insert_call(
+            order,
+            NewCall(
+                call_id=outcome.call_id,
+                attempt=held.attempt,
+                callee_phone=order.phone,
+                create_ts=start,
+                call_start=start,
+                call_answer=start + outcome.ring_seconds if answered else None,
+                call_end=end,
+                ring_seconds=outcome.ring_seconds,
+                talk_seconds=outcome.talk_seconds if answered else 0,
+                result=outcome.result,
+                answered=answered,
+                manual_status=outcome.manual_status if outcome.result == 17 else None,
+                manual_elapsed=outcome.manual_elapsed if outcome.result == 17 else None,
+                user_intent=outcome.user_intent if answered else "",
+                summary=outcome.summary if answered else "",
+                order_head=held.attempt == 1,
+                order_tail=finished,
+                cost_cents=cost,
+            ),
+        )
+        replay = DEFAULT_REPLAY_INTERVAL if task.replay_interval is None else task.replay_interval
+        tx.finish_attempt(order.id, finished=finished, answered=answered,
+                          next_attempt_ts=end + replay)  # fmt: skip
+        delta = counters.call_completed(
+            result=outcome.result,
+            talk_seconds=outcome.talk_seconds if answered else 0,
+            manual_status=outcome.manual_status,
+            manual_elapsed=outcome.manual_elapsed,
+            first_attempt=held.attempt == 1,
+        )
+        if finished:
+            delta = counters.combine(
+                delta, counters.order_finished(answered=order.answered or answered)
+            )
+        tx.add_counters(task.row_id, delta)
+        if task.call_callback_url:
+            record = tx.call_record(call_row)
+            _enqueue(tx, task, "call", task.call_callback_url,
+                     {"eventType": "call.completed", "call": record}, clock=clock)  # fmt: skip
+        if cost and tx.add_balance(task.account_id, -cost) <= 0:
+            _pause_for_balance(tx, task.account_id, clock=clock)
+        if finished:
+            _complete_if_done(tx, tx.task_by_row(task.row_id), clock=clock)
+        return True
+
+
+def fire_schedules(store: Store, now: int, *, clock: Clock) -> int:
+    """Fire every ``startupAt``/``shutdownAt`` reached by ``now`` (dialer clock), each once.
+
+    Returns how many tasks had a schedule fire.
+    """
+    with store.lifecycle() as tx:
+        rows = tx.due_schedules(now)
+        for row_id in rows:
+            task = tx.task_by_row(row_id)
+            if (task.startup_type == 2 and not task.startup_fired
+                    and task.startup_at is not None and task.startup_at <= now):  # fmt: skip
+                tx.update_task(row_id, startup_fired=1)
+                if task.task_status in (READY, PAUSED) and _runnable(tx, task):
+                    _set_status(tx, task, IN_PROGRESS, None, clock=clock)
+                    _after_entering_progress(tx, tx.task_by_row(row_id), clock=clock)
+            task = tx.task_by_row(row_id)
+            if (not task.shutdown_fired and task.shutdown_at is not None
+                    and task.shutdown_at <= now):  # fmt: skip
+                tx.update_task(row_id, shutdown_fired=1)
+                if task.task_status == IN_PROGRESS:
+                    _set_status(tx, task, PAUSED, BY_SCHEDULE, clock=clock)
+        return len(rows)
+
+
+def next_dialer_event(store: Store, now: int, *, dialer_id: str) -> int | None:
+    """The earliest time after ``now`` a dialer may have work, besides its own calls."""
+    with store.lifecycle() as tx:
+        return tx.next_dialer_event(now, dialer_id=dialer_id)
+
+
+# -- inside a transaction ------------------------------------------------------------------
+
+
+def _find(tx: LifecycleTx, account_id: int, ref: TaskRef) -> TaskState:
+    if ref.user_task_id:
+        task = tx.task(account_id, user_task_id=ref.user_task_id)
+        if task is None:
+            raise business_error([f"userTaskId: no task {ref.user_task_id!r} in this account"])
+        return task
+    if ref.task_id:
+        task = tx.task(account_id, task_id=ref.task_id)
+        if task is None:
+            raise business_error([f"taskId: no task {ref.task_id!r} in this account"])
+        return task
+    raise business_error(["taskId: required (or userTaskId)"])
+
+
+def _param_problems(
+    contacts: tuple[ContactIn, ...], variables: tuple[str, ...], flow_id: int
+) -> list[str]:
+    known = set(variables)
+    listed = ", ".join(variables) or "none"
+    problems: list[str] = []
+    for i, contact in enumerate(contacts):
+        for j, (name, _value) in enumerate(contact.params):
+            if name not in known:
+                problems.append(f"list[{i}].params[{j}].name: {name!r} is not a variable of "
+                                f"flow {flow_id} (variables: {listed})")  # fmt: skip
+                if len(problems) == 20:
+                    return problems
+    return problems
+
+
+def _refuse_taken(tx: LifecycleTx, account_id: int, contacts: tuple[ContactIn, ...]) -> None:
+    taken = tx.contacts_taken(account_id, [c.contact_id for c in contacts])
+    if taken:
+        raise business_error([f"Duplicate contactIds are not allowed: {taken[0]}"])
+
+
+def _import(
+    tx: LifecycleTx,
+    account_id: int,
+    task_row_id: int,
+    contacts: tuple[ContactIn, ...],
+    country_code: str,
+    *,
+    clock: Clock,
+) -> None:
+    tx.insert_orders(
+        account_id,
+        task_row_id,
+        [
+            NewOrder(
+                contact_id=c.contact_id,
+                phone=c.phone,
+                name=c.name,
+                country_code=country_code,
+                params=orjson.dumps([{"name": n, "value": v} for n, v in c.params]).decode(),
+                other=c.other,
+            )
+            for c in contacts
+        ],
+        now=clock.now,
+    )
+    tx.add_counters(task_row_id, counters.contacts_imported(len(contacts)))
+
+
+def _runnable(tx: LifecycleTx, task: TaskState) -> bool:
+    return (
+        tx.flow(task.account_id, task.auto_flow_id) is not None
+        and tx.route(task.account_id, task.route_id) is not None
+    )
+
+
+def _set_status(
+    tx: LifecycleTx,
+    task: TaskState,
+    status: int,
+    pause_reason: int | None,
+    *,
+    clock: Clock,
+    **columns: Any,
+) -> None:
+    """Change a task's state along the table, and announce it."""
+    if (task.task_status, status) not in TRANSITIONS:
+        raise StoreError(f"task {task.task_id}: no transition {task.task_status} -> {status}")
+    tx.update_task(task.row_id, task_status=status, pause_reason=pause_reason, **columns)
+    if task.task_callback_url:
+        payload = {
+            "eventType": "task.status",
+            "taskId": task.task_id,
+            "userTaskId": task.user_task_id,
+            "other": task.other,
+            "autoFlowId": task.auto_flow_id,
+            "autoFlowName": task.auto_flow_name,
+            "taskName": task.task_name,
+            "taskStatus": status,
+            "pauseReason": pause_reason,
+            "statInfo": orjson.Fragment(tx.stat_info(task.row_id)),
+        }
+        _enqueue(tx, task, "task", task.task_callback_url, payload, clock=clock)
+
+
+def _enqueue(
+    tx: LifecycleTx,
+    task: TaskState,
+    kind: str,
+    url: str,
+    payload: dict[str, Any],
+    *,
+    clock: Clock,
+) -> None:
+    event_id = new_event_id()
+    body = {"eventId": event_id, "eventType": payload.pop("eventType"), "eventTs": clock.now_ms}
+    body.update(payload)
+    tx.enqueue_callback(task.account_id, kind=kind, url=url, body=orjson.dumps(body),
+                        event_id=event_id, now_ms=clock.now_ms)  # fmt: skip
+
+
+def _after_entering_progress(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> None:
+    """A task just became in progress: no balance pauses it at once; no open contact left
+    (taskKeep 0) completes it."""
+    if tx.account(task.account_id).balance_cents <= 0:
+        _set_status(tx, task, PAUSED_BALANCE, BY_BALANCE, clock=clock)
+        return
+    _complete_if_done(tx, task, clock=clock)
+
+
+def _complete_if_done(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> None:
+    if task.task_status != IN_PROGRESS or task.task_keep != 0:
+        return
+    still_open, finished = tx.open_orders(task.row_id)
+    if still_open == 0 and finished > 0:
+        _set_status(tx, task, COMPLETED, None, clock=clock)
+
+
+def _pause_for_balance(tx: LifecycleTx, account_id: int, *, clock: Clock) -> None:
+    for row_id in tx.tasks_in(statuses=[IN_PROGRESS], account_id=account_id):
+        _set_status(tx, tx.task_by_row(row_id), PAUSED_BALANCE, BY_BALANCE, clock=clock)
