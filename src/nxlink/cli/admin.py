@@ -46,6 +46,22 @@ def accounts_list(db_url: str) -> None:
     print_table(("saasUserId", "name", "enabled", "balance", "tasks", "created"), rows)
 
 
+@accounts.command("topup")
+@click.argument("name")
+@click.option("--amount", type=click.IntRange(min=1), required=True, metavar="CENTS",
+              help="Cents to add to the balance.")  # fmt: skip
+@db_option
+def accounts_topup(name: str, amount: int, db_url: str) -> None:
+    """Add AMOUNT cents to account NAME's balance; tasks paused for balance resume.
+
+    Example: nxlink accounts topup acme --amount 50000
+    """
+    with opened(db_url) as store:
+        balance, resumed = admin.top_up(store, name, amount)
+    click.echo(f"balance of {name!r}: {balance} cents"
+               + (f"; {resumed} task(s) resumed" if resumed else ""))  # fmt: skip
+
+
 @click.group()
 def keys() -> None:
     """Create, list and revoke access keys."""
@@ -132,32 +148,105 @@ def flows_create(account_name: str, name: str, variables: str, as_json: bool, db
         click.echo(f"autoFlowId: {flow.id}")
 
 
+@flows.command("disable")
+@click.argument("flow_id", type=int)
+@db_option
+def flows_disable(flow_id: int, db_url: str) -> None:
+    """Disable flow FLOW_ID (autoFlowId): its tasks in progress fail (status 4).
+
+    Example: nxlink flows disable 3
+    """
+    with opened(db_url) as store:
+        failed = admin.set_enabled(store, flow_id=flow_id, enabled=False)
+    click.echo(f"disabled flow {flow_id}; {len(failed)} task(s) failed")
+
+
+@flows.command("enable")
+@click.argument("flow_id", type=int)
+@db_option
+def flows_enable(flow_id: int, db_url: str) -> None:
+    """Enable flow FLOW_ID again (failed tasks stay failed).
+
+    Example: nxlink flows enable 3
+    """
+    with opened(db_url) as store:
+        admin.set_enabled(store, flow_id=flow_id, enabled=True)
+    click.echo(f"enabled flow {flow_id}")
+
+
 @click.group()
 def routes() -> None:
-    """Create call routes (routeId)."""
+    """Create call routes (routeId) and their simulated outcome profile."""
 
 
 @routes.command("create")
 @click.option("--account", "account_name", required=True, help="Account that owns the route.")
 @click.option("--name", required=True, help="Route name.")
 @click.option("--country-code", default="", help="Country calling code, e.g. 852.")
+@click.option("--answer-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Simulator: probability that a call is answered.")  # fmt: skip
+@click.option("--talk-seconds", type=click.IntRange(min=0), default=60, show_default=True,
+              help="Simulator: mean seconds of conversation.")  # fmt: skip
+@click.option(
+    "--price-per-minute",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="CENTS",
+    help="Cents charged per answered minute (started).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print {routeId, name, countryCode}.")
 @db_option
 def routes_create(
-    account_name: str, name: str, country_code: str, as_json: bool, db_url: str
-) -> None:
+    account_name: str, name: str, country_code: str, answer_rate: float, talk_seconds: int,
+    price_per_minute: int, as_json: bool, db_url: str,
+) -> None:  # fmt: skip
     """Create a route and print its routeId.
 
-    Example: nxlink routes create --account acme --name "HK mobile" --country-code 852
+    \b
+    Examples:
+      nxlink routes create --account acme --name "HK mobile" --country-code 852
+      nxlink routes create --account acme --name busy --answer-rate 0.2 --talk-seconds 90 \\
+        --price-per-minute 4
     """
     with opened(db_url) as store:
-        route = admin.create_route(store, account_name, name=name, country_code=country_code)
+        route = admin.create_route(
+            store, account_name, name=name, country_code=country_code,
+            answer_probability=answer_rate, talk_seconds_mean=talk_seconds,
+            price_per_minute_cents=price_per_minute,
+        )  # fmt: skip
     if as_json:
         click.echo(json.dumps(
             {"routeId": route.route_id, "name": route.name, "countryCode": route.country_code}
         ))  # fmt: skip
     else:
         click.echo(f"routeId: {route.route_id}")
+
+
+@routes.command("disable")
+@click.argument("route_id")
+@db_option
+def routes_disable(route_id: str, db_url: str) -> None:
+    """Disable route ROUTE_ID: its tasks in progress fail (status 4).
+
+    Example: nxlink routes disable CJq6rtX2lg
+    """
+    with opened(db_url) as store:
+        failed = admin.set_enabled(store, route_id=route_id, enabled=False)
+    click.echo(f"disabled route {route_id}; {len(failed)} task(s) failed")
+
+
+@routes.command("enable")
+@click.argument("route_id")
+@db_option
+def routes_enable(route_id: str, db_url: str) -> None:
+    """Enable route ROUTE_ID again (failed tasks stay failed).
+
+    Example: nxlink routes enable CJq6rtX2lg
+    """
+    with opened(db_url) as store:
+        admin.set_enabled(store, route_id=route_id, enabled=True)
+    click.echo(f"enabled route {route_id}")
 
 
 @click.command()

@@ -24,15 +24,33 @@ from nxlink.cli.common import DEFAULT_DB, opened
 @click.option("--log-file", envvar="NXLINK_LOG_FILE", default=None,
               help="Request log file (JSON lines; default stderr).")  # fmt: skip
 @click.option("--no-log", is_flag=True, help="Do not write the request log.")
+@click.option("--simulate", is_flag=True, envvar="NXLINK_SIMULATE",
+              help="Run the simulated dialer inside the server.")  # fmt: skip
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=100_000), default=1.0,
+              show_default=True, envvar="NXLINK_SIM_SPEED",
+              help="Simulated seconds per real second (with --simulate).")  # fmt: skip
+@click.option(
+    "--seed",
+    "sim_seed",
+    type=int,
+    default=0,
+    show_default=True,
+    envvar="NXLINK_SIM_SEED",
+    help="Seed of simulated outcomes (with --simulate).",
+)
 def serve(
     db_url: str, host: str, port: int, workers: int, envelope: str, log_file: str | None,
-    no_log: bool,
+    no_log: bool, simulate: bool, speed: float, sim_seed: int,
 ) -> None:  # fmt: skip
-    """Run the HTTP server.
+    """Run the HTTP server (and, with --simulate, the simulated dialer in it).
 
-    Other settings come from NXLINK_* environment variables (see the README).
+    The server also delivers the callback outbox. Other settings come from NXLINK_*
+    environment variables (see the README).
 
-    Example: nxlink serve --db sqlite:///./nxlink.db --port 8000 --workers 2
+    \b
+    Examples:
+      nxlink serve --db sqlite:///./nxlink.db --port 8000 --workers 2
+      nxlink serve --simulate --speed 60 --seed 7
     """
     import uvicorn
 
@@ -48,14 +66,19 @@ def serve(
         os.environ["NXLINK_LOG_FILE"] = log_file
     if no_log:
         os.environ["NXLINK_LOG_REQUESTS"] = "false"
+    os.environ["NXLINK_SIMULATE"] = "true" if simulate else "false"
+    os.environ["NXLINK_SIM_SPEED"] = repr(speed)
+    os.environ["NXLINK_SIM_SEED"] = str(sim_seed)
     try:
         settings = Settings()
     except ValueError as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
     with opened(settings.db):
         pass  # creates or upgrades the schema once, before any worker starts
+    simulating = f", simulating at {speed:g}x with seed {sim_seed}" if simulate else ""
     click.echo(
-        f"nxlink serving {settings.db} on http://{host}:{port} ({workers} worker(s))", err=True
+        f"nxlink serving {settings.db} on http://{host}:{port} ({workers} worker(s){simulating})",
+        err=True,
     )
     uvicorn.run(
         "nxlink.server.app:app_from_env",

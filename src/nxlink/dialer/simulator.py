@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import heapq
 import random
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,3 +214,22 @@ class Simulator:
                 on_error(exc)
                 wait = max_idle_s
             stop.wait(min(max(wait, 0.01), max_idle_s))
+
+
+def start_thread(simulator: Simulator, clock: SimClock) -> tuple[threading.Thread, threading.Event]:
+    """Run ``simulator`` on ``clock`` in a daemon thread; set the event (and join) to stop it.
+
+    Errors are written to stderr and the loop goes on (a locked database, a full disk).
+    """
+    stop = threading.Event()
+
+    def on_error(exc: BaseException) -> None:
+        print("nxlink simulator: step failed:", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
+
+    thread = threading.Thread(
+        target=simulator.run, args=(clock, stop), kwargs={"on_error": on_error},
+        name="nxlink-simulator", daemon=True,
+    )  # fmt: skip
+    thread.start()
+    return thread, stop

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import threading
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -363,9 +364,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        workers = _start_background(settings, state.store)
         try:
             yield
         finally:
+            for thread, stop in workers:
+                stop.set()
+            for thread, stop in workers:
+                thread.join(timeout=15)
             state.store.close()
             state.log.close()
 
@@ -466,6 +472,26 @@ class TraceMiddleware:
                 "traceId": trace_id,
                 "pid": os.getpid(),
             })  # fmt: skip
+
+
+def _start_background(
+    settings: Settings, store: Store
+) -> list[tuple[threading.Thread, threading.Event]]:
+    """The threads a server runs beside its requests: callback delivery, the simulator."""
+    workers = []
+    if settings.deliver_callbacks:
+        from nxlink.callbacks.delivery import Deliverer
+        from nxlink.callbacks.delivery import start_thread as start_delivery
+
+        deliverer = Deliverer(store, backoff_scale=settings.callback_backoff_scale)
+        workers.append(start_delivery(deliverer))
+    if settings.simulate:
+        from nxlink.dialer.simulator import SimClock, Simulator
+        from nxlink.dialer.simulator import start_thread as start_simulator
+
+        simulator = Simulator(store, seed=settings.sim_seed)
+        workers.append(start_simulator(simulator, SimClock(speed=settings.sim_speed)))
+    return workers
 
 
 def app_from_env() -> ASGIApp:

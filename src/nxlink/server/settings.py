@@ -33,3 +33,14 @@ class Settings(BaseSettings):
     )
     log_requests: bool = Field(True, description="Write a JSON line per request.")
     log_file: str | None = Field(None, description="Request log file (default: stderr).")
+    simulate: bool = Field(False, description="Run the simulated dialer inside the server.")
+    sim_speed: float = Field(
+        1.0, gt=0, le=100_000, description="Simulated seconds per real second (60: a minute)."
+    )
+    sim_seed: int = Field(0, description="Seed of the simulated call outcomes.")
+    deliver_callbacks: bool = Field(
+        True, description="Deliver the callback outbox from this server."
+    )
+    callback_backoff_scale: float = Field(
+        1.0, gt=0, le=1, description="Shrinks the callback retry schedule (tests, demos)."
+    )

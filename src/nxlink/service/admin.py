@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nxlink.service import lifecycle
+from nxlink.service.lifecycle import Clock
 from nxlink.store import AccessKey, Account, Flow, Route, Store, StoreError
 
 _ROUTE_ALPHABET = string.ascii_letters + string.digits
@@ -111,4 +113,24 @@ def create_route(
         answer_probability=answer_probability,
         talk_seconds_mean=talk_seconds_mean,
         now=now_s(),
+    )
+
+
+def _clock() -> Clock:
+    ms = time.time_ns() // 1_000_000
+    return Clock(now=ms // 1000, now_ms=ms)
+
+
+def top_up(store: Store, account_name: str, cents: int) -> tuple[int, int]:
+    """Add ``cents`` to the balance; returns ``(balance, tasks resumed)``."""
+    account = require_account(store, account_name)
+    return lifecycle.top_up(store, account.id, cents, clock=_clock())
+
+
+def set_enabled(
+    store: Store, *, flow_id: int | None = None, route_id: str | None = None, enabled: bool
+) -> list[str]:
+    """Enable or disable a flow or a route; returns the taskIds that failed."""
+    return lifecycle.set_enabled(
+        store, flow_id=flow_id, route_id=route_id, enabled=enabled, clock=_clock()
     )

@@ -234,18 +234,23 @@ def pause_task(store: Store, account_id: int, req: TaskAction, *, clock: Clock) 
         return tx.task_by_row(task.row_id)
 
 
-def top_up(store: Store, account_id: int, cents: int, *, clock: Clock) -> int:
-    """Add to the balance; above zero, tasks paused for balance resume. Returns the balance."""
+def top_up(store: Store, account_id: int, cents: int, *, clock: Clock) -> tuple[int, int]:
+    """Add to the balance; above zero, tasks paused for balance resume.
+
+    Returns ``(balance, tasks resumed)``.
+    """
     if cents <= 0:
         raise StoreError(f"the amount must be a positive number of cents, got {cents}")
     with store.lifecycle() as tx:
         balance = tx.add_balance(account_id, cents)
-        if balance > 0:
-            for row_id in tx.tasks_in(statuses=[PAUSED_BALANCE], account_id=account_id):
-                task = tx.task_by_row(row_id)
-                _set_status(tx, task, IN_PROGRESS, None, clock=clock)
-                _complete_if_done(tx, tx.task_by_row(row_id), clock=clock)
-        return balance
+        resumed = tx.tasks_in(statuses=[PAUSED_BALANCE], account_id=account_id)
+        if balance <= 0:
+            return balance, 0
+        for row_id in resumed:
+            task = tx.task_by_row(row_id)
+            _set_status(tx, task, IN_PROGRESS, None, clock=clock)
+            _complete_if_done(tx, tx.task_by_row(row_id), clock=clock)
+        return balance, len(resumed)
 
 
 def set_enabled(

@@ -16,15 +16,20 @@ from typing import Any, Final
 
 import orjson
 
+from nxlink.service.coerce import (
+    NonFinite,
+    clip,
+    integer,
+    is_unicode,
+    json_type,
+    shown,
+    timestamp,
+)
 from nxlink.service.errors import business_error
 from nxlink.store import Store, TaskFilter
 
-INT32_MIN: Final = -(1 << 31)
-INT32_MAX: Final = (1 << 31) - 1
 MAX_PAGE_SIZE: Final = 1000
 MAX_NAME_LENGTH: Final = 200
-#: Epoch seconds at or above this look like milliseconds.
-MILLIS_THRESHOLD: Final = 10**11
 #: Rate bounds are compared exactly, to this many significant decimal places (a bound with more
 #: is refused: each extra digit costs time on every row it is compared with).
 MAX_RATE_DECIMALS: Final = 100
@@ -32,17 +37,7 @@ MAX_RATE_DECIMALS: Final = 100
 #: 100 * answered / calls with fewer than 2**63 calls, lies strictly between 0 and 1e-17.
 TINY_RATE: Final = Fraction(1, 10**30)
 
-_INT_STRING = re.compile(r"[+-]?[0-9]+")
 _NUMBER_STRING = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-
-
-class NonFinite:
-    """A ``NaN``/``Infinity`` literal met while parsing a body (refused by every field)."""
-
-    __slots__ = ("literal",)
-
-    def __init__(self, literal: str) -> None:
-        self.literal = literal
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -76,7 +71,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except RecursionError:
         raise business_error(["body: not valid JSON (nested too deeply)"]) from None
     if not isinstance(value, dict):
-        raise business_error([f"body: must be a JSON object, got {_json_type(value)}"])
+        raise business_error([f"body: must be a JSON object, got {json_type(value)}"])
     return value
 
 
@@ -109,17 +104,17 @@ def parse_task_list(body: dict[str, Any]) -> TaskListQuery:
     name_fold: str | None = None
     if name is not None and name != "":
         if not isinstance(name, str):
-            problems.append(f"taskName: must be a string, got {_json_type(name)}")
-        elif not _is_unicode(name):
+            problems.append(f"taskName: must be a string, got {json_type(name)}")
+        elif not is_unicode(name):
             problems.append("taskName: not valid Unicode (contains a lone surrogate escape)")
         elif len(name) > MAX_NAME_LENGTH:
             problems.append(f"taskName: at most {MAX_NAME_LENGTH} characters, got {len(name)}")
         else:
             name_fold = name.casefold()
 
-    status = _integer(body, "taskStatus", problems, low=1, high=6)
-    start = _timestamp(body, "createStartTs", problems)
-    end = _timestamp(body, "createEndTs", problems)
+    status = integer(body, "taskStatus", problems, low=1, high=6)
+    start = timestamp(body, "createStartTs", problems)
+    end = timestamp(body, "createEndTs", problems)
     if start is not None and end is not None and start > end:
         problems.append(f"createEndTs: must be at least createStartTs ({end} < {start})")
 
@@ -128,16 +123,16 @@ def parse_task_list(body: dict[str, Any]) -> TaskListQuery:
     if min_rate is not None and max_rate is not None and min_rate > max_rate:
         problems.append("maxCallsAnsweredRate: must be at least minCallsAnsweredRate")
 
-    min_contacts = _integer(body, "minTaskTotalQuantity", problems, low=0)
-    max_contacts = _integer(body, "maxTaskTotalQuantity", problems, low=0)
+    min_contacts = integer(body, "minTaskTotalQuantity", problems, low=0)
+    max_contacts = integer(body, "maxTaskTotalQuantity", problems, low=0)
     if min_contacts is not None and max_contacts is not None and min_contacts > max_contacts:
         problems.append(
             f"maxTaskTotalQuantity: must be at least minTaskTotalQuantity "
             f"({max_contacts} < {min_contacts})"
         )
 
-    page_number = _integer(body, "pageNumber", problems, low=1)
-    page_size = _integer(body, "pageSize", problems, low=1, high=MAX_PAGE_SIZE)
+    page_number = integer(body, "pageNumber", problems, low=1)
+    page_size = integer(body, "pageSize", problems, low=1, high=MAX_PAGE_SIZE)
 
     if problems:
         raise business_error(problems)
@@ -188,130 +183,19 @@ def average(total: int, count: int) -> int | None:
 # -- coercion ---------------------------------------------------------------------------------
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return f"the string {_shown(value)}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, NonFinite):
-        return value.literal
-    return f"{value}"
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _shown(text: str) -> str:
-    return json.dumps(_clip(text), ensure_ascii=False)
-
-
-def _coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
-    """A 32-bit signed integer from ``value``, or None after recording why not."""
-    if isinstance(value, (bool, list, dict)):
-        problems.append(f"{name}: must be an integer, got {_json_type(value)}")
-        return None
-    if isinstance(value, NonFinite):
-        problems.append(f"{name}: must be a finite integer, got {value.literal}")
-        return None
-    if isinstance(value, str):
-        if not _INT_STRING.fullmatch(value):
-            problems.append(f"{name}: must be an integer, got {_json_type(value)}")
-            return None
-        digits = value.lstrip("+-").lstrip("0")
-        if len(digits) > 10:
-            problems.append(f"{name}: out of range for a 32-bit integer, got {_shown(value)}")
-            return None
-        number = int(digits or "0")
-        if value.startswith("-"):
-            number = -number
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, Decimal):
-        if value.copy_abs() > INT32_MAX + 1:
-            problems.append(f"{name}: out of range for a 32-bit integer, got {_clip(str(value))}")
-            return None
-        if value != value.to_integral_value():
-            problems.append(f"{name}: must be an integer, not a fraction ({_clip(str(value))})")
-            return None
-        number = int(value)
-    else:  # pragma: no cover - json.loads yields no other types
-        problems.append(f"{name}: must be an integer")
-        return None
-    if not INT32_MIN <= number <= INT32_MAX:
-        problems.append(f"{name}: out of range for a 32-bit integer, got {number}")
-        return None
-    return number
-
-
-def _integer(
-    body: dict[str, Any], name: str, problems: list[str], *, low: int, high: int | None = None
-) -> int | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    number = _coerce_int(name, value, problems)
-    if number is None:
-        return None
-    if number < low or (high is not None and number > high):
-        if name == "pageSize" and high is not None and number > high:
-            problems.append(f"pageSize: at most {high}, got {number}")
-        elif high is None:
-            problems.append(f"{name}: must be at least {low}, got {number}")
-        else:
-            problems.append(f"{name}: must be from {low} to {high}, got {number}")
-        return None
-    return number
-
-
-def _looks_like_millis(value: Any) -> bool:
-    """An integer value of 10^11 or more, as an integer field may carry it."""
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        return False
-    if isinstance(value, str) and not _INT_STRING.fullmatch(value):
-        return False
-    number = Decimal(value)
-    return number >= MILLIS_THRESHOLD and number == number.to_integral_value()
-
-
-def _timestamp(body: dict[str, Any], name: str, problems: list[str]) -> int | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    # Before the 32-bit check, which milliseconds would fail less helpfully.
-    if _looks_like_millis(value):
-        problems.append(
-            f"{name}: {_clip(str(value))} looks like epoch milliseconds; send epoch seconds"
-        )
-        return None
-    number = _coerce_int(name, value, problems)
-    if number is None:
-        return None
-    if number < 0:
-        problems.append(f"{name}: must be at least 0, got {number}")
-        return None
-    return number
-
-
 def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | None:
     value = body.get(name)
     if value is None or value == "":
         return None
     if isinstance(value, (bool, list, dict)):
-        problems.append(f"{name}: must be a number, got {_json_type(value)}")
+        problems.append(f"{name}: must be a number, got {json_type(value)}")
         return None
     if isinstance(value, NonFinite):
         problems.append(f"{name}: must be a finite number, got {value.literal}")
         return None
     if isinstance(value, str):
         if not _NUMBER_STRING.fullmatch(value):
-            problems.append(f"{name}: must be a number, got {_json_type(value)}")
+            problems.append(f"{name}: must be a number, got {json_type(value)}")
             return None
         decimal = Decimal(value)
     elif isinstance(value, int):
@@ -334,14 +218,6 @@ def _rate(body: dict[str, Any], name: str, problems: list[str]) -> Fraction | No
     return Fraction(decimal)
 
 
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _decimals(value: Decimal) -> int:
     """Significant decimal places (trailing zeros do not count)."""
     _sign, digits, exponent = value.as_tuple()
@@ -355,4 +231,4 @@ def _decimals(value: Decimal) -> int:
 
 
 def _shown_number(value: Any) -> str:
-    return _shown(value) if isinstance(value, str) else _clip(str(value))
+    return shown(value) if isinstance(value, str) else clip(str(value))

@@ -338,6 +338,16 @@ class CallFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class CounterCheck:
+    """``verify-counters``: how many tasks were recomputed, how many seeded tasks were left
+    out (their counters were generated), and every difference found."""
+
+    checked: int
+    synthetic: int
+    differences: list[CounterDifference]
+
+
+@dataclass(frozen=True, slots=True)
 class CounterDifference:
     task_row_id: int
     task_id: str
@@ -582,5 +592,5 @@ class Store(OutboxStore):
         """``(total, call records)`` of one task newest first, or None for an unknown task."""
 
     @abc.abstractmethod
-    def recompute_counters(self) -> list[CounterDifference]:
-        """Every task's counters recomputed from its orders and calls; the differences."""
+    def recompute_counters(self) -> CounterCheck:
+        """Every task's counters recomputed from its orders and calls (one snapshot)."""

@@ -20,7 +20,7 @@ from nxlink.store.base import (
     AccessKey,
     Account,
     CallFilter,
-    CounterDifference,
+    CounterCheck,
     Flow,
     KeyAuth,
     LifecycleTx,
@@ -379,7 +379,7 @@ class SQLiteStore(SQLiteOutbox, Store):
         with self._read() as conn:
             return call_page(conn, account_id, task_id, flt, offset=offset, limit=limit)
 
-    def recompute_counters(self) -> list[CounterDifference]:
+    def recompute_counters(self) -> CounterCheck:
         with self._read() as conn:
             return recompute_counters(conn)
 

@@ -13,6 +13,7 @@ from nxlink.store.base import (
     Account,
     CallFilter,
     Claim,
+    CounterCheck,
     CounterDifference,
     Flow,
     LifecycleTx,
@@ -583,12 +584,15 @@ ORDER BY t.id
 """
 
 
-def recompute_counters(conn: sqlite3.Connection) -> list[CounterDifference]:
+def recompute_counters(conn: sqlite3.Connection) -> CounterCheck:
     differences: list[CounterDifference] = []
     width = len(STAT_COUNTERS)
+    checked = 0
     for row in conn.execute(_RECOMPUTE):
+        checked += 1
         stored, recomputed = row[2 : 2 + width], row[2 + width :]
         for name, have, want in zip(STAT_COUNTERS, stored, recomputed, strict=True):
             if have != want:
                 differences.append(CounterDifference(row[0], row[1], name, have, want))
-    return differences
+    synthetic = conn.execute("SELECT count(*) FROM tasks WHERE synthetic = 1").fetchone()[0]
+    return CounterCheck(checked, int(synthetic), differences)
