@@ -1,19 +1,32 @@
-"""`make demo`: a demo database (created once), then the server, with how to call it."""
+"""`make demo`: a demo database (created once), the server with the simulated dialer at 60x,
+a few live tasks created through the API, and how to call it."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+
+from nxlink import Client
 from nxlink.service import admin
 from nxlink.service.seeding import seed_account
 from nxlink.store import open_store
 
 ACCOUNT = "demo"
 DEMO_TASKS = 5000
+#: Simulated seconds per real second: a call of a minute or two lasts a second or two.
+SPEED = 60
+#: Live tasks created through the API on each start, and their contacts.
+LIVE_TASKS = (("Renewal reminders", 5, ""), ("Payment follow-up", 3, "collections"),
+              ("Survey", 8, ""))  # fmt: skip
+CONTACTS = 1500
+TOP_UP_CENTS = 5_000_000
 
 
 def curl_command(*, base_url: str, access_key: str, secret: str) -> str:
@@ -33,8 +46,11 @@ def prepare(db_path: Path, credentials_path: Path) -> dict[str, object]:
             print(f"creating the demo database {db_path} ...", file=sys.stderr)
             admin.create_account(store, ACCOUNT)
             admin.create_flow(store, ACCOUNT, name="Renewal agent", variables=["name", "due"])
-            admin.create_route(store, ACCOUNT, name="HK mobile", country_code="852")
+            admin.create_route(store, ACCOUNT, name="HK mobile", country_code="852",
+                               answer_probability=0.62, talk_seconds_mean=75,
+                               price_per_minute_cents=2)  # fmt: skip
             seed_account(store, ACCOUNT, count=DEMO_TASKS, seed=2026)
+            admin.top_up(store, ACCOUNT, TOP_UP_CENTS)
             credentials_path.unlink(missing_ok=True)
         if not credentials_path.exists():
             issued = admin.create_key(store, ACCOUNT)
@@ -64,28 +80,86 @@ def main() -> None:
     creds = prepare(db_path, folder / "credentials.json")
     base_url = f"http://{args.host}:{args.port}"
     access_key, secret = str(creds["accessKey"]), str(creds["accessSecret"])
-    print(
-        f"""
-nxlink demo: {DEMO_TASKS} tasks in account {ACCOUNT!r} (saasUserId {creds["saasUserId"]}), {db_path}
+    server = subprocess.Popen([
+        str(Path(sys.executable).with_name("nxlink")), "serve", "--db", f"sqlite:///{db_path}",
+        "--host", args.host, "--port", str(args.port), "--simulate", "--speed", str(SPEED),
+        "--seed", "2026", "--no-log",
+    ])  # fmt: skip
+    try:
+        _wait_ready(base_url, server)
+        with Client(base_url=base_url, access_key=access_key, access_secret=secret) as client:
+            created = create_live_tasks(client)
+        print(
+            f"""
+nxlink demo: {DEMO_TASKS:,} seeded tasks in account {ACCOUNT!r} (saasUserId \
+{creds["saasUserId"]}), {db_path}; the simulated dialer runs at {SPEED}x (a simulated minute \
+per second). Just created through the API, now dialling:
+{created}
 
   accessKey:    {access_key}
   accessSecret: {secret}
   base URL:     {base_url}   (docs: {base_url}/docs)
 
-Call the task list from another terminal (paste as is; it signs with md5 over the exact body):
+List the live tasks twice, a few seconds apart, and watch their numbers move:
+
+  export NXLINK_BASE_URL={base_url} NXLINK_ACCESS_KEY={access_key} \\
+         NXLINK_ACCESS_SECRET={secret}
+  .venv/bin/nxlink tasks list --name "(live)"
+
+Or call the task list with curl (paste as is; it signs with md5 over the exact body):
 
 {curl_command(base_url=base_url, access_key=access_key, secret=secret)}
 
-Starting the server; Ctrl-C stops it. The database and key are kept for the next `make demo`.
+Ctrl-C stops the server. The database and key are kept for the next `make demo`.
 """,
-        flush=True,
-    )
-    nxlink = Path(sys.executable).with_name("nxlink")
-    os.execv(
-        str(nxlink),
-        [str(nxlink), "serve", "--db", f"sqlite:///{db_path}", "--host", args.host,
-         "--port", str(args.port)],
-    )  # fmt: skip
+            flush=True,
+        )
+        server.wait()
+    except KeyboardInterrupt:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+
+
+def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the server did not become ready within 60 s")
+
+
+def create_live_tasks(client: Client) -> str:
+    """Create LIVE_TASKS with CONTACTS contacts each, started at once; one line per task."""
+    flow = client.request("flow/list")["list"][0]
+    route = client.request("route/list")["list"][0]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    lines = []
+    for number, (name, max_call, agent_group) in enumerate(LIVE_TASKS, 1):
+        contacts = [
+            {"contactId": f"{stamp}-{number}-{i}", "name": f"Customer {i}",
+             "phoneNumber": f"+8529{number}{i:06d}",
+             "params": [{"name": "name", "value": f"Customer {i}"},
+                        {"name": "due", "value": "2026-12-31"}]}
+            for i in range(CONTACTS)
+        ]  # fmt: skip
+        answer = client.request("task/create", {
+            "taskName": f"{name} (live)", "autoFlowId": flow["autoFlowId"],
+            "routeId": route["routeId"], "taskKeep": 0, "startupType": 3,
+            "userTaskId": f"demo-{stamp}-{number}", "maxCall": max_call, "orderMaxCall": 2,
+            "replayInterval": 900, "agentGroupId": agent_group, "list": contacts,
+        })  # fmt: skip
+        lines.append(f"  {answer['data']['taskId']}  {name} (live): {CONTACTS:,} contacts, "
+                     f"maxCall {max_call}")  # fmt: skip
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -44,15 +44,26 @@ def test_the_command_tree() -> None:
     assert [name for name, _ in LEAVES] == [
         "nxlink accounts create",
         "nxlink accounts list",
+        "nxlink accounts topup",
+        "nxlink api",
+        "nxlink callbacks list",
+        "nxlink callbacks listen",
+        "nxlink callbacks retry",
         "nxlink flows create",
+        "nxlink flows disable",
+        "nxlink flows enable",
         "nxlink keys create",
         "nxlink keys list",
         "nxlink keys revoke",
         "nxlink routes create",
+        "nxlink routes disable",
+        "nxlink routes enable",
         "nxlink seed",
         "nxlink serve",
         "nxlink sign",
+        "nxlink simulate",
         "nxlink tasks list",
+        "nxlink verify-counters",
     ]
 
 

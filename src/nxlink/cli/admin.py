@@ -72,12 +72,23 @@ def keys() -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print {accessKey, accessSecret, saasUserId}."
 )
+@click.option(
+    "--export",
+    "as_export",
+    is_flag=True,
+    help="Print export lines for NXLINK_ACCESS_KEY and NXLINK_ACCESS_SECRET.",
+)
 @db_option
-def keys_create(account_name: str, as_json: bool, db_url: str) -> None:
+def keys_create(account_name: str, as_json: bool, as_export: bool, db_url: str) -> None:
     """Create a key; its secret is printed this once only.
 
-    Example: nxlink keys create --account acme --json
+    \b
+    Examples:
+      nxlink keys create --account acme --json
+      eval "$(nxlink keys create --account acme --export)"
     """
+    if as_json and as_export:
+        raise click.UsageError("--json and --export exclude each other")
     with opened(db_url) as store:
         issued = admin.create_key(store, account_name)
     if as_json:
@@ -86,6 +97,10 @@ def keys_create(account_name: str, as_json: bool, db_url: str) -> None:
             "accessSecret": issued.access_secret,
             "saasUserId": issued.saas_user_id,
         }))  # fmt: skip
+        return
+    if as_export:
+        click.echo(f"export NXLINK_ACCESS_KEY={issued.access_key} "
+                   f"NXLINK_ACCESS_SECRET={issued.access_secret}")  # fmt: skip
         return
     click.echo(f"accessKey:    {issued.access_key}")
     click.echo(f"accessSecret: {issued.access_secret}")
@@ -183,6 +198,8 @@ def routes() -> None:
 @click.option("--account", "account_name", required=True, help="Account that owns the route.")
 @click.option("--name", required=True, help="Route name.")
 @click.option("--country-code", default="", help="Country calling code, e.g. 852.")
+@click.option("--route-id", default=None, help="Choose the routeId (default: 10 random letters "
+              "and digits).")  # fmt: skip
 @click.option("--answer-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Simulator: probability that a call is answered.")  # fmt: skip
 @click.option("--talk-seconds", type=click.IntRange(min=0), default=60, show_default=True,
@@ -198,8 +215,8 @@ def routes() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print {routeId, name, countryCode}.")
 @db_option
 def routes_create(
-    account_name: str, name: str, country_code: str, answer_rate: float, talk_seconds: int,
-    price_per_minute: int, as_json: bool, db_url: str,
+    account_name: str, name: str, country_code: str, route_id: str | None, answer_rate: float,
+    talk_seconds: int, price_per_minute: int, as_json: bool, db_url: str,
 ) -> None:  # fmt: skip
     """Create a route and print its routeId.
 
@@ -213,7 +230,7 @@ def routes_create(
         route = admin.create_route(
             store, account_name, name=name, country_code=country_code,
             answer_probability=answer_rate, talk_seconds_mean=talk_seconds,
-            price_per_minute_cents=price_per_minute,
+            price_per_minute_cents=price_per_minute, route_id=route_id,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import secrets
 import string
 import time
@@ -14,6 +15,7 @@ from nxlink.service.lifecycle import Clock
 from nxlink.store import AccessKey, Account, Flow, Route, Store, StoreError
 
 _ROUTE_ALPHABET = string.ascii_letters + string.digits
+_ROUTE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,8 @@ def create_route(
         raise StoreError("route name must not be empty")
     if not 0 <= answer_probability <= 1:
         raise StoreError("answer probability must be from 0 to 1")
+    if route_id is not None and not _ROUTE_ID.fullmatch(route_id):
+        raise StoreError(f"route id {route_id!r}: 1 to 64 letters, digits, '-' or '_'")
     return store.create_route(
         account.id,
         route_id=route_id or new_route_id(),

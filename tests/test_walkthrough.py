@@ -1,0 +1,73 @@
+"""The README's walk-through runs as written: a real server with the simulated dialer, a real
+callback receiver, and the commands a user would paste, in an empty directory.
+
+Only the two ports are changed (to free ones), so that the test never collides with a server
+already running on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from live import NXLINK, free_port
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def _walkthrough_script() -> str:
+    start = README.index("\n## Walk-through: a task from creation to callback\n")
+    end = README.index("\n## ", start + 1)
+    blocks = re.findall(r"(?ms)^```sh\n(.*?)^```$", README[start:end])
+    assert len(blocks) == 2
+    return "set -e\n" + "".join(blocks)
+
+
+@pytest.mark.slow
+def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    api_port, receiver_port = free_port(), free_port()
+    script = (
+        _walkthrough_script()
+        .replace("127.0.0.1:8000", f"127.0.0.1:{api_port}")
+        .replace("nxlink serve ", f"nxlink serve --port {api_port} ")
+        .replace("127.0.0.1:9000", f"127.0.0.1:{receiver_port}")
+        .replace("--port 9000", f"--port {receiver_port}")
+    )
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith("NXLINK_")
+    }
+    env["PATH"] = f"{NXLINK.parent}{os.pathsep}{env.get('PATH', '')}"
+    run = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = run.communicate(timeout=90)
+    finally:
+        # The server and the receiver were started in the background: end them.
+        try:
+            os.killpg(run.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    assert run.returncode == 0, output
+    assert "balance of 'acme': 100000 cents" in output
+    assert '"taskId"' in output and '"count": 3' in output and '"taskStatus": 2' in output
+    lists = re.findall(r"(?m)^Renewals .*$", output)
+    assert len(lists) == 2, output
+    assert lists[0] != lists[1], "the counters did not move between the two listings"
+    assert re.search(r"(?m)^ok: 1 task\(s\), every counter equals", output), output
+    events = [line for line in output.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]
+    assert any("task.status" in e and "taskStatus=2" in e for e in events), output
+    assert any("task.status" in e and "taskStatus=3" in e for e in events), output
+    assert sum("call.completed" in e for e in events) == 3, output
+    assert events and all("signature ok" in e and e.endswith("-> 200") for e in events), events
