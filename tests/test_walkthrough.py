@@ -7,10 +7,12 @@ already running on this machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -38,28 +40,21 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
         .replace("127.0.0.1:9000", f"127.0.0.1:{receiver_port}")
         .replace("--port 9000", f"--port {receiver_port}")
     )
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith("NXLINK_")
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NXLINK_")}
     env["PATH"] = f"{NXLINK.parent}{os.pathsep}{env.get('PATH', '')}"
-    run = subprocess.Popen(
-        ["bash", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = run.communicate(timeout=90)
-    finally:
-        # The server and the receiver were started in the background: end them.
+    log = tmp_path / "output.txt"
+    with log.open("w") as sink:
+        # The background server and receiver keep the output open: read it from a file.
+        run = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, env=env, stdout=sink,
+                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         try:
-            os.killpg(run.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    assert run.returncode == 0, output
+            returncode = run.wait(timeout=90)
+            time.sleep(1)  # the last callbacks' lines
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.pid, signal.SIGTERM)
+    output = log.read_text()
+    assert returncode == 0, output
     assert "balance of 'acme': 100000 cents" in output
     assert '"taskId"' in output and '"count": 3' in output and '"taskStatus": 2' in output
     lists = re.findall(r"(?m)^Renewals .*$", output)

@@ -13,6 +13,9 @@ import click
 from click.core import ParameterSource
 
 from nxlink.cli.admin import accounts, flows, keys, routes, seed
+from nxlink.cli.api import api
+from nxlink.cli.callbacks import callbacks
+from nxlink.cli.lifecycle import simulate, verify_counters
 from nxlink.cli.options import client_options
 from nxlink.cli.serve import serve
 from nxlink.cli.sign import sign
@@ -92,3 +95,7 @@ main.add_command(routes)
 main.add_command(seed)
 main.add_command(tasks)
 main.add_command(sign)
+main.add_command(api)
+main.add_command(simulate)
+main.add_command(verify_counters)
+main.add_command(callbacks)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -73,9 +73,23 @@ class AsyncClient(BaseClient):
     async def _sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
 
-    async def _post(self, path: str, body: bytes) -> dict[str, Any]:
-        """POST ``body`` to ``path``, signed, retried as the policy says; the success payload."""
-        attempts = Attempts()
+    async def request(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """POST ``body`` to any endpoint and return the decoded answer (the whole envelope).
+
+        As :meth:`Client.request <nxlink.Client.request>`: same paths, body, errors and
+        retries. ::
+
+            created = await client.request("task/create", {...})
+        """
+        full, raw, replay_safe = self._prepare(path, body)
+        return await self._post(full, raw, replay_safe=replay_safe)
+
+    async def _post(self, path: str, body: bytes, *, replay_safe: bool = True) -> dict[str, Any]:
+        """POST ``body`` to ``path``, signed, retried as the policy says; the success payload.
+
+        ``replay_safe``: false when the request may change state (see :class:`Attempts`).
+        """
+        attempts = Attempts(replay_safe=replay_safe)
         while True:
             request = self._build_request(self._http, path, body)
             try:

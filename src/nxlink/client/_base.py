@@ -52,12 +52,26 @@ MAX_RETRY_DELAY: Final = 8.0
 #: A longer ``Retry-After`` is not waited for: the error is raised, carrying it.
 MAX_RETRY_AFTER: Final = 60.0
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: The statuses after which a request that changes state is sent again: the server turned it
+#: away without acting on it. A 500, 502 or 504 may come after the change was made.
+WRITE_RETRY_STATUSES: Final = frozenset({429, 503})
+#: Where every endpoint lives.
+API_PREFIX: Final = "/openapi/aiagent/"
+#: Endpoints that only read: an attempt that timed out or lost its connection is sent again.
+#: Any other endpoint may change state, so it is sent again only when the request certainly did
+#: not reach the server (see :meth:`BaseClient._on_transport_error`).
+READ_ONLY_PATHS: Final = frozenset(
+    API_PREFIX + name for name in ("task/list", "call/list", "flow/list", "route/list")
+)
 
 ENV_ACCESS_KEY: Final = "NXLINK_ACCESS_KEY"
 ENV_ACCESS_SECRET: Final = "NXLINK_ACCESS_SECRET"
 ENV_BASE_URL: Final = "NXLINK_BASE_URL"
 ENV_REGION: Final = "NXLINK_REGION"
 
+_PATH = re.compile(r"[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*")
+#: Transport failures raised before any byte of the request was sent.
+_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _AUTH_CODES: Final = frozenset(range(Code.MISSING_PARAMETERS, Code.INSUFFICIENT_AUTHORITY + 1))
 _SERVER_TIME = re.compile(r"server time (\d{1,18})")
 
@@ -100,6 +114,29 @@ def resolve_base_url(
     return url
 
 
+def api_path(path: str) -> str:
+    """The full path of an endpoint: ``task/create``, ``/task/create`` and
+    ``/openapi/aiagent/task/create`` all give ``/openapi/aiagent/task/create``."""
+    if not isinstance(path, str):
+        raise TypeError(f"path: expected a str, got {path!r}")
+    name = path.strip().lstrip("/")
+    if name.startswith(API_PREFIX[1:]):
+        name = name[len(API_PREFIX) - 1 :]
+    if not _PATH.fullmatch(name) or any(part in (".", "..") for part in name.split("/")):
+        raise ValueError(f"invalid endpoint path {path!r}: expected e.g. task/create")
+    return API_PREFIX + name
+
+
+def request_body(body: Mapping[str, Any] | None) -> bytes:
+    """``body`` (``None`` is ``{}``) as compact UTF-8 JSON, the exact bytes that are signed."""
+    if body is None:
+        body = {}
+    if not isinstance(body, Mapping):
+        raise TypeError(f"body: expected a mapping (a JSON object), got {type(body).__name__}")
+    text = json.dumps(dict(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode()
+
+
 def _credential(value: str | None, env_name: str, what: str, argument: str) -> str:
     resolved = value if value is not None else os.environ.get(env_name, "")
     if not resolved:
@@ -116,10 +153,15 @@ class Retry:
 
 @dataclass(slots=True)
 class Attempts:
-    """What has happened so far to one call: retries made, whether the clock was corrected."""
+    """What has happened so far to one call: retries made, whether the clock was corrected.
+
+    ``replay_safe`` is false for a request that may change state: it is sent again only when
+    it certainly did not reach the server, or the server turned it away (429, 503).
+    """
 
     retries: int = 0
     clock_corrected: bool = False
+    replay_safe: bool = True
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -147,6 +189,7 @@ def api_error(
     *,
     status_code: int = 200,
     retry_after: float | None = None,
+    envelope: Mapping[str, Any] | None = None,
 ) -> ApiError:
     """The error for an answer: classified by code family for the contract's HTTP 200 answers,
     a plain :class:`ApiError` for any other HTTP status."""
@@ -158,13 +201,16 @@ def api_error(
             match = _SERVER_TIME.search(message)
             return TimestampError(
                 code, message, trace_id, status_code=status_code, retry_after=retry_after,
-                server_time_ms=int(match.group(1)) if match else None,
+                envelope=envelope, server_time_ms=int(match.group(1)) if match else None,
             )  # fmt: skip
         elif code in _AUTH_CODES:
             cls = AuthError
         elif code == Code.BUSINESS_ERROR:
             cls = BusinessError
-    return cls(code, message, trace_id, status_code=status_code, retry_after=retry_after)
+    return cls(
+        code, message, trace_id, status_code=status_code, retry_after=retry_after,
+        envelope=envelope,
+    )  # fmt: skip
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any] | None:
@@ -218,7 +264,9 @@ class BaseClient:
         self.algorithm: signing.Algorithm = normalized
         #: The timeout of each attempt.
         self.timeout = httpx.Timeout(timeout)
-        #: Retries after the first attempt, for connection errors, timeouts and HTTP 429/5xx.
+        #: Retries after the first attempt, for connection errors, timeouts and HTTP 429/5xx;
+        #: for an endpoint that may change state, only for failures before the request was
+        #: sent and HTTP 429/503.
         self.max_retries = max_retries
         self._clock = clock or system_clock_ms
         #: Added to the clock after the server reported its time in a 1004 answer.
@@ -231,6 +279,12 @@ class BaseClient:
 
     def _now_ms(self) -> int:
         return self._clock() + self.clock_offset_ms
+
+    def _prepare(self, path: str, body: Mapping[str, Any] | None) -> tuple[str, bytes, bool]:
+        """The full path, the body bytes, and whether the call may be sent again after a
+        failure that may have reached the server (``request``)."""
+        full = api_path(path)
+        return full, request_body(body), full in READ_ONLY_PATHS
 
     def _build_request(
         self, http: httpx.Client | httpx.AsyncClient, path: str, body: bytes
@@ -262,8 +316,9 @@ class BaseClient:
         envelope = _envelope(response)
         header_trace = response.headers.get("x-trace-id", "")
         retry_after = parse_retry_after(response.headers)
+        retry_statuses = RETRY_STATUSES if attempts.replay_safe else WRITE_RETRY_STATUSES
         if (
-            status in RETRY_STATUSES
+            status in retry_statuses
             and attempts.retries < self.max_retries
             and (retry_after is None or retry_after <= MAX_RETRY_AFTER)
         ):
@@ -290,6 +345,7 @@ class BaseClient:
             trace_id,
             status_code=status,
             retry_after=retry_after,
+            envelope=envelope,
         )
         if (
             isinstance(error, TimestampError)
@@ -303,8 +359,16 @@ class BaseClient:
         raise error
 
     def _on_transport_error(self, exc: httpx.RequestError, attempts: Attempts) -> Retry:
-        """A :class:`Retry` for a network failure while retries remain, else raise it mapped."""
-        if isinstance(exc, httpx.TransportError) and attempts.retries < self.max_retries:
+        """A :class:`Retry` for a network failure while retries remain, else raise it mapped.
+
+        A request that may change state is retried only after a failure that happened before
+        it was sent (connecting, or waiting for a pooled connection): a timeout or a lost
+        connection later on may come after the server acted on it.
+        """
+        retryable: type[Exception] | tuple[type[Exception], ...] = (
+            httpx.TransportError if attempts.replay_safe else _NOT_SENT
+        )
+        if isinstance(exc, retryable) and attempts.retries < self.max_retries:
             delay = self._retry_delay(attempts.retries, None)
             attempts.retries += 1
             return Retry(delay)

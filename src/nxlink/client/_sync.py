@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -23,15 +23,17 @@ class Client(BaseClient):
 
         with nxlink.Client(region="hk") as client:      # keys from NXLINK_ACCESS_KEY/SECRET
             page = client.tasks.list(task_status="in-progress", page_size=20)
+            routes = client.request("route/list")       # any endpoint: the decoded envelope
 
     ``access_key``/``access_secret`` default to ``NXLINK_ACCESS_KEY``/``NXLINK_ACCESS_SECRET``.
     Where requests go: ``region`` (``"hk"``, ``"amer"``, ``"idn"``) or ``base_url``, else
     ``NXLINK_BASE_URL``, else ``NXLINK_REGION``, else ``"hk"``. ``algorithm``: ``"md5"`` or
     ``"sha256"``. ``timeout``: seconds (or an :class:`httpx.Timeout`) per attempt.
     ``max_retries``: retries after connection errors, timeouts and HTTP 429/500/502/503/504,
-    0.5 s doubling to 8 s with jitter (``Retry-After`` honoured). ``http_client``: your own
-    :class:`httpx.Client` (proxies, transports, ...), not closed by :meth:`close`. ``clock``:
-    epoch milliseconds for ``ts`` (default the system clock).
+    0.5 s doubling to 8 s with jitter (``Retry-After`` honoured); a call that may change state
+    is retried only when it certainly did not reach the server (see :meth:`request`).
+    ``http_client``: your own :class:`httpx.Client` (proxies, transports, ...), not closed by
+    :meth:`close`. ``clock``: epoch milliseconds for ``ts`` (default the system clock).
     """
 
     def __init__(
@@ -76,9 +78,44 @@ class Client(BaseClient):
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def _post(self, path: str, body: bytes) -> dict[str, Any]:
-        """POST ``body`` to ``path``, signed, retried as the policy says; the success payload."""
-        attempts = Attempts()
+    def request(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """POST ``body`` to any endpoint and return the decoded answer (the whole envelope).
+
+        ``path``: ``"task/create"`` or ``"/openapi/aiagent/task/create"``. ``body``: a mapping
+        (``None`` is ``{}``), serialised once as compact JSON; those exact bytes are signed and
+        sent (also on retries, each signed again with a fresh ``ts``). ::
+
+            created = client.request("task/create", {
+                "taskName": "renewals", "autoFlowId": 1, "routeId": "CJq6rtX2lg",
+                "taskKeep": 0, "startupType": 1,
+            })
+            task_id = created["data"]["taskId"]
+            flows = client.request("flow/list")["list"]
+
+        Success (code 0) returns the envelope as sent: ``data`` for a single result, the page
+        fields (``total``, ``pageNumber``, ``pageSize``, ``list``) at the top level or under
+        ``data`` for a list, as the server is configured. Anything else raises as
+        :meth:`tasks.list <nxlink.client.resources.Tasks.list>` does (:class:`ApiError` and its
+        subclasses, with the answer in ``envelope``; :class:`TransportError`).
+
+        Retries: ``task/list``, ``call/list``, ``flow/list`` and ``route/list`` only read, and
+        are retried like the task list. Every other endpoint may change state
+        (``task/create``, ``call/append``, ``order/delete``, ``task/start``, ``task/pause``):
+        it is sent again only when it certainly did not reach the server (a connection that
+        could not be made, no pooled connection in time) or when the server turned it away
+        with HTTP 429 or 503. A timeout or a connection lost after sending raises
+        :class:`TimeoutError` / :class:`TransportError`: the server may have acted on it, so
+        check (for instance list by ``userTaskId``) before sending it again.
+        """
+        full, raw, replay_safe = self._prepare(path, body)
+        return self._post(full, raw, replay_safe=replay_safe)
+
+    def _post(self, path: str, body: bytes, *, replay_safe: bool = True) -> dict[str, Any]:
+        """POST ``body`` to ``path``, signed, retried as the policy says; the success payload.
+
+        ``replay_safe``: false when the request may change state (see :class:`Attempts`).
+        """
+        attempts = Attempts(replay_safe=replay_safe)
         while True:
             request = self._build_request(self._http, path, body)
             try:

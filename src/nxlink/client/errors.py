@@ -18,6 +18,9 @@ carries: the code family only classifies the contract's answers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "ApiError",
     "AuthError",
@@ -40,6 +43,7 @@ class ApiError(NxError):
     ``code`` is the envelope's ``code`` (``None`` when the answer was not an envelope at all),
     ``message`` its ``message`` and ``trace_id`` its ``traceId`` (``""`` when absent): quote
     the trace id when you report a problem, the service logs it with the request.
+    ``envelope`` is the whole answer as decoded, when it was a JSON object.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class ApiError(NxError):
         *,
         status_code: int = 200,
         retry_after: float | None = None,
+        envelope: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -59,6 +64,8 @@ class ApiError(NxError):
         self.status_code = status_code
         #: Seconds the server asked to wait (``Retry-After``), when it did.
         self.retry_after = retry_after
+        #: The answer as decoded (``None`` when it was not a JSON object).
+        self.envelope: dict[str, Any] | None = dict(envelope) if envelope is not None else None
 
     def __str__(self) -> str:
         parts = [] if self.code is None else [f"code {self.code}"]
@@ -97,9 +104,13 @@ class TimestampError(AuthError):
         *,
         status_code: int = 200,
         retry_after: float | None = None,
+        envelope: Mapping[str, Any] | None = None,
         server_time_ms: int | None = None,
     ) -> None:
-        super().__init__(code, message, trace_id, status_code=status_code, retry_after=retry_after)
+        super().__init__(
+            code, message, trace_id, status_code=status_code, retry_after=retry_after,
+            envelope=envelope,
+        )  # fmt: skip
         self.server_time_ms = server_time_ms
 
 

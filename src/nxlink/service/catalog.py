@@ -43,7 +43,7 @@ def list_calls(store: Store, account_id: int, query: CallListQuery) -> Page:
         limit=query.page_size,
     )
     if found is None:
-        raise business_error([f"taskId: no task {query.task_id!r} in this account"])
+        raise business_error([f"taskId: no task '{query.task_id}' in this account"])
     total, calls = found
     return Page(total, query.page_number, query.page_size, calls)
 

@@ -97,12 +97,12 @@ def create_task(
         if flow is None:
             problems.append(f"autoFlowId: no flow {req.auto_flow_id} in this account")
         if tx.route(account_id, req.route_id) is None:
-            problems.append(f"routeId: no route {req.route_id!r} in this account")
+            problems.append(f"routeId: no route '{req.route_id}' in this account")
         if req.user_task_id:
             used_by = tx.task_ids_of_user_id(account_id, req.user_task_id)
             if used_by is not None:
                 problems.append(
-                    f"userTaskId: {req.user_task_id!r} is already used by task {used_by}"
+                    f"userTaskId: '{req.user_task_id}' is already used by task {used_by}"
                 )
         if flow is not None:
             problems.extend(_param_problems(req.contacts, flow.variables, flow.id))
@@ -181,11 +181,11 @@ def delete_contact(store: Store, account_id: int, req: OrderDelete, *, clock: Cl
         order = tx.order(task.row_id, req.contact_id)
         if order is None or order.state == "deleted":
             raise business_error(
-                [f"contactId: no contact {req.contact_id!r} in task {task.task_id}"]
+                [f"contactId: no contact '{req.contact_id}' in task {task.task_id}"]
             )
         if order.state != "pending" or order.attempts > 0:
             raise business_error(
-                [f"contactId: {req.contact_id!r} has been dialled and cannot be deleted"]
+                [f"contactId: '{req.contact_id}' has been dialled and cannot be deleted"]
             )
         tx.delete_order(order.id)
         tx.add_counters(task.row_id, counters.contact_deleted())
@@ -203,14 +203,13 @@ def start_task(store: Store, account_id: int, req: TaskAction, *, clock: Clock) 
             raise business_error([f"taskStatus: task {task.task_id} is paused for insufficient "
                                   "balance; top up the account"])  # fmt: skip
         if task.task_status in (COMPLETED, FAILED):
-            raise business_error(
-                [f"taskStatus: task {task.task_id} is {STATUS_WORDS[task.task_status]}"]
-            )
+            state = "is completed" if task.task_status == COMPLETED else "has failed"
+            raise business_error([f"taskStatus: task {task.task_id} {state}"])
         if tx.flow(account_id, task.auto_flow_id) is None:
             raise business_error([f"autoFlowId: flow {task.auto_flow_id} of task "
                                   f"{task.task_id} is disabled"])  # fmt: skip
         if tx.route(account_id, task.route_id) is None:
-            raise business_error([f"routeId: route {task.route_id!r} of task "
+            raise business_error([f"routeId: route '{task.route_id}' of task "
                                   f"{task.task_id} is disabled"])  # fmt: skip
         _set_status(tx, task, IN_PROGRESS, None, clock=clock, startup_by=req.startup_by)
         _after_entering_progress(tx, tx.task_by_row(task.row_id), clock=clock)
@@ -249,7 +248,11 @@ def top_up(store: Store, account_id: int, cents: int, *, clock: Clock) -> tuple[
         for row_id in resumed:
             task = tx.task_by_row(row_id)
             _set_status(tx, task, IN_PROGRESS, None, clock=clock)
-            _complete_if_done(tx, tx.task_by_row(row_id), clock=clock)
+            task = tx.task_by_row(row_id)
+            if not _runnable(tx, task):  # its flow or route was disabled while it waited
+                _set_status(tx, task, FAILED, None, clock=clock)
+            else:
+                _complete_if_done(tx, task, clock=clock)
         return balance, len(resumed)
 
 
@@ -267,7 +270,7 @@ def set_enabled(
     """
     with store.lifecycle() as tx:
         if not tx.set_enabled(flow_id=flow_id, route_id=route_id, enabled=enabled):
-            what = f"flow {flow_id}" if flow_id is not None else f"route {route_id!r}"
+            what = f"flow {flow_id}" if flow_id is not None else f"route '{route_id}'"
             raise StoreError(f"no {what}")
         failed: list[str] = []
         if not enabled:
@@ -425,12 +428,12 @@ def _find(tx: LifecycleTx, account_id: int, ref: TaskRef) -> TaskState:
     if ref.user_task_id:
         task = tx.task(account_id, user_task_id=ref.user_task_id)
         if task is None:
-            raise business_error([f"userTaskId: no task {ref.user_task_id!r} in this account"])
+            raise business_error([f"userTaskId: no task '{ref.user_task_id}' in this account"])
         return task
     if ref.task_id:
         task = tx.task(account_id, task_id=ref.task_id)
         if task is None:
-            raise business_error([f"taskId: no task {ref.task_id!r} in this account"])
+            raise business_error([f"taskId: no task '{ref.task_id}' in this account"])
         return task
     raise business_error(["taskId: required (or userTaskId)"])
 
@@ -444,7 +447,7 @@ def _param_problems(
     for i, contact in enumerate(contacts):
         for j, (name, _value) in enumerate(contact.params):
             if name not in known:
-                problems.append(f"list[{i}].params[{j}].name: {name!r} is not a variable of "
+                problems.append(f"list[{i}].params[{j}].name: '{name}' is not a variable of "
                                 f"flow {flow_id} (variables: {listed})")  # fmt: skip
                 if len(problems) == 20:
                     return problems
