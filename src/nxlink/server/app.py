@@ -368,9 +368,9 @@ def create_app(
         try:
             yield
         finally:
-            for thread, stop in workers:
+            for _thread, stop in workers:
                 stop.set()
-            for thread, stop in workers:
+            for thread, _stop in workers:
                 thread.join(timeout=15)
             state.store.close()
             state.log.close()
