@@ -52,9 +52,8 @@ class DialerPort:
 
     def claim(self, now: int) -> list[Claim]:
         """Claim the orders due at ``now`` (dialer clock, epoch s)."""
-        return lifecycle.claim(
-            self.store, now, dialer_id=self.dialer_id, lease_seconds=self.lease_seconds
-        )
+        return lifecycle.claim(self.store, now, dialer_id=self.dialer_id,
+                               lease_seconds=self.lease_seconds, now_ms=self.clock_ms())  # fmt: skip
 
     def report(self, held: Claim, outcome: CallOutcome, *, now: int) -> bool:
         """Record the outcome of a call this dialer claimed; False if the claim was lost."""

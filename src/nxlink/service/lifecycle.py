@@ -307,7 +307,13 @@ class CallOutcome:
         return start + self.ring_seconds + self.talk_seconds + (self.manual_elapsed or 0)
 
 
-def claim(store: Store, now: int, *, dialer_id: str, lease_seconds: int) -> list[Claim]:
+#: A dialer that claimed within this many real milliseconds counts as live (fair shares).
+DIALER_ALIVE_MS: Final = 5_000
+
+
+def claim(
+    store: Store, now: int, *, dialer_id: str, lease_seconds: int, now_ms: int
+) -> list[Claim]:
     """Claim due orders for ``dialer_id`` (and take over claims whose lease passed)."""
     with store.lifecycle() as tx:
         return tx.claim_due(
@@ -315,6 +321,8 @@ def claim(store: Store, now: int, *, dialer_id: str, lease_seconds: int) -> list
             dialer_id=dialer_id,
             lease_until=now + lease_seconds,
             default_ring=DEFAULT_RING_SECONDS,
+            now_ms=now_ms,
+            alive_ms=DIALER_ALIVE_MS,
         )
 
 

@@ -450,11 +450,21 @@ class LifecycleTx(abc.ABC):
     # the dialer
     @abc.abstractmethod
     def claim_due(
-        self, now: int, *, dialer_id: str, lease_until: int, default_ring: int
+        self,
+        now: int,
+        *,
+        dialer_id: str,
+        lease_until: int,
+        default_ring: int,
+        now_ms: int,
+        alive_ms: int,
     ) -> list[Claim]:
         """Take over expired claims of other dialers, then claim the due pending orders of
         in-progress tasks (route and flow enabled, account balance above zero, before
-        ``shutdownAt``), at most ``maxCall`` (or the account default) dialling per task."""
+        ``shutdownAt``), at most ``maxCall`` (or the account default) dialling per task.
+
+        Each dialer that claimed within ``alive_ms`` (real time) holds at most its fair share,
+        ``ceil(maxCall / live dialers)``, of a task's lines."""
 
     @abc.abstractmethod
     def held_order(self, order_id: int, *, dialer_id: str, attempt: int) -> OrderState | None:

@@ -353,10 +353,27 @@ class SQLiteLifecycleTx(LifecycleTx):
 
     # -- the dialer --------------------------------------------------------------------------
     def claim_due(
-        self, now: int, *, dialer_id: str, lease_until: int, default_ring: int
+        self,
+        now: int,
+        *,
+        dialer_id: str,
+        lease_until: int,
+        default_ring: int,
+        now_ms: int,
+        alive_ms: int,
     ) -> list[Claim]:
         conn = self.conn
         claims: list[Claim] = []
+        # Refreshed at most every alive_ms / 2: an idle dialer's poll then writes nothing
+        # (and empties no reader's cache).
+        conn.execute(
+            "INSERT INTO dialers (dialer_id, seen_until_ms) VALUES (?, ?) "
+            "ON CONFLICT (dialer_id) DO UPDATE SET seen_until_ms = excluded.seen_until_ms "
+            "WHERE seen_until_ms < ?",
+            (dialer_id, now_ms + alive_ms, now_ms + alive_ms // 2),
+        )
+        conn.execute("DELETE FROM dialers WHERE seen_until_ms <= ?", (now_ms,))
+        live = conn.execute("SELECT count(*) FROM dialers").fetchone()[0]
         orphans = conn.execute(
             f"SELECT {_ORDER_COLUMNS} FROM orders WHERE state = 'dialling' AND lease_until <= ? "
             "AND claimed_by <> ? ORDER BY lease_until, id",
@@ -376,9 +393,11 @@ class SQLiteLifecycleTx(LifecycleTx):
                 SELECT DISTINCT task_row_id FROM orders
                 WHERE state = 'pending' AND next_attempt_ts <= ?
             )
-            SELECT t.id, CASE WHEN t.max_call > 0 THEN t.max_call ELSE a.default_max_call END
-                   - (SELECT count(*) FROM orders AS o
-                      WHERE o.task_row_id = t.id AND o.state = 'dialling')
+            SELECT t.id, CASE WHEN t.max_call > 0 THEN t.max_call ELSE a.default_max_call END,
+                   (SELECT count(*) FROM orders AS o
+                    WHERE o.task_row_id = t.id AND o.state = 'dialling'),
+                   (SELECT count(*) FROM orders AS o
+                    WHERE o.task_row_id = t.id AND o.state = 'dialling' AND o.claimed_by = ?)
             FROM due
             JOIN tasks AS t ON t.id = due.task_row_id
             JOIN accounts AS a ON a.id = t.account_id
@@ -389,9 +408,11 @@ class SQLiteLifecycleTx(LifecycleTx):
               AND NOT (t.shutdown_fired = 0 AND t.shutdown_at IS NOT NULL AND t.shutdown_at <= ?)
             ORDER BY t.id
             """,
-            (now, now),
+            (now, dialer_id, now),
         ).fetchall()
-        for task_row_id, room in tasks:
+        for task_row_id, lines, dialling, mine in tasks:
+            share = -(-lines // live)  # ceil: with n live dialers, each may hold lines/n
+            room = min(lines - dialling, share - mine)
             if room <= 0:
                 continue
             rows = conn.execute(

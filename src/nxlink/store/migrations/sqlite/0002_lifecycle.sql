@@ -47,6 +47,13 @@ CREATE INDEX orders_task ON orders (task_row_id, state, next_attempt_ts, id);
 CREATE INDEX orders_dialling ON orders (lease_until) WHERE state = 'dialling';
 CREATE INDEX orders_due ON orders (next_attempt_ts, task_row_id) WHERE state = 'pending';
 
+-- Dialers that claimed recently (real time, epoch ms): each takes a fair share of a task's
+-- lines, so that several dialers on one database all get work.
+CREATE TABLE dialers (
+    dialer_id     TEXT    PRIMARY KEY,
+    seen_until_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
 -- A completed call. Times are epoch seconds of the dialer's clock.
 CREATE TABLE calls (
     account_id     INTEGER NOT NULL REFERENCES accounts (id),
