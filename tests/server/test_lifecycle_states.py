@@ -490,7 +490,9 @@ def test_deleting_the_last_open_contact_completes_the_task(
     store: Store, api: Api, tenant: Tenant, outbox: Outbox
 ) -> None:
     task_id = create(api, tenant, maxCall=1, list=contacts("c", 2))
-    (held,) = lifecycle.claim(store, NOW, dialer_id="test-dialer", lease_seconds=HOUR)
+    (held,) = lifecycle.claim(
+        store, NOW, dialer_id="test-dialer", lease_seconds=HOUR, now_ms=NOW * 1000
+    )
     assert held.contact_id == "c0"
     outcome = CallOutcome(call_id="8d7f4b6e-1c2a-4e5f-9a0b-1c2d3e4f5a6b", result=1,
                           ring_seconds=5, talk_seconds=40, user_intent="A")  # fmt: skip

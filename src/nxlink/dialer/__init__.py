@@ -52,8 +52,13 @@ class DialerPort:
 
     def claim(self, now: int) -> list[Claim]:
         """Claim the orders due at ``now`` (dialer clock, epoch s)."""
-        return lifecycle.claim(self.store, now, dialer_id=self.dialer_id,
-                               lease_seconds=self.lease_seconds, now_ms=self.clock_ms())  # fmt: skip
+        return lifecycle.claim(
+            self.store,
+            now,
+            dialer_id=self.dialer_id,
+            lease_seconds=self.lease_seconds,
+            now_ms=self.clock_ms(),
+        )
 
     def report(self, held: Claim, outcome: CallOutcome, *, now: int) -> bool:
         """Record the outcome of a call this dialer claimed; False if the claim was lost."""

@@ -561,7 +561,7 @@ def _complete_if_done(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> None
     if task.task_status != IN_PROGRESS or task.task_keep != 0:
         return
     still_open, finished = tx.open_orders(task.row_id)
-    if still_open == 0 and finished > 0:
+    if not still_open and finished:
         _set_status(tx, task, COMPLETED, None, clock=clock)
 
 

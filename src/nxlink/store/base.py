@@ -396,8 +396,8 @@ class LifecycleTx(abc.ABC):
     def order(self, task_row_id: int, contact_id: str) -> OrderState | None: ...
 
     @abc.abstractmethod
-    def open_orders(self, task_row_id: int) -> tuple[int, int]:
-        """``(orders not finished nor deleted, finished orders)`` of the task."""
+    def open_orders(self, task_row_id: int) -> tuple[bool, bool]:
+        """``(has an order pending or dialling, has a finished order)``: index seeks only."""
 
     @abc.abstractmethod
     def stat_info(self, task_row_id: int) -> str:

@@ -227,13 +227,14 @@ class SQLiteLifecycleTx(LifecycleTx):
         ).fetchone()
         return None if row is None else _order(row)
 
-    def open_orders(self, task_row_id: int) -> tuple[int, int]:
+    def open_orders(self, task_row_id: int) -> tuple[bool, bool]:
         row = self.conn.execute(
-            "SELECT coalesce(sum(state IN ('pending', 'dialling')), 0), "
-            "coalesce(sum(state = 'finished'), 0) FROM orders WHERE task_row_id = ?",
+            "SELECT EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?1 AND state = 'pending'), "
+            "EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?1 AND state = 'dialling'), "
+            "EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?1 AND state = 'finished')",
             (task_row_id,),
         ).fetchone()
-        return int(row[0]), int(row[1])
+        return bool(row[0] or row[1]), bool(row[2])
 
     def stat_info(self, task_row_id: int) -> str:
         row = self.conn.execute(
@@ -389,9 +390,18 @@ class SQLiteLifecycleTx(LifecycleTx):
             claims.append(self._claim(order, order.claimed_at, default_ring, adopted=True))
         tasks = conn.execute(
             """
-            WITH due AS (
-                SELECT DISTINCT task_row_id FROM orders
-                WHERE state = 'pending' AND next_attempt_ts <= ?
+            WITH RECURSIVE pending (task_row_id) AS (
+                -- The tasks with pending orders, one index seek each (a loose index scan).
+                SELECT min(task_row_id) FROM orders WHERE state = 'pending'
+                UNION ALL
+                SELECT (SELECT min(o.task_row_id) FROM orders AS o
+                        WHERE o.state = 'pending' AND o.task_row_id > pending.task_row_id)
+                FROM pending WHERE pending.task_row_id IS NOT NULL
+            ), due AS (
+                SELECT task_row_id FROM pending
+                WHERE task_row_id IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM orders AS o WHERE o.task_row_id = pending.task_row_id
+                    AND o.state = 'pending' AND o.next_attempt_ts <= ?)
             )
             SELECT t.id, CASE WHEN t.max_call > 0 THEN t.max_call ELSE a.default_max_call END,
                    (SELECT count(*) FROM orders AS o
@@ -500,13 +510,22 @@ class SQLiteLifecycleTx(LifecycleTx):
     def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
         row = self.conn.execute(
             """
+            WITH RECURSIVE pending (task_row_id) AS (
+                SELECT min(task_row_id) FROM orders WHERE state = 'pending'
+                UNION ALL
+                SELECT (SELECT min(o.task_row_id) FROM orders AS o
+                        WHERE o.state = 'pending' AND o.task_row_id > pending.task_row_id)
+                FROM pending WHERE pending.task_row_id IS NOT NULL
+            )
             SELECT min(x) FROM (
                 SELECT min(lease_until) AS x FROM orders
                 WHERE state = 'dialling' AND claimed_by <> ? AND lease_until > ?
                 UNION ALL
-                SELECT min(o.next_attempt_ts) FROM orders AS o
-                JOIN tasks AS t ON t.id = o.task_row_id
-                WHERE o.state = 'pending' AND o.next_attempt_ts > ? AND t.task_status = 2
+                SELECT min((SELECT min(o.next_attempt_ts) FROM orders AS o
+                            WHERE o.task_row_id = p.task_row_id AND o.state = 'pending'
+                              AND o.next_attempt_ts > ?))
+                FROM pending AS p JOIN tasks AS t ON t.id = p.task_row_id
+                WHERE t.task_status = 2
                 UNION ALL
                 SELECT min(startup_at) FROM tasks
                 WHERE startup_fired = 0 AND startup_type = 2 AND startup_at IS NOT NULL

@@ -45,7 +45,8 @@ CREATE TABLE orders (
 CREATE UNIQUE INDEX orders_contact ON orders (account_id, contact_id);
 CREATE INDEX orders_task ON orders (task_row_id, state, next_attempt_ts, id);
 CREATE INDEX orders_dialling ON orders (lease_until) WHERE state = 'dialling';
-CREATE INDEX orders_due ON orders (next_attempt_ts, task_row_id) WHERE state = 'pending';
+-- The dialer's questions (which tasks have pending orders, which are due) are index seeks.
+CREATE INDEX orders_pending ON orders (task_row_id, next_attempt_ts) WHERE state = 'pending';
 
 -- Dialers that claimed recently (real time, epoch ms): each takes a fair share of a task's
 -- lines, so that several dialers on one database all get work.
