@@ -62,13 +62,13 @@ def simulate(
     """
     from nxlink.callbacks.delivery import Deliverer
     from nxlink.callbacks.delivery import start_thread as start_delivery
-    from nxlink.dialer.simulator import SimClock, Simulator
+    from nxlink.dialer.simulator import SharedSimClock, Simulator
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with opened(db_url) as store:
         simulator = Simulator(store, seed=seed_value)
-        clock = SimClock(speed=speed)
+        clock = SharedSimClock(store, speed=speed)
         delivery = None
         if not no_callbacks:
             delivery = start_delivery(Deliverer(store, backoff_scale=backoff_scale))

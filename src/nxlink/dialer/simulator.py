@@ -123,6 +123,37 @@ class SimClock:
         return max(0.0, (sim_ts - self.now()) / self.speed)
 
 
+class SharedSimClock(SimClock):
+    """The database's shared timeline (``Store.join_sim_clock``), so that every simulator on
+    one database reads the same time: a simulator started later, or in another process, joins
+    it instead of starting its own. A simulator started at another speed moves the timeline to
+    that speed from its present; the others follow within ``refresh_s``. Never goes back."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        speed: float = 1.0,
+        real: Callable[[], float] = time.time,
+        refresh_s: float = 1.0,
+    ) -> None:
+        super().__init__(speed=speed, real=real)
+        self._store = store
+        self._refresh_s = refresh_s
+        self._anchor = store.join_sim_clock(speed=speed, real_ms=int(real() * 1000))
+        self._read_at = real()
+        self._last = self._anchor.at(int(self._read_at * 1000))
+
+    def now(self) -> int:
+        real = self._real()
+        if real - self._read_at >= self._refresh_s:
+            self._anchor = self._store.sim_clock() or self._anchor
+            self.speed = self._anchor.speed
+            self._read_at = real
+        self._last = max(self._last, self._anchor.at(int(real * 1000)))
+        return self._last
+
+
 @dataclass(order=True)
 class _Call:
     end: int

@@ -486,11 +486,11 @@ def _start_background(
         deliverer = Deliverer(store, backoff_scale=settings.callback_backoff_scale)
         workers.append(start_delivery(deliverer))
     if settings.simulate:
-        from nxlink.dialer.simulator import SimClock, Simulator
+        from nxlink.dialer.simulator import SharedSimClock, Simulator
         from nxlink.dialer.simulator import start_thread as start_simulator
 
         simulator = Simulator(store, seed=settings.sim_seed)
-        workers.append(start_simulator(simulator, SimClock(speed=settings.sim_speed)))
+        workers.append(start_simulator(simulator, SharedSimClock(store, speed=settings.sim_speed)))
     return workers
 
 

@@ -338,6 +338,19 @@ class CallFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockAnchor:
+    """The dialers' shared timeline: ``origin_sim + (real_ms - origin_real_ms) / 1000 * speed``
+    epoch seconds at real time ``real_ms``."""
+
+    origin_real_ms: int
+    origin_sim: int
+    speed: float
+
+    def at(self, real_ms: int) -> int:
+        return self.origin_sim + int((real_ms - self.origin_real_ms) * self.speed) // 1000
+
+
+@dataclass(frozen=True, slots=True)
 class CounterCheck:
     """``verify-counters``: how many tasks were recomputed, how many seeded tasks were left
     out (their counters were generated), and every difference found."""
@@ -600,6 +613,15 @@ class Store(OutboxStore):
         self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
     ) -> tuple[int, list[dict[str, Any]]] | None:
         """``(total, call records)`` of one task newest first, or None for an unknown task."""
+
+    @abc.abstractmethod
+    def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:
+        """The shared timeline at ``speed``: the current one when it runs at that speed, else a
+        new one continuing from the current one's present (or from real time when none)."""
+
+    @abc.abstractmethod
+    def sim_clock(self) -> ClockAnchor | None:
+        """The shared timeline as it is now (another simulator may have changed its speed)."""
 
     @abc.abstractmethod
     def recompute_counters(self) -> CounterCheck:

@@ -20,6 +20,7 @@ from nxlink.store.base import (
     AccessKey,
     Account,
     CallFilter,
+    ClockAnchor,
     CounterCheck,
     Flow,
     KeyAuth,
@@ -379,6 +380,25 @@ class SQLiteStore(SQLiteOutbox, Store):
         with self._read() as conn:
             return call_page(conn, account_id, task_id, flt, offset=offset, limit=limit)
 
+    def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:
+        with self._write() as conn:
+            current = _anchor(conn)
+            if current is not None and current.speed == speed:
+                return current
+            present = current.at(real_ms) if current is not None else real_ms // 1000
+            anchor = ClockAnchor(real_ms, present, speed)
+            conn.execute(
+                "INSERT INTO sim_clock (id, origin_real_ms, origin_sim, speed) "
+                "VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "origin_real_ms = excluded.origin_real_ms, origin_sim = excluded.origin_sim, "
+                "speed = excluded.speed",
+                (anchor.origin_real_ms, anchor.origin_sim, anchor.speed),
+            )
+            return anchor
+
+    def sim_clock(self) -> ClockAnchor | None:
+        return _anchor(self._conn)
+
     def recompute_counters(self) -> CounterCheck:
         with self._read() as conn:
             return recompute_counters(conn)
@@ -450,6 +470,13 @@ class SQLiteStore(SQLiteOutbox, Store):
                 (account_id, status),
             ).fetchone()
         return int(row[0])
+
+
+def _anchor(conn: sqlite3.Connection) -> ClockAnchor | None:
+    row = conn.execute(
+        "SELECT origin_real_ms, origin_sim, speed FROM sim_clock WHERE id = 1"
+    ).fetchone()
+    return None if row is None else ClockAnchor(int(row[0]), int(row[1]), float(row[2]))
 
 
 @dataclass(slots=True)

@@ -55,6 +55,15 @@ CREATE TABLE dialers (
     seen_until_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The dialers' shared timeline: simulated time = origin_sim + (real ms - origin_real_ms) / 1000
+-- * speed. Every simulator on the database follows it, so their times agree.
+CREATE TABLE sim_clock (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    origin_real_ms INTEGER NOT NULL,
+    origin_sim     INTEGER NOT NULL,
+    speed          REAL    NOT NULL CHECK (speed > 0)
+);
+
 -- A completed call. Times are epoch seconds of the dialer's clock.
 CREATE TABLE calls (
     account_id     INTEGER NOT NULL REFERENCES accounts (id),
