@@ -125,6 +125,16 @@ async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -
     return b"".join(chunks)
 
 
+async def _send_json(send: Send, status: int, payload: bytes) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode())],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": payload})
+
+
 def _check_content_type(headers: Mapping[str, str]) -> None:
     content_type = headers.get("content-type")
     if content_type is None:
@@ -156,44 +166,8 @@ def create_app(
     )
     nest = settings.envelope == "data"
 
-    async def task_list(scope: Scope, receive: Receive, send: Send) -> None:
-        """``POST /openapi/aiagent/task/list`` as a plain ASGI endpoint (see TraceMiddleware)."""
-        req_state = scope["state"]
-        headers = header_map(scope["headers"])
-        req_state["nx_access_key"] = headers.get("accesskey")
-        status = 200
-        try:
-            body = await _read_body(receive, headers, settings.max_body_bytes)
-            _check_content_type(headers)
-            caller = authenticate(
-                headers,
-                body,
-                store=state.store,
-                now_ms=state.clock,
-                window_ms=settings.timestamp_window_ms,
-                biz_types=state.biz_types,
-                actions=state.actions,
-            )
-            query = task_service.parse_task_list(task_service.parse_json_object(body))
-            page = task_service.list_tasks(state.store, caller.account_id, query)
-        except ApiError as exc:
-            req_state["nx_code"] = int(exc.code)
-            status = exc.http_status
-            payload = orjson.dumps(envelope(req_state["nx_trace"], exc.code, exc.message))
-        else:
-            req_state["nx_code"] = 0
-            payload = _page_body(req_state["nx_trace"], page, nest=nest)
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode())],
-        })  # fmt: skip
-        await send({"type": "http.response.body", "body": payload})
-
-    async def _authenticated(
-        scope: Scope, receive: Receive, headers: dict[str, str]
-    ) -> tuple[Caller, dict[str, Any]]:
+    async def authenticated(receive: Receive, headers: dict[str, str]) -> tuple[Caller, bytes]:
+        """The checks every endpoint makes, in the contract's order: size, media type, auth."""
         body = await _read_body(receive, headers, settings.max_body_bytes)
         _check_content_type(headers)
         caller = authenticate(
@@ -205,7 +179,26 @@ def create_app(
             biz_types=state.biz_types,
             actions=state.actions,
         )
-        return caller, task_service.parse_json_object(body)
+        return caller, body
+
+    async def task_list(scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /openapi/aiagent/task/list`` as a plain ASGI endpoint (see TraceMiddleware)."""
+        req_state = scope["state"]
+        headers = header_map(scope["headers"])
+        req_state["nx_access_key"] = headers.get("accesskey")
+        status = 200
+        try:
+            caller, body = await authenticated(receive, headers)
+            query = task_service.parse_task_list(task_service.parse_json_object(body))
+            page = task_service.list_tasks(state.store, caller.account_id, query)
+        except ApiError as exc:
+            req_state["nx_code"] = int(exc.code)
+            status = exc.http_status
+            payload = orjson.dumps(envelope(req_state["nx_trace"], exc.code, exc.message))
+        else:
+            req_state["nx_code"] = 0
+            payload = _page_body(req_state["nx_trace"], page, nest=nest)
+        await _send_json(send, status, payload)
 
     def endpoint(handler: Handler) -> ASGIApp:
         """A lifecycle endpoint as a plain ASGI app: auth, body, handler, envelope."""
@@ -216,8 +209,8 @@ def create_app(
             req_state["nx_access_key"] = headers.get("accesskey")
             status = 200
             try:
-                caller, body = await _authenticated(scope, receive, headers)
-                fields = handler(caller, body)
+                caller, body = await authenticated(receive, headers)
+                fields = handler(caller, task_service.parse_json_object(body))
             except ApiError as exc:
                 req_state["nx_code"] = int(exc.code)
                 status = exc.http_status
@@ -226,14 +219,7 @@ def create_app(
                 req_state["nx_code"] = 0
                 answer = envelope(req_state["nx_trace"], 0, "success")
                 answer.update(fields)
-            payload = orjson.dumps(answer)
-            await send({
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode())],
-            })  # fmt: skip
-            await send({"type": "http.response.body", "body": payload})
+            await _send_json(send, status, orjson.dumps(answer))
 
         return app
 
