@@ -99,7 +99,7 @@ def create_task(
         if tx.route(account_id, req.route_id) is None:
             problems.append(f"routeId: no route '{req.route_id}' in this account")
         if req.user_task_id:
-            used_by = tx.task_ids_of_user_id(account_id, req.user_task_id)
+            used_by = tx.task_id_using(account_id, req.user_task_id)
             if used_by is not None:
                 problems.append(
                     f"userTaskId: '{req.user_task_id}' is already used by task {used_by}"

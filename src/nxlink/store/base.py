@@ -397,7 +397,7 @@ class LifecycleTx(abc.ABC):
     def task_by_row(self, row_id: int) -> TaskState: ...
 
     @abc.abstractmethod
-    def task_ids_of_user_id(self, account_id: int, user_task_id: str) -> str | None:
+    def task_id_using(self, account_id: int, user_task_id: str) -> str | None:
         """The taskId already using ``user_task_id`` in the account, if any."""
 
     @abc.abstractmethod

@@ -197,7 +197,7 @@ class SQLiteLifecycleTx(LifecycleTx):
             raise StoreError(f"no task with row id {row_id}")
         return _task(row)
 
-    def task_ids_of_user_id(self, account_id: int, user_task_id: str) -> str | None:
+    def task_id_using(self, account_id: int, user_task_id: str) -> str | None:
         row = self.conn.execute(
             "SELECT task_id FROM tasks WHERE account_id = ? AND user_task_id = ?",
             (account_id, user_task_id),
