@@ -60,7 +60,7 @@ def clip(text: str) -> str:
 def shown(text: str) -> str:
     """``text`` clipped and quoted as a JSON string, for a message.
 
-    A lone surrogate is written as its ``\\uXXXX`` escape: the message must encode as UTF-8.
+    A lone surrogate is written as its escape (``\\ud800``): the message must encode as UTF-8.
     """
     quoted = json.dumps(clip(text), ensure_ascii=False)
     return quoted if is_unicode(quoted) else quoted.encode("utf-8", "backslashreplace").decode()
