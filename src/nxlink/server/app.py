@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -210,7 +211,11 @@ def create_app(
             status = 200
             try:
                 caller, body = await authenticated(receive, headers)
-                fields = handler(caller, task_service.parse_json_object(body))
+                # In a worker thread: a 10,000-contact import or a write waiting on the database
+                # lock must not hold up the event loop (and the task list's reads) meanwhile.
+                fields = await run_in_threadpool(
+                    lambda: handler(caller, task_service.parse_json_object(body))
+                )
             except ApiError as exc:
                 req_state["nx_code"] = int(exc.code)
                 status = exc.http_status
