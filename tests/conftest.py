@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator
+import os
+import random
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,11 +117,24 @@ class Api:
         return payload
 
 
+_apps_made: dict[str, int] = {}
+
+
+def repeatable_task_ids() -> Callable[[], str]:
+    """taskIds that are the same on every run of the calling test (but differ between tests
+    and between the apps one test makes): the simulator's outcomes depend on the taskId, so a
+    test's calls are then the same every time, whatever else runs."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    made = _apps_made[test] = _apps_made.get(test, 0) + 1
+    rng = random.Random(f"{test}#{made}")
+    return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
 def make_api(store: Store, **settings: Any) -> Api:
     clock = [NOW_MS]
     settings.setdefault("log_requests", False)
-    app = create_app(Settings(**settings), store=store,
-                     clock=lambda: clock[0])  # fmt: skip
+    app = create_app(Settings(**settings), store=store, clock=lambda: clock[0],
+                     new_task_id=repeatable_task_ids())  # fmt: skip
     return Api(TestClient(app, raise_server_exceptions=False), clock)
 
 
