@@ -49,7 +49,12 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         try:
             returncode = run.wait(timeout=90)
-            time.sleep(1)  # the last callbacks' lines
+            # The server and receiver still run: give the task's last calls (a long one takes
+            # a few seconds at 60x) time to end and their callbacks to arrive.
+            deadline = time.monotonic() + 30
+            while "taskStatus=3" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(run.pid, signal.SIGTERM)
