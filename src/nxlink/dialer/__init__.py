@@ -41,14 +41,14 @@ class DialerPort:
         *,
         dialer_id: str | None = None,
         lease_seconds: int = 7_800,
-        clock_ms: Callable[[], int] = _real_ms,
+        clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.dialer_id = dialer_id or new_dialer_id()
         #: How long a claim stays this dialer's without a report (dialer clock): longer than
         #: any call, so that only a dialer that stopped loses its claims.
         self.lease_seconds = lease_seconds
-        self.clock_ms = clock_ms
+        self.clock_ms = clock_ms or _real_ms
 
     def claim(self, now: int) -> list[Claim]:
         """Claim the orders due at ``now`` (dialer clock, epoch s)."""
@@ -69,4 +69,4 @@ class DialerPort:
         return lifecycle.fire_schedules(self.store, now, clock=Clock(now, self.clock_ms()))
 
     def next_event(self, now: int) -> int | None:
-        return lifecycle.next_dialer_event(self.store, now, dialer_id=self.dialer_id)
+        return self.store.next_dialer_event(now, dialer_id=self.dialer_id)

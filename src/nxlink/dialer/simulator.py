@@ -180,9 +180,8 @@ class Simulator:
         clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self.seed = seed
-        extra = {} if clock_ms is None else {"clock_ms": clock_ms}
         self.port = DialerPort(store, dialer_id=dialer_id or new_dialer_id("sim"),
-                               lease_seconds=lease_seconds, **extra)  # fmt: skip
+                               lease_seconds=lease_seconds, clock_ms=clock_ms)  # fmt: skip
         self.now: int | None = None
         self._calls: list[_Call] = []
         self.placed = 0

@@ -38,6 +38,7 @@ from nxlink.service.errors import ApiError
 from nxlink.service.lifecycle import Clock
 from nxlink.service.tasks import TaskPage
 from nxlink.store import Store, open_store
+from nxlink.store.base import TaskState
 
 JSON = "application/json"
 API_PREFIX = "/openapi/aiagent/"
@@ -254,7 +255,7 @@ def create_app(
         task_id = lifecycle.delete_contact(state.store, caller.account_id, req, clock=clock_now())
         return {"data": {"taskId": task_id, "contactId": req.contact_id}}
 
-    def task_state(task: Any) -> dict[str, Any]:
+    def task_state(task: TaskState) -> dict[str, Any]:
         return {"data": {"taskId": task.task_id, "taskStatus": task.task_status,
                          "pauseReason": task.pause_reason}}  # fmt: skip
 

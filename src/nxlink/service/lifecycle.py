@@ -423,12 +423,6 @@ def fire_schedules(store: Store, now: int, *, clock: Clock) -> int:
         return len(rows)
 
 
-def next_dialer_event(store: Store, now: int, *, dialer_id: str) -> int | None:
-    """The earliest time after ``now`` a dialer may have work, besides its own calls."""
-    with store.lifecycle() as tx:
-        return tx.next_dialer_event(now, dialer_id=dialer_id)
-
-
 # -- inside a transaction ------------------------------------------------------------------
 
 

@@ -497,11 +497,6 @@ class LifecycleTx(abc.ABC):
         """The call as ``call/list`` answers it."""
 
     @abc.abstractmethod
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
-        """The earliest time after ``now`` at which a dialer could have something to do
-        (a retry falls due, a claim's lease passes, a schedule fires), or None."""
-
-    @abc.abstractmethod
     def due_schedules(self, now: int) -> list[int]:
         """Row ids of tasks whose unfired ``startupAt``/``shutdownAt`` is at or before
         ``now``, ordered by that time then id."""
@@ -622,6 +617,12 @@ class Store(OutboxStore):
     @abc.abstractmethod
     def sim_clock(self) -> ClockAnchor | None:
         """The shared timeline as it is now (another simulator may have changed its speed)."""
+
+    @abc.abstractmethod
+    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+        """The earliest time after ``now`` (dialer clock) at which a dialer could have
+        something to do besides its own calls: a retry falls due, another dialer's lease
+        passes, a schedule fires. None when nothing is waiting. A read, no lock taken."""
 
     @abc.abstractmethod
     def recompute_counters(self) -> CounterCheck:

@@ -35,6 +35,7 @@ from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
     insert_task_rows,
+    next_dialer_event,
     recompute_counters,
 )
 from nxlink.store.sqlite_outbox import SQLiteOutbox
@@ -398,6 +399,10 @@ class SQLiteStore(SQLiteOutbox, Store):
 
     def sim_clock(self) -> ClockAnchor | None:
         return _anchor(self._conn)
+
+    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+        with self._read() as conn:
+            return next_dialer_event(conn, now, dialer_id=dialer_id)
 
     def recompute_counters(self) -> CounterCheck:
         with self._read() as conn:

@@ -35,6 +35,17 @@ _TASK_COLUMNS: Final = (
 )
 _TASK_FROM: Final = "FROM tasks AS t LEFT JOIN flows AS f ON f.id = t.auto_flow_id"
 
+#: The tasks that have pending orders, one index seek each (a loose scan of
+#: ``orders_pending``), as the CTE ``pending``: the dialer's work starts from these.
+_PENDING_TASKS: Final = """
+WITH RECURSIVE pending (task_row_id) AS (
+    SELECT min(task_row_id) FROM orders WHERE state = 'pending'
+    UNION ALL
+    SELECT (SELECT min(o.task_row_id) FROM orders AS o
+            WHERE o.state = 'pending' AND o.task_row_id > pending.task_row_id)
+    FROM pending WHERE pending.task_row_id IS NOT NULL
+)"""
+
 _ORDER_COLUMNS: Final = (
     "id, account_id, task_row_id, contact_id, phone, state, attempts, answered, "
     "next_attempt_ts, claimed_by, claimed_at, lease_until"
@@ -389,15 +400,8 @@ class SQLiteLifecycleTx(LifecycleTx):
             assert order.claimed_at is not None
             claims.append(self._claim(order, order.claimed_at, default_ring, adopted=True))
         tasks = conn.execute(
-            """
-            WITH RECURSIVE pending (task_row_id) AS (
-                -- The tasks with pending orders, one index seek each (a loose index scan).
-                SELECT min(task_row_id) FROM orders WHERE state = 'pending'
-                UNION ALL
-                SELECT (SELECT min(o.task_row_id) FROM orders AS o
-                        WHERE o.state = 'pending' AND o.task_row_id > pending.task_row_id)
-                FROM pending WHERE pending.task_row_id IS NOT NULL
-            ), due AS (
+            _PENDING_TASKS
+            + """, due AS (
                 SELECT task_row_id FROM pending
                 WHERE task_row_id IS NOT NULL AND EXISTS (
                     SELECT 1 FROM orders AS o WHERE o.task_row_id = pending.task_row_id
@@ -507,38 +511,6 @@ class SQLiteLifecycleTx(LifecycleTx):
             raise StoreError(f"no call with row id {call_row_id}")
         return call_record(row)
 
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
-        row = self.conn.execute(
-            """
-            WITH RECURSIVE pending (task_row_id) AS (
-                SELECT min(task_row_id) FROM orders WHERE state = 'pending'
-                UNION ALL
-                SELECT (SELECT min(o.task_row_id) FROM orders AS o
-                        WHERE o.state = 'pending' AND o.task_row_id > pending.task_row_id)
-                FROM pending WHERE pending.task_row_id IS NOT NULL
-            )
-            SELECT min(x) FROM (
-                SELECT min(lease_until) AS x FROM orders
-                WHERE state = 'dialling' AND claimed_by <> ? AND lease_until > ?
-                UNION ALL
-                SELECT min((SELECT min(o.next_attempt_ts) FROM orders AS o
-                            WHERE o.task_row_id = p.task_row_id AND o.state = 'pending'
-                              AND o.next_attempt_ts > ?))
-                FROM pending AS p JOIN tasks AS t ON t.id = p.task_row_id
-                WHERE t.task_status = 2
-                UNION ALL
-                SELECT min(startup_at) FROM tasks
-                WHERE startup_fired = 0 AND startup_type = 2 AND startup_at IS NOT NULL
-                  AND startup_at > ?
-                UNION ALL
-                SELECT min(shutdown_at) FROM tasks
-                WHERE shutdown_fired = 0 AND shutdown_at IS NOT NULL AND shutdown_at > ?
-            )
-            """,
-            (dialer_id, now, now, now, now),
-        ).fetchone()
-        return None if row[0] is None else int(row[0])
-
     def due_schedules(self, now: int) -> list[int]:
         rows = self.conn.execute(
             """
@@ -554,6 +526,34 @@ class SQLiteLifecycleTx(LifecycleTx):
             (now, now),
         ).fetchall()
         return [int(row[0]) for row in rows]
+
+
+def next_dialer_event(conn: sqlite3.Connection, now: int, *, dialer_id: str) -> int | None:
+    """See ``Store.next_dialer_event`` (inside the caller's read snapshot)."""
+    row = conn.execute(
+        _PENDING_TASKS
+        + """
+        SELECT min(x) FROM (
+            SELECT min(lease_until) AS x FROM orders
+            WHERE state = 'dialling' AND claimed_by <> ? AND lease_until > ?
+            UNION ALL
+            SELECT min((SELECT min(o.next_attempt_ts) FROM orders AS o
+                        WHERE o.task_row_id = p.task_row_id AND o.state = 'pending'
+                          AND o.next_attempt_ts > ?))
+            FROM pending AS p JOIN tasks AS t ON t.id = p.task_row_id
+            WHERE t.task_status = 2
+            UNION ALL
+            SELECT min(startup_at) FROM tasks
+            WHERE startup_fired = 0 AND startup_type = 2 AND startup_at IS NOT NULL
+              AND startup_at > ?
+            UNION ALL
+            SELECT min(shutdown_at) FROM tasks
+            WHERE shutdown_fired = 0 AND shutdown_at IS NOT NULL AND shutdown_at > ?
+        )
+        """,
+        (dialer_id, now, now, now, now),
+    ).fetchone()
+    return None if row[0] is None else int(row[0])
 
 
 def call_page(
