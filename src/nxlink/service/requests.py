@@ -22,6 +22,7 @@ from nxlink.service.coerce import (
     is_unicode,
     is_unset,
     json_type,
+    page,
     shown,
     timestamp,
 )
@@ -31,7 +32,6 @@ from nxlink.service.errors import ApiError, business_error
 MAX_CONTACTS: Final = 10_000
 #: Most problems one refusal lists; the rest are counted ("... and N more").
 MAX_PROBLEMS: Final = 20
-MAX_PAGE_SIZE: Final = 1000
 #: Length limits, in characters.
 MAX_ID_LENGTH: Final = 64
 MAX_NAME_LENGTH: Final = 200
@@ -262,7 +262,7 @@ def parse_call_list(body: dict[str, Any]) -> CallListQuery:
     max_elapsed = integer(body, "maxElapsed", problems, low=0)
     if min_elapsed is not None and max_elapsed is not None and max_elapsed < min_elapsed:
         problems.append(f"maxElapsed: must be at least minElapsed ({max_elapsed} < {min_elapsed})")
-    page_number, page_size = _page(body, problems, default_size=10)
+    page_number, page_size = page(body, problems, default_size=10)
     if problems:
         raise _refusal(problems)
     return CallListQuery(
@@ -351,15 +351,6 @@ def _required_int(
     return 0 if number is None else number
 
 
-def _page(body: dict[str, Any], problems: list[str], *, default_size: int) -> tuple[int, int]:
-    page_number = integer(body, "pageNumber", problems, low=1)
-    page_size = integer(body, "pageSize", problems, low=1, high=MAX_PAGE_SIZE)
-    return (
-        1 if page_number is None else page_number,
-        default_size if page_size is None else page_size,
-    )
-
-
 def _task_ref(body: dict[str, Any], problems: list[str]) -> TaskRef:
     """``taskId`` or ``userTaskId``; only the winner is kept (``userTaskId`` when both are set)."""
     task_id = _string(body, "taskId", problems, max_length=MAX_ID_LENGTH)
@@ -423,7 +414,7 @@ def _call_result(body: dict[str, Any], problems: list[str]) -> int | None:
 def _name_query(body: dict[str, Any], name: str, *, default_size: int) -> NameQuery:
     problems: list[str] = []
     text = _string(body, name, problems, max_length=MAX_NAME_LENGTH)
-    page_number, page_size = _page(body, problems, default_size=default_size)
+    page_number, page_size = page(body, problems, default_size=default_size)
     if problems:
         raise _refusal(problems)
     return NameQuery(

@@ -22,13 +22,13 @@ from nxlink.service.coerce import (
     integer,
     is_unicode,
     json_type,
+    page,
     shown,
     timestamp,
 )
 from nxlink.service.errors import business_error
 from nxlink.store import Store, TaskFilter
 
-MAX_PAGE_SIZE: Final = 1000
 MAX_NAME_LENGTH: Final = 200
 #: Rate bounds are compared exactly, to this many significant decimal places (a bound with more
 #: is refused: each extra digit costs time on every row it is compared with).
@@ -131,8 +131,7 @@ def parse_task_list(body: dict[str, Any]) -> TaskListQuery:
             f"({max_contacts} < {min_contacts})"
         )
 
-    page_number = integer(body, "pageNumber", problems, low=1)
-    page_size = integer(body, "pageSize", problems, low=1, high=MAX_PAGE_SIZE)
+    page_number, page_size = page(body, problems, default_size=10)
 
     if problems:
         raise business_error(problems)
@@ -147,8 +146,8 @@ def parse_task_list(body: dict[str, Any]) -> TaskListQuery:
             min_contacts=min_contacts,
             max_contacts=max_contacts,
         ),
-        page_number=1 if page_number is None else page_number,
-        page_size=10 if page_size is None else page_size,
+        page_number=page_number,
+        page_size=page_size,
     )
 
 
