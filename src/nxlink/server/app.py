@@ -230,8 +230,7 @@ def create_app(
         return app
 
     def clock_now() -> Clock:
-        ms = state.clock()
-        return Clock(now=ms // 1000, now_ms=ms)
+        return Clock.at(state.clock())
 
     def paged(page: catalog.Page) -> dict[str, Any]:
         return {"data": page.fields()} if nest else page.fields()

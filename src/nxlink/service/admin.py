@@ -121,8 +121,7 @@ def create_route(
 
 
 def _clock() -> Clock:
-    ms = time.time_ns() // 1_000_000
-    return Clock(now=ms // 1000, now_ms=ms)
+    return Clock.at(time.time_ns() // 1_000_000)
 
 
 def top_up(store: Store, account_name: str, cents: int) -> tuple[int, int]:

@@ -78,6 +78,11 @@ class Clock:
     now: int
     now_ms: int
 
+    @classmethod
+    def at(cls, ms: int) -> Clock:
+        """Both stamps from one reading of a clock in epoch milliseconds."""
+        return cls(now=ms // 1000, now_ms=ms)
+
 
 # -- the user's operations ------------------------------------------------------------------
 
