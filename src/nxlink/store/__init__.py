@@ -12,6 +12,7 @@ from nxlink.store.base import (
     Route,
     Store,
     StoreError,
+    StoreUnavailable,
     TaskFilter,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "Route",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "TaskFilter",
     "open_store",
 ]

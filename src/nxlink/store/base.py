@@ -34,6 +34,12 @@ class StoreError(Exception):
     """A store operation was refused (unknown name, duplicate, ...); the message says why."""
 
 
+class StoreUnavailable(StoreError):
+    """The database could not answer in time (a lock, pool or statement timeout, a lost
+    connection): the request may be tried again later. The server answers 503 with
+    ``Retry-After``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     id: int
