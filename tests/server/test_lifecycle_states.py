@@ -473,8 +473,10 @@ def test_appending_to_a_completed_task_keep_1_task_reopens_it(
     sim = simulator(store)
     sim.advance(NOW)
     sim.advance(NOW + HOUR)
-    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-        conn.execute("UPDATE tasks SET task_status = 3 WHERE task_id = ?", (task_id,))
+    with store.lifecycle() as tx:
+        held = tx.task(tenant.account_id, task_id=task_id)
+        assert held is not None
+        tx.update_task(tenant.account_id, held.row_id, task_status=3)
     assert state(api, tenant, task_id) == (3, None)
     outbox.nothing()
     appended = ok(api, tenant, APPEND, {"taskId": task_id, "list": contacts("late", 2)})

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from conftest import NOW_MS, Api, Tenant, make_api, make_task, make_tenant, sign_md5
+from nxlink.contract.taskdoc import average, rate
 from nxlink.server.app import TASK_LIST_PATH
 from nxlink.service import admin
-from nxlink.service.tasks import average, rate
 from nxlink.store import NewTask, Store
 
 TRACE = re.compile(r"[0-9a-f]{32}")

@@ -1,5 +1,5 @@
-"""The task JSON the database renders (``task_docs``) agrees with the contract's formulas and
-follows every write that changes one of its inputs."""
+"""The task JSON the unit of work renders (``nxlink.contract.taskdoc``) agrees with the
+contract's formulas and follows every write that changes one of its inputs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import make_task, make_tenant
-from nxlink.service.tasks import average, rate
-from nxlink.store import Store, TaskFilter, open_store
+from nxlink.contract.taskdoc import average, rate
+from nxlink.store import Store, StoreError, TaskFilter, open_store
 
 
 def _only_task(store: Store, account_id: int) -> dict[str, Any]:
@@ -63,26 +63,48 @@ def test_rates_and_averages_match_the_reference(
     assert info["avgManualDuration"] == average(manual_elapsed, manual_ok)
 
 
-def test_doc_follows_counter_status_and_flow_changes(store: Store) -> None:
+def test_doc_follows_every_write_of_the_unit_of_work(store: Store) -> None:
     tenant = make_tenant(store)
     store.insert_tasks(tenant.account_id, [make_task(tenant, task_name="Ärger")])
     before = _only_task(store, tenant.account_id)
     assert before["statInfo"]["answerRate"] is None
     assert before["autoFlowName"] == tenant.flow_name
     assert before["taskName"] == "Ärger"
+    account, row = tenant.account_id, before["id"]
 
-    conn = store._conn  # type: ignore[attr-defined]
-    conn.execute("UPDATE task_stats SET total_call_count = 3, answer_call_count = 2, "
-                 "total_call_elapsed = 100")  # fmt: skip
+    with store.lifecycle() as tx:
+        tx.add_counters(account, row, {"total_call_count": 3, "answer_call_count": 2,
+                                       "total_call_elapsed": 100})  # fmt: skip
     after = _only_task(store, tenant.account_id)["statInfo"]
     assert (after["answerRate"], after["avgCallDuration"]) == ("66.67%", 50)
 
-    conn.execute("UPDATE tasks SET task_status = 5, pause_reason = 1")
+    with store.lifecycle() as tx:
+        tx.update_task(account, row, task_status=5, pause_reason=1)
     task = _only_task(store, tenant.account_id)
     assert (task["taskStatus"], task["pauseReason"]) == (5, 1)
 
-    conn.execute("UPDATE flows SET name = 'Renamed agent'")
-    assert _only_task(store, tenant.account_id)["autoFlowName"] == "Renamed agent"
+    # A transaction that fails leaves the stored JSON as it was, with its counters.
+    with pytest.raises(RuntimeError), store.lifecycle() as tx:
+        tx.add_counters(account, row, {"total_call_count": 1})
+        tx.update_task(account, row, task_status=2, pause_reason=None)
+        raise RuntimeError("rolled back")
+    assert _only_task(store, tenant.account_id) == task
+
+
+def test_unknown_counters_and_columns_are_refused(store: Store) -> None:
+    tenant = make_tenant(store)
+    store.insert_tasks(tenant.account_id, [make_task(tenant)])
+    row = _only_task(store, tenant.account_id)["id"]
+    with (
+        pytest.raises(StoreError, match="unknown counters: \\['calls'\\]"),
+        store.lifecycle() as tx,
+    ):
+        tx.add_counters(tenant.account_id, row, {"calls": 1})
+    with (
+        pytest.raises(StoreError, match="not updatable: \\['task_name'\\]"),
+        store.lifecycle() as tx,
+    ):
+        tx.update_task(tenant.account_id, row, task_name="x")
 
 
 def test_doc_keys_in_contract_order(store: Store) -> None:

@@ -30,7 +30,17 @@ from nxlink.service.requests import (
     TaskRef,
 )
 from nxlink.store import Store, StoreError
-from nxlink.store.base import Claim, LifecycleTx, NewCall, NewOrder, NewTask, TaskState
+from nxlink.store.base import (
+    Claim,
+    DialCandidate,
+    DialContext,
+    LifecycleTx,
+    NewCall,
+    NewOrder,
+    NewTask,
+    OrderState,
+    TaskState,
+)
 
 #: Attempts per contact when the task does not say (``orderMaxCall`` not set).
 DEFAULT_ORDER_MAX_CALL: Final = 1
@@ -146,7 +156,7 @@ def create_task(
         if req.contacts:
             _import(tx, account_id, row_id, req.contacts, req.country_code, clock=clock)
         if status == IN_PROGRESS:
-            _after_entering_progress(tx, tx.task_by_row(row_id), clock=clock)
+            _after_entering_progress(tx, tx.task_by_row(account_id, row_id), clock=clock)
         return task_id
 
 
@@ -175,7 +185,7 @@ def append_contacts(
                 req.country_code or task.country_code, clock=clock)  # fmt: skip
         if task.task_status == COMPLETED:  # taskKeep 1: the new contacts reopen it
             _set_status(tx, task, IN_PROGRESS, None, clock=clock)
-            _after_entering_progress(tx, tx.task_by_row(task.row_id), clock=clock)
+            _after_entering_progress(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
         return task.task_id, len(req.contacts)
 
 
@@ -183,7 +193,7 @@ def delete_contact(store: Store, account_id: int, req: OrderDelete, *, clock: Cl
     """``order/delete``: only a pending, never-dialled contact; returns the taskId."""
     with store.lifecycle() as tx:
         task = _find(tx, account_id, req.ref)
-        order = tx.order(task.row_id, req.contact_id)
+        order = tx.order(account_id, task.row_id, req.contact_id)
         if order is None or order.state == "deleted":
             raise business_error(
                 [f"contactId: no contact '{req.contact_id}' in task {task.task_id}"]
@@ -192,8 +202,8 @@ def delete_contact(store: Store, account_id: int, req: OrderDelete, *, clock: Cl
             raise business_error(
                 [f"contactId: '{req.contact_id}' has been dialled and cannot be deleted"]
             )
-        tx.delete_order(order.id)
-        tx.add_counters(task.row_id, counters.contact_deleted())
+        tx.delete_order(account_id, order.id)
+        tx.add_counters(account_id, task.row_id, counters.contact_deleted())
         _complete_if_done(tx, task, clock=clock)
         return task.task_id
 
@@ -217,8 +227,8 @@ def start_task(store: Store, account_id: int, req: TaskAction, *, clock: Clock) 
             raise business_error([f"routeId: route '{task.route_id}' of task "
                                   f"{task.task_id} is disabled"])  # fmt: skip
         _set_status(tx, task, IN_PROGRESS, None, clock=clock, startup_by=req.startup_by)
-        _after_entering_progress(tx, tx.task_by_row(task.row_id), clock=clock)
-        return tx.task_by_row(task.row_id)
+        _after_entering_progress(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
+        return tx.task_by_row(task.account_id, task.row_id)
 
 
 def pause_task(store: Store, account_id: int, req: TaskAction, *, clock: Clock) -> TaskState:
@@ -235,7 +245,7 @@ def pause_task(store: Store, account_id: int, req: TaskAction, *, clock: Clock) 
                 ]
             )
         _set_status(tx, task, PAUSED, BY_USER, clock=clock)
-        return tx.task_by_row(task.row_id)
+        return tx.task_by_row(task.account_id, task.row_id)
 
 
 def top_up(store: Store, account_id: int, cents: int, *, clock: Clock) -> tuple[int, int]:
@@ -247,13 +257,13 @@ def top_up(store: Store, account_id: int, cents: int, *, clock: Clock) -> tuple[
         raise StoreError(f"the amount must be a positive number of cents, got {cents}")
     with store.lifecycle() as tx:
         balance = tx.add_balance(account_id, cents)
-        resumed = tx.tasks_in(statuses=[PAUSED_BALANCE], account_id=account_id)
+        resumed = tx.tasks_in(account_id, statuses=[PAUSED_BALANCE])
         if balance <= 0:
             return balance, 0
         for row_id in resumed:
-            task = tx.task_by_row(row_id)
+            task = tx.task_by_row(account_id, row_id)
             _set_status(tx, task, IN_PROGRESS, None, clock=clock)
-            task = tx.task_by_row(row_id)
+            task = tx.task_by_row(account_id, row_id)
             if not _runnable(tx, task):  # its flow or route was disabled while it waited
                 _set_status(tx, task, FAILED, None, clock=clock)
             else:
@@ -268,22 +278,31 @@ def set_enabled(
     route_id: str | None = None,
     enabled: bool,
     clock: Clock,
+    account_id: int | None = None,
 ) -> list[str]:
-    """Enable or disable a flow or a route; disabling fails its tasks in progress.
+    """Enable or disable a flow or a route (of one account, or of whichever has it);
+    disabling fails its tasks in progress.
 
     Returns the taskIds that failed.
     """
     with store.lifecycle() as tx:
-        if not tx.set_enabled(flow_id=flow_id, route_id=route_id, enabled=enabled):
-            what = f"flow {flow_id}" if flow_id is not None else f"route '{route_id}'"
-            raise StoreError(f"no {what}")
+        accounts = [account_id] if account_id is not None else tx.account_ids()
+        found = False
         failed: list[str] = []
-        if not enabled:
-            for row_id in tx.tasks_using(flow_id=flow_id, route_id=route_id):
-                task = tx.task_by_row(row_id)
+        for owner in accounts:
+            if not tx.set_enabled(owner, flow_id=flow_id, route_id=route_id, enabled=enabled):
+                continue
+            found = True
+            if enabled:
+                continue
+            for row_id in tx.tasks_using(owner, flow_id=flow_id, route_id=route_id):
+                task = tx.task_by_row(owner, row_id)
                 if task.task_status == IN_PROGRESS:
                     _set_status(tx, task, FAILED, None, clock=clock)
                     failed.append(task.task_id)
+        if not found:
+            what = f"flow {flow_id}" if flow_id is not None else f"route '{route_id}'"
+            raise StoreError(f"no {what}")
         return failed
 
 
@@ -316,19 +335,88 @@ class CallOutcome:
 DIALER_ALIVE_MS: Final = 5_000
 
 
+def dialable(task: DialCandidate, now: int) -> bool:
+    """May the task place calls at ``now`` (dialer clock)? In progress, its account enabled
+    with a balance above zero, its flow and route enabled, and ``shutdownAt`` not reached."""
+    shutdown_due = (
+        not task.shutdown_fired and task.shutdown_at is not None and task.shutdown_at <= now
+    )
+    return (
+        task.task_status == IN_PROGRESS
+        and task.account_enabled
+        and task.balance_cents > 0
+        and task.flow_enabled
+        and task.route_enabled
+        and task.context is not None
+        and not shutdown_due
+    )
+
+
+def lines(task: DialCandidate) -> int:
+    """The task's concurrent calls: ``maxCall``, or the account's default when it is 0."""
+    return task.max_call if task.max_call > 0 else task.default_max_call
+
+
 def claim(
     store: Store, now: int, *, dialer_id: str, lease_seconds: int, now_ms: int
 ) -> list[Claim]:
-    """Claim due orders for ``dialer_id`` (and take over claims whose lease passed)."""
+    """Claim due orders for ``dialer_id`` (and take over claims whose lease passed).
+
+    Each dialer seen within :data:`DIALER_ALIVE_MS` holds at most its fair share,
+    ``ceil(lines / live dialers)``, of a task's lines, and never more than the task's lines are
+    dialling at once, whoever holds them.
+    """
+    lease_until = now + lease_seconds
     with store.lifecycle() as tx:
-        return tx.claim_due(
-            now,
-            dialer_id=dialer_id,
-            lease_until=now + lease_seconds,
-            default_ring=DEFAULT_RING_SECONDS,
-            now_ms=now_ms,
-            alive_ms=DIALER_ALIVE_MS,
-        )
+        live = tx.dialer_heartbeat(dialer_id, now_ms=now_ms, alive_ms=DIALER_ALIVE_MS)
+        claims: list[Claim] = []
+        for account_id in tx.account_ids():
+            contexts: dict[int, DialContext] = {}
+            for order in tx.adopt_expired(account_id, now, dialer_id=dialer_id,
+                                          lease_until=lease_until):  # fmt: skip
+                if order.task_row_id not in contexts:
+                    contexts[order.task_row_id] = tx.dial_context(account_id, order.task_row_id)
+                assert order.claimed_at is not None
+                claims.append(_claim(order, contexts[order.task_row_id], order.claimed_at,
+                                     adopted=True))  # fmt: skip
+            for task in tx.dial_candidates(account_id, now):
+                if not dialable(task, now):
+                    continue
+                held = tx.lock_lines(account_id, task.task_row_id, dialer_id=dialer_id)
+                if held is None:
+                    continue  # another dialer is claiming for this task right now
+                dialling, mine = held
+                total = lines(task)
+                share = -(-total // max(live, 1))
+                room = min(total - dialling, share - mine)
+                if room <= 0:
+                    continue
+                assert task.context is not None
+                for order in tx.claim_orders(account_id, task.task_row_id, now, limit=room,
+                                             dialer_id=dialer_id,
+                                             lease_until=lease_until):  # fmt: skip
+                    claims.append(_claim(order, task.context, now, adopted=False))
+        return claims
+
+
+def _claim(order: OrderState, context: DialContext, claimed_at: int, *, adopted: bool) -> Claim:
+    return Claim(
+        order_id=order.id,
+        account_id=order.account_id,
+        task_row_id=order.task_row_id,
+        task_id=context.task_id,
+        contact_id=order.contact_id,
+        phone=order.phone,
+        attempt=order.attempts + 1,
+        claimed_at=claimed_at,
+        max_ring_time=context.max_ring_time or DEFAULT_RING_SECONDS,
+        agent_group_id=context.agent_group_id,
+        route_id=context.route_id,
+        answer_probability=context.answer_probability,
+        talk_seconds_mean=context.talk_seconds_mean,
+        price_per_minute_cents=context.price_per_minute_cents,
+        adopted=adopted,
+    )
 
 
 def report(
@@ -341,10 +429,12 @@ def report(
     if outcome.result not in counters.CALL_RESULTS:
         raise ValueError(f"unknown call result {outcome.result}")
     with store.lifecycle() as tx:
-        order = tx.held_order(held.order_id, dialer_id=dialer_id, attempt=held.attempt)
+        account_id = held.account_id
+        order = tx.held_order(account_id, held.order_id, dialer_id=dialer_id,
+                              attempt=held.attempt)  # fmt: skip
         if order is None:
             return False
-        task = tx.task_by_row(order.task_row_id)
+        task = tx.task_by_row(account_id, order.task_row_id)
         answered = outcome.answered
         attempts_allowed = task.order_max_call or DEFAULT_ORDER_MAX_CALL
         finished = (
@@ -379,7 +469,7 @@ def report(
             ),
         )
         replay = DEFAULT_REPLAY_INTERVAL if task.replay_interval is None else task.replay_interval
-        tx.finish_attempt(order.id, finished=finished, answered=answered,
+        tx.finish_attempt(account_id, order.id, finished=finished, answered=answered,
                           next_attempt_ts=end + replay)  # fmt: skip
         delta = counters.call_completed(
             result=outcome.result,
@@ -392,15 +482,15 @@ def report(
             delta = counters.combine(
                 delta, counters.order_finished(answered=order.answered or answered)
             )
-        tx.add_counters(task.row_id, delta)
+        tx.add_counters(account_id, task.row_id, delta)
         if task.call_callback_url:
-            record = tx.call_record(call_row)
+            record = tx.call_record(account_id, call_row)
             _enqueue(tx, task, "call", task.call_callback_url,
                      {"eventType": "call.completed", "call": record}, clock=clock)  # fmt: skip
         if cost and tx.add_balance(task.account_id, -cost) <= 0:
             _pause_for_balance(tx, task.account_id, clock=clock)
         if finished:
-            _complete_if_done(tx, tx.task_by_row(task.row_id), clock=clock)
+            _complete_if_done(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
         return True
 
 
@@ -409,23 +499,30 @@ def fire_schedules(store: Store, now: int, *, clock: Clock) -> int:
 
     Returns how many tasks had a schedule fire.
     """
+    fired = 0
     with store.lifecycle() as tx:
-        rows = tx.due_schedules(now)
-        for row_id in rows:
-            task = tx.task_by_row(row_id)
-            if (task.startup_type == 2 and not task.startup_fired
-                    and task.startup_at is not None and task.startup_at <= now):  # fmt: skip
-                tx.update_task(row_id, startup_fired=1)
-                if task.task_status in (READY, PAUSED) and _runnable(tx, task):
-                    _set_status(tx, task, IN_PROGRESS, None, clock=clock)
-                    _after_entering_progress(tx, tx.task_by_row(row_id), clock=clock)
-            task = tx.task_by_row(row_id)
-            if (not task.shutdown_fired and task.shutdown_at is not None
-                    and task.shutdown_at <= now):  # fmt: skip
-                tx.update_task(row_id, shutdown_fired=1)
-                if task.task_status == IN_PROGRESS:
-                    _set_status(tx, task, PAUSED, BY_SCHEDULE, clock=clock)
-        return len(rows)
+        for account_id in tx.account_ids():
+            rows = tx.due_schedules(account_id, now)
+            fired += len(rows)
+            for row_id in rows:
+                _fire(tx, tx.task_by_row(account_id, row_id), now, clock=clock)
+    return fired
+
+
+def _fire(tx: LifecycleTx, task: TaskState, now: int, *, clock: Clock) -> None:
+    account_id, row_id = task.account_id, task.row_id
+    if (task.startup_type == 2 and not task.startup_fired
+            and task.startup_at is not None and task.startup_at <= now):  # fmt: skip
+        tx.update_task(account_id, row_id, startup_fired=1)
+        if task.task_status in (READY, PAUSED) and _runnable(tx, task):
+            _set_status(tx, task, IN_PROGRESS, None, clock=clock)
+            _after_entering_progress(tx, tx.task_by_row(account_id, row_id), clock=clock)
+    task = tx.task_by_row(account_id, row_id)
+    if (not task.shutdown_fired and task.shutdown_at is not None
+            and task.shutdown_at <= now):  # fmt: skip
+        tx.update_task(account_id, row_id, shutdown_fired=1)
+        if task.task_status == IN_PROGRESS:
+            _set_status(tx, task, PAUSED, BY_SCHEDULE, clock=clock)
 
 
 # -- inside a transaction ------------------------------------------------------------------
@@ -492,7 +589,7 @@ def _import(
         ],
         now=clock.now,
     )
-    tx.add_counters(task_row_id, counters.contacts_imported(len(contacts)))
+    tx.add_counters(account_id, task_row_id, counters.contacts_imported(len(contacts)))
 
 
 def _runnable(tx: LifecycleTx, task: TaskState) -> bool:
@@ -514,7 +611,8 @@ def _set_status(
     """Change a task's state along the table, and announce it."""
     if (task.task_status, status) not in TRANSITIONS:
         raise StoreError(f"task {task.task_id}: no transition {task.task_status} -> {status}")
-    tx.update_task(task.row_id, task_status=status, pause_reason=pause_reason, **columns)
+    tx.update_task(task.account_id, task.row_id, task_status=status, pause_reason=pause_reason,
+                   **columns)  # fmt: skip
     if task.task_callback_url:
         payload = {
             "eventType": "task.status",
@@ -526,7 +624,7 @@ def _set_status(
             "taskName": task.task_name,
             "taskStatus": status,
             "pauseReason": pause_reason,
-            "statInfo": orjson.Fragment(tx.stat_info(task.row_id)),
+            "statInfo": tx.stat_info(task.account_id, task.row_id),
         }
         _enqueue(tx, task, "task", task.task_callback_url, payload, clock=clock)
 
@@ -559,11 +657,11 @@ def _after_entering_progress(tx: LifecycleTx, task: TaskState, *, clock: Clock) 
 def _complete_if_done(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> None:
     if task.task_status != IN_PROGRESS or task.task_keep != 0:
         return
-    still_open, finished = tx.open_orders(task.row_id)
+    still_open, finished = tx.open_orders(task.account_id, task.row_id)
     if not still_open and finished:
         _set_status(tx, task, COMPLETED, None, clock=clock)
 
 
 def _pause_for_balance(tx: LifecycleTx, account_id: int, *, clock: Clock) -> None:
-    for row_id in tx.tasks_in(statuses=[IN_PROGRESS], account_id=account_id):
-        _set_status(tx, tx.task_by_row(row_id), PAUSED_BALANCE, BY_BALANCE, clock=clock)
+    for row_id in tx.tasks_in(account_id, statuses=[IN_PROGRESS]):
+        _set_status(tx, tx.task_by_row(account_id, row_id), PAUSED_BALANCE, BY_BALANCE, clock=clock)

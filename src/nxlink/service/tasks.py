@@ -163,22 +163,6 @@ def list_tasks(store: Store, account_id: int, query: TaskListQuery) -> TaskPage:
     )
 
 
-def rate(numerator: int, denominator: int) -> str | None:
-    """``"66.67%"``: a percentage, two decimals, rounded half up; None on a zero denominator.
-
-    The reference for the same derivation the store renders into each task (``task_docs``).
-    """
-    if denominator == 0:
-        return None
-    hundredths = (numerator * 20000 + denominator) // (2 * denominator)
-    return f"{hundredths // 100}.{hundredths % 100:02d}%"
-
-
-def average(total: int, count: int) -> int | None:
-    """Integer average rounded down; None when ``count`` is 0."""
-    return None if count == 0 else total // count
-
-
 # -- coercion ---------------------------------------------------------------------------------
 
 

@@ -1,19 +1,22 @@
 """The store interface: everything the service needs from a database, and nothing of SQL.
 
-Backends (``sqlite.py`` now, ``postgres.py`` next) implement :class:`Store`; ``open_store(url)``
-picks one by URL scheme. A page of the task list travels as the tasks' JSON texts, rendered by
-the database in the transaction of every write (``task_docs``), so that a 1000-row page costs no
-per-row object construction.
+Backends (``sqlite.py``, ``postgres.py``) implement :class:`Store`; ``open_store(url)`` picks
+one by URL scheme. A page of the task list travels as the tasks' JSON, rendered in Python
+(:mod:`nxlink.contract.taskdoc`) by the unit of work of every write that changes a task
+(:meth:`Store.lifecycle`) and stored as opaque bytes, so that a 1000-row page costs no per-row
+object construction and no backend renders JSON.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Final
+
+from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
 
 #: The statistics counters, in the order of the ``task_stats`` columns.
 STAT_COUNTERS: Final[tuple[str, ...]] = (
@@ -28,6 +31,10 @@ STAT_COUNTERS: Final[tuple[str, ...]] = (
     "manual_fail_count",
     "manual_elapsed",
 )
+
+
+#: Runs one portable SQL statement (``?`` parameters) in a snapshot; returns its rows.
+Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 class StoreError(Exception):
@@ -375,16 +382,143 @@ class CounterDifference:
     recomputed: int
 
 
+@dataclass(frozen=True, slots=True)
+class DialContext:
+    """What a call of a task needs besides its order: the task's ring time and agent group,
+    its route's profile and price."""
+
+    task_id: str
+    max_ring_time: int
+    agent_group_id: str
+    route_id: str
+    answer_probability: float
+    talk_seconds_mean: int
+    price_per_minute_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class DialCandidate:
+    """A task with at least one pending order due, and the facts the service decides on
+    (``nxlink.service.lifecycle.dialable``): the store only reads them."""
+
+    task_row_id: int
+    account_id: int
+    task_status: int
+    max_call: int
+    default_max_call: int
+    account_enabled: bool
+    balance_cents: int
+    flow_enabled: bool
+    #: False when the task's route does not exist (any more).
+    route_enabled: bool
+    shutdown_at: int | None
+    shutdown_fired: bool
+    context: DialContext | None
+
+
 class LifecycleTx(abc.ABC):
     """The primitives of one lifecycle transaction (``Store.lifecycle()``).
 
-    The rules (which event moves which counter and state) live in ``nxlink.service``; this
-    object only reads and writes rows, all of them in the one transaction it stands for.
+    The rules (which event moves which counter and state, which order is dialled next) live in
+    ``nxlink.service``; this object only reads and writes rows, all of them in the one
+    transaction it stands for. Every primitive on tenant data names the account.
+
+    The unit of work keeps each touched task's JSON current: :meth:`add_counters`,
+    :meth:`update_task` and :meth:`insert_tasks` note the task, and before the transaction
+    commits, :meth:`flush_docs` renders each noted task once
+    (:func:`nxlink.contract.taskdoc.render`) and stores the bytes. Backends implement the
+    underscored primitives and never render JSON themselves.
     """
 
-    # reads
+    def __init__(self) -> None:
+        self._touched: dict[tuple[int, int], None] = {}
+
+    # -- the unit of work (concrete: the same for every backend) -----------------------------
+    def add_counters(self, account_id: int, task_row_id: int, delta: dict[str, int]) -> None:
+        """Add ``delta`` (keys of :data:`STAT_COUNTERS`) to the task's statistics."""
+        changes = {name: n for name, n in delta.items() if n}
+        if not changes:
+            return
+        unknown = set(changes) - set(STAT_COUNTERS)
+        if unknown:
+            raise StoreError(f"unknown counters: {sorted(unknown)}")
+        self._bump_counters(account_id, task_row_id, changes)
+        self._touched[(account_id, task_row_id)] = None
+
+    def update_task(self, account_id: int, row_id: int, **columns: Any) -> None:
+        """Set ``tasks`` columns (``task_status``, ``pause_reason``, ``startup_by``, ...)."""
+        unknown = set(columns) - UPDATABLE_TASK_COLUMNS
+        if unknown:
+            raise StoreError(f"task columns not updatable: {sorted(unknown)}")
+        if not columns:
+            return
+        self._update_task(account_id, row_id, columns)
+        if set(columns) - _UNRENDERED_COLUMNS:
+            self._touched[(account_id, row_id)] = None
+
+    def insert_task(self, account_id: int, task: NewTask) -> int:
+        """Insert a task and its statistics row; return the task's row id."""
+        return self.insert_tasks(account_id, [task], synthetic=False)[0]
+
+    def insert_tasks(
+        self, account_id: int, tasks: Sequence[NewTask], *, synthetic: bool
+    ) -> list[int]:
+        """Insert tasks with their statistics rows and their JSON; return their row ids.
+
+        Synthetic (seeded) tasks are history: their schedules count as fired and their
+        counters were generated, so ``verify-counters`` leaves them out.
+        """
+        if not tasks:
+            return []
+        names = self._flow_names(account_id)
+        ids = self._reserve_task_ids(len(tasks))
+        rows = []
+        for (row_id, stat_id), task in zip(ids, tasks, strict=True):
+            stats = {name: task.stats.get(name, 0) for name in STAT_COUNTERS}
+            inputs = TaskDocInputs(
+                row_id=row_id, stat_id=stat_id, account_id=account_id, task_id=task.task_id,
+                user_task_id=task.user_task_id, other=task.other,
+                auto_flow_id=task.auto_flow_id, auto_flow_name=names.get(task.auto_flow_id, ""),
+                task_status=task.task_status, pause_reason=task.pause_reason,
+                task_name=task.task_name, task_desc=task.task_desc, task_keep=task.task_keep,
+                startup_type=task.startup_type, startup_at=task.startup_at,
+                shutdown_at=task.shutdown_at, startup_by=task.startup_by,
+                route_id=task.route_id, max_call=task.max_call, import_type=task.import_type,
+                func_flag=task.func_flag, max_ring_time=task.max_ring_time,
+                strategy_id=task.strategy_id, agent_group_id=task.agent_group_id,
+                task_callback_url=task.task_callback_url, create_ts=task.create_ts,
+                order_max_call=task.order_max_call, replay_interval=task.replay_interval,
+                **stats,
+            )  # fmt: skip
+            rows.append(TaskRow(row_id, stat_id, task, render(inputs)))
+        self._insert_task_rows(account_id, rows, synthetic=synthetic)
+        return [row.row_id for row in rows]
+
+    def stat_info(self, account_id: int, task_row_id: int) -> dict[str, Any]:
+        """The task's ``statInfo`` as the task list renders it, as of now in this transaction."""
+        (inputs,) = self._doc_inputs(account_id, [task_row_id])
+        return stat_info(inputs)
+
+    def flush_docs(self) -> None:
+        """Render and store the JSON of every task touched in this transaction (each once)."""
+        by_account: dict[int, list[int]] = {}
+        for account_id, row_id in self._touched:
+            by_account.setdefault(account_id, []).append(row_id)
+        self._touched.clear()
+        for account_id, row_ids in by_account.items():
+            docs = [
+                (inputs.row_id, inputs.create_ts, render(inputs))
+                for inputs in self._doc_inputs(account_id, sorted(row_ids))
+            ]
+            self._put_docs(account_id, docs)
+
+    # -- reads -------------------------------------------------------------------------------
     @abc.abstractmethod
     def account(self, account_id: int) -> Account: ...
+
+    @abc.abstractmethod
+    def account_ids(self) -> list[int]:
+        """Every account's id, ascending (accounts are a global, reference table)."""
 
     @abc.abstractmethod
     def flow(self, account_id: int, flow_id: int) -> Flow | None:
@@ -400,7 +534,7 @@ class LifecycleTx(abc.ABC):
     ) -> TaskState | None: ...
 
     @abc.abstractmethod
-    def task_by_row(self, row_id: int) -> TaskState: ...
+    def task_by_row(self, account_id: int, row_id: int) -> TaskState: ...
 
     @abc.abstractmethod
     def task_id_using(self, account_id: int, user_task_id: str) -> str | None:
@@ -412,100 +546,161 @@ class LifecycleTx(abc.ABC):
         the order given."""
 
     @abc.abstractmethod
-    def order(self, task_row_id: int, contact_id: str) -> OrderState | None: ...
+    def order(self, account_id: int, task_row_id: int, contact_id: str) -> OrderState | None: ...
 
     @abc.abstractmethod
-    def open_orders(self, task_row_id: int) -> tuple[bool, bool]:
+    def open_orders(self, account_id: int, task_row_id: int) -> tuple[bool, bool]:
         """``(has an order pending or dialling, has a finished order)``: index seeks only."""
 
     @abc.abstractmethod
-    def stat_info(self, task_row_id: int) -> str:
-        """The task's ``statInfo`` as the task list renders it (JSON text)."""
+    def tasks_in(self, account_id: int, *, statuses: Sequence[int]) -> list[int]:
+        """Row ids of the account's tasks in ``statuses``, ascending."""
 
     @abc.abstractmethod
-    def tasks_in(self, *, statuses: Sequence[int], account_id: int | None = None) -> list[int]:
-        """Row ids of tasks in ``statuses`` (of one account, or all), ascending."""
+    def tasks_using(
+        self, account_id: int, *, flow_id: int | None = None, route_id: str | None = None
+    ) -> list[int]:
+        """Row ids of the account's tasks using a flow or a route, ascending."""
 
-    @abc.abstractmethod
-    def tasks_using(self, *, flow_id: int | None = None, route_id: str | None = None) -> list[int]:
-        """Row ids of the tasks using a flow or a route, ascending."""
-
-    # writes
-    @abc.abstractmethod
-    def insert_task(self, account_id: int, task: NewTask) -> int:
-        """Insert a task and its statistics row; return the task's row id."""
-
+    # -- writes ------------------------------------------------------------------------------
     @abc.abstractmethod
     def insert_orders(
         self, account_id: int, task_row_id: int, orders: Sequence[NewOrder], *, now: int
     ) -> None: ...
 
     @abc.abstractmethod
-    def delete_order(self, order_id: int) -> None:
+    def delete_order(self, account_id: int, order_id: int) -> None:
         """Mark the order deleted (its contact id stays taken)."""
-
-    @abc.abstractmethod
-    def add_counters(self, task_row_id: int, delta: dict[str, int]) -> None:
-        """Add ``delta`` (keys of :data:`STAT_COUNTERS`) to the task's statistics."""
-
-    @abc.abstractmethod
-    def update_task(self, row_id: int, **columns: Any) -> None:
-        """Set ``tasks`` columns (``task_status``, ``pause_reason``, ``startup_by``, ...)."""
 
     @abc.abstractmethod
     def add_balance(self, account_id: int, cents: int) -> int:
         """Add ``cents`` (may be negative) to the balance; return the new balance."""
 
     @abc.abstractmethod
-    def set_enabled(self, *, flow_id: int | None = None, route_id: str | None = None,
-                    enabled: bool) -> bool:  # fmt: skip
-        """Enable or disable a flow or a route; False when it does not exist."""
+    def set_enabled(self, account_id: int, *, flow_id: int | None = None,
+                    route_id: str | None = None, enabled: bool) -> bool:  # fmt: skip
+        """Enable or disable a flow or a route of the account; False when it does not exist."""
 
     @abc.abstractmethod
     def enqueue_callback(
         self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
     ) -> None: ...
 
-    # the dialer
+    # -- the dialer --------------------------------------------------------------------------
     @abc.abstractmethod
-    def claim_due(
+    def dialer_heartbeat(self, dialer_id: str, *, now_ms: int, alive_ms: int) -> int:
+        """Note ``dialer_id`` as live until ``now_ms + alive_ms`` (real time; rewritten at most
+        every ``alive_ms / 2``), forget dialers not seen since; return how many are live."""
+
+    @abc.abstractmethod
+    def adopt_expired(
+        self, account_id: int, now: int, *, dialer_id: str, lease_until: int
+    ) -> list[OrderState]:
+        """Atomically take over the account's claims of other dialers whose lease passed by
+        ``now`` (oldest lease first); the orders as they are now held by ``dialer_id``."""
+
+    @abc.abstractmethod
+    def dial_candidates(self, account_id: int, now: int) -> list[DialCandidate]:
+        """The account's tasks with at least one pending order due at ``now``, by row id, with
+        the facts that decide whether they may dial (a read: nothing is locked)."""
+
+    @abc.abstractmethod
+    def lock_lines(
+        self, account_id: int, task_row_id: int, *, dialer_id: str
+    ) -> tuple[int, int] | None:
+        """Lock the task's lines for this transaction and count its dialling orders:
+        ``(dialling, of them held by dialer_id)``; None when another transaction is claiming
+        for the task right now (it is skipped, not waited for)."""
+
+    @abc.abstractmethod
+    def claim_orders(
         self,
+        account_id: int,
+        task_row_id: int,
         now: int,
         *,
+        limit: int,
         dialer_id: str,
         lease_until: int,
-        default_ring: int,
-        now_ms: int,
-        alive_ms: int,
-    ) -> list[Claim]:
-        """Take over expired claims of other dialers, then claim the due pending orders of
-        in-progress tasks (route and flow enabled, account balance above zero, before
-        ``shutdownAt``), at most ``maxCall`` (or the account default) dialling per task.
-
-        Each dialer that claimed within ``alive_ms`` (real time) holds at most its fair share,
-        ``ceil(maxCall / live dialers)``, of a task's lines."""
+    ) -> list[OrderState]:
+        """Claim up to ``limit`` of the task's pending orders due at ``now``, earliest due
+        first then by id, for ``dialer_id`` until ``lease_until``; the orders as claimed."""
 
     @abc.abstractmethod
-    def held_order(self, order_id: int, *, dialer_id: str, attempt: int) -> OrderState | None:
+    def dial_context(self, account_id: int, task_row_id: int) -> DialContext: ...
+
+    @abc.abstractmethod
+    def held_order(
+        self, account_id: int, order_id: int, *, dialer_id: str, attempt: int
+    ) -> OrderState | None:
         """The order if ``dialer_id`` still holds its claim for ``attempt``."""
 
     @abc.abstractmethod
     def finish_attempt(
-        self, order_id: int, *, finished: bool, answered: bool, next_attempt_ts: int
-    ) -> None:
+        self, account_id: int, order_id: int, *, finished: bool, answered: bool,
+        next_attempt_ts: int,
+    ) -> None:  # fmt: skip
         """Record a completed attempt on the order: pending again or finished."""
 
     @abc.abstractmethod
     def insert_call(self, order: OrderState, call: NewCall) -> int: ...
 
     @abc.abstractmethod
-    def call_record(self, call_row_id: int) -> dict[str, Any]:
+    def call_record(self, account_id: int, call_row_id: int) -> dict[str, Any]:
         """The call as ``call/list`` answers it."""
 
     @abc.abstractmethod
-    def due_schedules(self, now: int) -> list[int]:
-        """Row ids of tasks whose unfired ``startupAt``/``shutdownAt`` is at or before
-        ``now``, ordered by that time then id."""
+    def due_schedules(self, account_id: int, now: int) -> list[int]:
+        """Row ids of the account's tasks whose unfired ``startupAt``/``shutdownAt`` is at or
+        before ``now``, ordered by that time then id."""
+
+    # -- the backend's side of the unit of work ----------------------------------------------
+    @abc.abstractmethod
+    def _bump_counters(self, account_id: int, task_row_id: int, changes: dict[str, int]) -> None:
+        """Add the (validated, non-zero) changes to the statistics row."""
+
+    @abc.abstractmethod
+    def _update_task(self, account_id: int, row_id: int, columns: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def _flow_names(self, account_id: int) -> dict[int, str]:
+        """Every flow of the account (enabled or not): id -> name."""
+
+    @abc.abstractmethod
+    def _reserve_task_ids(self, n: int) -> list[tuple[int, int]]:
+        """``n`` fresh ``(task row id, statistics id)`` pairs, ascending."""
+
+    @abc.abstractmethod
+    def _insert_task_rows(
+        self, account_id: int, rows: Sequence[TaskRow], *, synthetic: bool
+    ) -> None:
+        """Insert the tasks, their statistics rows and their JSON (``TaskRow.doc``)."""
+
+    @abc.abstractmethod
+    def _doc_inputs(self, account_id: int, row_ids: Sequence[int]) -> list[TaskDocInputs]:
+        """What each task's JSON is rendered from, as of now in this transaction."""
+
+    @abc.abstractmethod
+    def _put_docs(self, account_id: int, docs: Sequence[tuple[int, int, bytes]]) -> None:
+        """Store ``(row id, create_ts, JSON)`` as the tasks' JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A task to insert with its allocated ids and rendered JSON."""
+
+    row_id: int
+    stat_id: int
+    task: NewTask
+    doc: bytes
+
+
+#: Columns of ``tasks`` the lifecycle may set.
+UPDATABLE_TASK_COLUMNS: Final = frozenset({
+    "task_status", "pause_reason", "startup_by", "startup_fired", "shutdown_fired",
+})  # fmt: skip
+#: Of those, the ones the task object does not show.
+_UNRENDERED_COLUMNS: Final = frozenset({"startup_fired", "shutdown_fired"})
 
 
 class Store(OutboxStore):
@@ -583,9 +778,10 @@ class Store(OutboxStore):
     def list_routes(self, account_id: int) -> list[Route]: ...
 
     # -- tasks -----------------------------------------------------------------------------
-    @abc.abstractmethod
     def insert_tasks(self, account_id: int, tasks: Iterable[NewTask]) -> int:
-        """Insert tasks with their statistics rows in one transaction; return how many."""
+        """Insert seeded (synthetic) tasks in one transaction; return how many."""
+        with self.lifecycle() as tx:
+            return len(tx.insert_tasks(account_id, list(tasks), synthetic=True))
 
     @abc.abstractmethod
     def count_tasks(self, account_id: int) -> int: ...
@@ -596,7 +792,7 @@ class Store(OutboxStore):
     ) -> tuple[int, list[bytes]]:
         """``(total, tasks)`` from one consistent read, ordered ``create_ts desc, id desc``.
 
-        Each task is the UTF-8 JSON of the wire task object (``task-list.md``).
+        Each task is the UTF-8 JSON of the wire task object, as stored by the unit of work.
         """
 
     @abc.abstractmethod
@@ -604,10 +800,18 @@ class Store(OutboxStore):
         """Refresh the planner's statistics (after a bulk load)."""
 
     # -- the life of tasks -------------------------------------------------------------------
-    @abc.abstractmethod
-    def lifecycle(self) -> contextlib.AbstractContextManager[LifecycleTx]:
+    @contextlib.contextmanager
+    def lifecycle(self) -> Iterator[LifecycleTx]:
         """One write transaction for a lifecycle event: committed when the block ends, rolled
-        back (nothing written) when it raises."""
+        back (nothing written) when it raises. Touched tasks' JSON is re-rendered before the
+        commit, in the same transaction."""
+        with self._transaction() as tx:
+            yield tx
+            tx.flush_docs()
+
+    @abc.abstractmethod
+    def _transaction(self) -> contextlib.AbstractContextManager[LifecycleTx]:
+        """The backend's write transaction and its primitives."""
 
     @abc.abstractmethod
     def call_page(
@@ -630,6 +834,14 @@ class Store(OutboxStore):
         something to do besides its own calls: a retry falls due, another dialer's lease
         passes, a schedule fires. None when nothing is waiting. A read, no lock taken."""
 
-    @abc.abstractmethod
     def recompute_counters(self) -> CounterCheck:
-        """Every task's counters recomputed from its orders and calls (one snapshot)."""
+        """Every task's counters recomputed from its orders and calls (one snapshot), with
+        the one definition of each counter (:mod:`nxlink.store.recount`) on every backend."""
+        from nxlink.store import recount
+
+        with self._snapshot() as query:
+            return recount.check(query)
+
+    @abc.abstractmethod
+    def _snapshot(self) -> contextlib.AbstractContextManager[Query]:
+        """One consistent read; yields a function running portable SQL (``?`` parameters)."""

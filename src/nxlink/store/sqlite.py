@@ -10,7 +10,7 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,11 +21,10 @@ from nxlink.store.base import (
     Account,
     CallFilter,
     ClockAnchor,
-    CounterCheck,
     Flow,
     KeyAuth,
     LifecycleTx,
-    NewTask,
+    Query,
     Route,
     Store,
     StoreError,
@@ -34,9 +33,8 @@ from nxlink.store.base import (
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
-    insert_task_rows,
+    indexed_name,
     next_dialer_event,
-    recompute_counters,
 )
 from nxlink.store.sqlite_outbox import SQLiteOutbox
 
@@ -50,6 +48,9 @@ DIRECT_SKIP = 1_000
 DAY = 86_400
 HOUR = 3_600
 PAGE_SIZE = 16_384
+#: Name searches this long or longer are served by the trigram index (``task_names``);
+#: shorter ones scan the account's names.
+TRIGRAM = 3
 
 # A filtered page: the covering index picks the rows, their JSON is looked up by key.
 _PAGE_SELECT = """
@@ -216,6 +217,9 @@ class SQLiteStore(SQLiteOutbox, Store):
                     continue
                 for statement in _statements(entry.read_text(encoding="utf-8")):
                     conn.execute(statement)
+                after = _AFTER_MIGRATION.get(version)
+                if after is not None:
+                    after(conn)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_ts) "
                     "VALUES (?, ?, CAST(strftime('%s', 'now') AS INTEGER))",
@@ -364,14 +368,9 @@ class SQLiteStore(SQLiteOutbox, Store):
             Route(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows
         ]
 
-    # -- tasks -----------------------------------------------------------------------------
-    def insert_tasks(self, account_id: int, tasks: Iterable[NewTask]) -> int:
-        with self._write() as conn:
-            return len(insert_task_rows(conn, account_id, list(tasks), synthetic=True))
-
     # -- the life of tasks -----------------------------------------------------------------
     @contextlib.contextmanager
-    def lifecycle(self) -> Iterator[LifecycleTx]:
+    def _transaction(self) -> Iterator[LifecycleTx]:
         with self._write() as conn:
             yield SQLiteLifecycleTx(conn)
 
@@ -404,9 +403,10 @@ class SQLiteStore(SQLiteOutbox, Store):
         with self._read() as conn:
             return next_dialer_event(conn, now, dialer_id=dialer_id)
 
-    def recompute_counters(self) -> CounterCheck:
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Query]:
         with self._read() as conn:
-            return recompute_counters(conn)
+            yield lambda sql, params: conn.execute(sql, params).fetchall()
 
     def count_tasks(self, account_id: int) -> int:
         row = self._conn.execute(
@@ -583,9 +583,29 @@ def _where(account_id: int, flt: TaskFilter) -> tuple[str, list[Any]]:
         if flt.max_answer_rate is not None:
             clauses.append(_rate_clause("<=", flt.max_answer_rate, params))
     if flt.name_fold is not None:
+        if len(flt.name_fold) >= TRIGRAM:
+            # The trigram index finds the candidates; instr() keeps the answer exact.
+            clauses.append("s.task_row_id IN (SELECT rowid FROM task_names WHERE task_names "
+                           "MATCH ?)")  # fmt: skip
+            params.append('"' + indexed_name(flt.name_fold).replace('"', '""') + '"')
         clauses.append("instr(t.name_fold, ?) > 0")
         params.append(flt.name_fold)
     return " AND ".join(clauses), params
+
+
+def _index_names_with_nul(conn: sqlite3.Connection) -> None:
+    """Migration 3's step SQL cannot take: index the names that hold a NUL character."""
+    rows = conn.execute(
+        "SELECT id, name_fold FROM tasks WHERE instr(name_fold, char(0)) > 0"
+    ).fetchall()
+    conn.executemany(
+        "INSERT INTO task_names (rowid, name_fold) VALUES (?, ?)",
+        [(row_id, indexed_name(name)) for row_id, name in rows],
+    )
+
+
+#: Python steps of a migration, run right after its SQL, in its transaction.
+_AFTER_MIGRATION: dict[int, Callable[[sqlite3.Connection], None]] = {3: _index_names_with_nul}
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -1,28 +1,29 @@
 """SQLite side of the task lifecycle: the primitives of one write transaction, the call list
-and the recomputation of every counter from orders and calls."""
+and the dialer's next-event question."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
+from nxlink.contract.taskdoc import TaskDocInputs
 from nxlink.store.base import (
     STAT_COUNTERS,
     Account,
     CallFilter,
-    Claim,
-    CounterCheck,
-    CounterDifference,
+    DialCandidate,
+    DialContext,
     Flow,
     LifecycleTx,
     NewCall,
     NewOrder,
-    NewTask,
     OrderState,
     Route,
     StoreError,
+    TaskRow,
     TaskState,
 )
 
@@ -33,22 +34,43 @@ _TASK_COLUMNS: Final = (
     "t.max_call, t.max_ring_time, t.order_max_call, t.replay_interval, t.agent_group_id, "
     "t.task_callback_url, t.call_callback_url, t.country_code, t.create_ts"
 )
-_TASK_FROM: Final = "FROM tasks AS t LEFT JOIN flows AS f ON f.id = t.auto_flow_id"
+_TASK_FROM: Final = (
+    "FROM tasks AS t LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id"
+)
 
-#: The tasks that have pending orders, one index seek each (a loose scan of
+#: What a task's JSON is rendered from (``TaskDocInputs``, field order).
+_DOC_INPUTS: Final = f"""
+SELECT t.id, s.id, t.account_id, t.task_id, t.user_task_id, t.other, t.auto_flow_id,
+       coalesce(f.name, ''), t.task_status, t.pause_reason, t.task_name, t.task_desc,
+       t.task_keep, t.startup_type, t.startup_at, t.shutdown_at, t.startup_by, t.route_id,
+       t.max_call, t.import_type, t.func_flag, t.max_ring_time, t.strategy_id,
+       t.agent_group_id, t.task_callback_url, t.create_ts, t.order_max_call, t.replay_interval,
+       {", ".join(f"s.{name}" for name in STAT_COUNTERS)}
+FROM tasks AS t
+JOIN task_stats AS s ON s.task_row_id = t.id
+LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id
+"""
+
+#: The account's tasks that have pending orders, one index seek each (a loose scan of
 #: ``orders_pending``), as the CTE ``pending``: the dialer's work starts from these.
 _PENDING_TASKS: Final = """
 WITH RECURSIVE pending (task_row_id) AS (
-    SELECT min(task_row_id) FROM orders WHERE state = 'pending'
+    SELECT min(task_row_id) FROM orders WHERE account_id = :account AND state = 'pending'
     UNION ALL
     SELECT (SELECT min(o.task_row_id) FROM orders AS o
-            WHERE o.state = 'pending' AND o.task_row_id > pending.task_row_id)
+            WHERE o.account_id = :account AND o.state = 'pending'
+              AND o.task_row_id > pending.task_row_id)
     FROM pending WHERE pending.task_row_id IS NOT NULL
 )"""
 
 _ORDER_COLUMNS: Final = (
     "id, account_id, task_row_id, contact_id, phone, state, attempts, answered, "
     "next_attempt_ts, claimed_by, claimed_at, lease_until"
+)
+
+_CONTEXT_COLUMNS: Final = (
+    "t.task_id, t.max_ring_time, t.agent_group_id, t.route_id, r.answer_probability, "
+    "r.talk_seconds_mean, r.price_per_minute_cents"
 )
 
 #: The call record of ``call/list`` and of the call callback, key order as sent.
@@ -60,7 +82,7 @@ SELECT c.id, c.call_id, t.task_id, t.user_task_id, o.contact_id, t.auto_flow_id,
 FROM calls AS c
 JOIN tasks AS t ON t.id = c.task_row_id
 JOIN orders AS o ON o.id = c.order_id
-LEFT JOIN flows AS f ON f.id = t.auto_flow_id
+LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id
 """
 _CALL_KEYS: Final = (
     "id", "callId", "taskId", "userTaskId", "contactId", "autoFlowId", "autoFlowName",
@@ -80,57 +102,28 @@ _TASK_INSERT_COLUMNS: Final = (
 _STAT_INSERT_COLUMNS: Final = ("account_id", "task_row_id", "id", "task_id", "auto_flow_id",
                                "create_ts", "task_status", *STAT_COUNTERS)  # fmt: skip
 
-#: Columns of ``tasks`` the lifecycle may set.
-_UPDATABLE: Final = frozenset({
-    "task_status", "pause_reason", "startup_by", "startup_fired", "shutdown_fired",
-})  # fmt: skip
+
+def task_row_values(account_id: int, row: TaskRow, *, synthetic: bool) -> tuple[Any, ...]:
+    """A ``tasks`` row in :data:`_TASK_INSERT_COLUMNS` order."""
+    task, flag = row.task, int(synthetic)
+    return (
+        account_id, row.row_id, task.task_id, task.user_task_id, task.other,
+        task.auto_flow_id, task.task_status, task.pause_reason, task.task_name,
+        task.task_name.casefold(), task.task_desc, task.task_keep, task.startup_type,
+        task.startup_at, task.shutdown_at, task.startup_by, task.route_id, task.max_call,
+        task.import_type, task.func_flag, task.max_ring_time, task.strategy_id,
+        task.agent_group_id, task.task_callback_url, task.call_callback_url, task.country_code,
+        task.create_ts, task.order_max_call, task.replay_interval, flag, flag, flag,
+    )  # fmt: skip
 
 
-def insert_task_rows(
-    conn: sqlite3.Connection, account_id: int, tasks: Sequence[NewTask], *, synthetic: bool
-) -> list[int]:
-    """Insert tasks with their statistics rows (inside the caller's transaction).
-
-    Synthetic (seeded) tasks are history: their schedules count as fired and their counters
-    were generated, so ``verify-counters`` leaves them out.
-    """
-    task_sql = (f"INSERT INTO tasks ({', '.join(_TASK_INSERT_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_TASK_INSERT_COLUMNS))})")  # fmt: skip
-    stat_sql = (f"INSERT INTO task_stats ({', '.join(_STAT_INSERT_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_STAT_INSERT_COLUMNS))})")  # fmt: skip
-    next_task = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchone()[0]
-    next_stat = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM task_stats").fetchone()[0]
-    flag = int(synthetic)
-    task_rows: list[tuple[Any, ...]] = []
-    stat_rows: list[tuple[Any, ...]] = []
-    ids: list[int] = []
-    for task in tasks:
-        row_id, stat_id = next_task, next_stat
-        next_task += 1
-        next_stat += 1
-        ids.append(row_id)
-        task_rows.append((
-            account_id, row_id, task.task_id, task.user_task_id, task.other,
-            task.auto_flow_id, task.task_status, task.pause_reason, task.task_name,
-            task.task_name.casefold(), task.task_desc, task.task_keep,
-            task.startup_type, task.startup_at, task.shutdown_at, task.startup_by,
-            task.route_id, task.max_call, task.import_type, task.func_flag,
-            task.max_ring_time, task.strategy_id, task.agent_group_id,
-            task.task_callback_url, task.call_callback_url, task.country_code,
-            task.create_ts, task.order_max_call, task.replay_interval, flag, flag, flag,
-        ))  # fmt: skip
-        stats = task.stats
-        stat_rows.append((
-            account_id, row_id, stat_id, task.task_id, task.auto_flow_id,
-            task.create_ts, task.task_status,
-            *(stats.get(name, 0) for name in STAT_COUNTERS),
-        ))  # fmt: skip
-    try:
-        conn.executemany(task_sql, task_rows)
-        conn.executemany(stat_sql, stat_rows)
-    except sqlite3.IntegrityError as exc:
-        raise StoreError(f"tasks not inserted: {exc}") from None
-    return ids
+def stat_row_values(account_id: int, row: TaskRow) -> tuple[Any, ...]:
+    """A ``task_stats`` row in :data:`_STAT_INSERT_COLUMNS` order."""
+    task = row.task
+    return (
+        account_id, row.row_id, row.stat_id, task.task_id, task.auto_flow_id, task.create_ts,
+        task.task_status, *(task.stats.get(name, 0) for name in STAT_COUNTERS),
+    )  # fmt: skip
 
 
 def _task(row: tuple[Any, ...]) -> TaskState:
@@ -146,14 +139,26 @@ def _order(row: tuple[Any, ...]) -> OrderState:
                       row[8], row[9], row[10], row[11])  # fmt: skip
 
 
+def _candidate(row: tuple[Any, ...]) -> DialCandidate:
+    return DialCandidate(
+        task_row_id=row[0], account_id=row[1], task_status=row[2], max_call=row[3],
+        default_max_call=row[4], account_enabled=bool(row[5]), balance_cents=row[6],
+        flow_enabled=bool(row[7]), route_enabled=bool(row[8]), shutdown_at=row[9],
+        shutdown_fired=bool(row[10]),
+        context=None if row[14] is None else DialContext(*row[11:18]),
+    )  # fmt: skip
+
+
 def call_record(row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(_CALL_KEYS, row, strict=True))
 
 
 class SQLiteLifecycleTx(LifecycleTx):
-    """The primitives over one connection inside a ``BEGIN IMMEDIATE`` transaction."""
+    """The primitives over one connection inside a ``BEGIN IMMEDIATE`` transaction (which
+    serialises every writer of the database, so :meth:`lock_lines` has nothing to lock)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__()
         self.conn = conn
 
     # -- reads -------------------------------------------------------------------------------
@@ -167,11 +172,14 @@ class SQLiteLifecycleTx(LifecycleTx):
             raise StoreError(f"no account with id {account_id}")
         return Account(row[0], row[1], bool(row[2]), *row[3:])
 
+    def account_ids(self) -> list[int]:
+        return [int(row[0]) for row in self.conn.execute("SELECT id FROM accounts ORDER BY id")]
+
     def flow(self, account_id: int, flow_id: int) -> Flow | None:
         row = self.conn.execute(
             "SELECT id, account_id, name, variables, created_ts FROM flows "
-            "WHERE id = ? AND account_id = ? AND enabled = 1",
-            (flow_id, account_id),
+            "WHERE account_id = ? AND id = ? AND enabled = 1",
+            (account_id, flow_id),
         ).fetchone()
         return None if row is None else Flow(row[0], row[1], row[2], tuple(json.loads(row[3])),
                                              row[4])  # fmt: skip
@@ -180,8 +188,8 @@ class SQLiteLifecycleTx(LifecycleTx):
         row = self.conn.execute(
             "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
             "answer_probability, talk_seconds_mean, created_ts FROM routes "
-            "WHERE route_id = ? AND account_id = ? AND enabled = 1",
-            (route_id, account_id),
+            "WHERE account_id = ? AND route_id = ? AND enabled = 1",
+            (account_id, route_id),
         ).fetchone()
         return None if row is None else Route(*row)
 
@@ -200,12 +208,13 @@ class SQLiteLifecycleTx(LifecycleTx):
         ).fetchone()
         return None if row is None else _task(row)
 
-    def task_by_row(self, row_id: int) -> TaskState:
+    def task_by_row(self, account_id: int, row_id: int) -> TaskState:
         row = self.conn.execute(
-            f"SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE t.id = ?", (row_id,)
+            f"SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE t.account_id = ? AND t.id = ?",
+            (account_id, row_id),
         ).fetchone()
         if row is None:
-            raise StoreError(f"no task with row id {row_id}")
+            raise StoreError(f"no task with row id {row_id} in account {account_id}")
         return _task(row)
 
     def task_id_using(self, account_id: int, user_task_id: str) -> str | None:
@@ -231,63 +240,51 @@ class SQLiteLifecycleTx(LifecycleTx):
             )
         return [contact for contact in ids if contact in taken]
 
-    def order(self, task_row_id: int, contact_id: str) -> OrderState | None:
+    def order(self, account_id: int, task_row_id: int, contact_id: str) -> OrderState | None:
         row = self.conn.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE task_row_id = ? AND contact_id = ?",
-            (task_row_id, contact_id),
+            f"SELECT {_ORDER_COLUMNS} FROM orders "
+            "WHERE account_id = ? AND contact_id = ? AND task_row_id = ?",
+            (account_id, contact_id, task_row_id),
         ).fetchone()
         return None if row is None else _order(row)
 
-    def open_orders(self, task_row_id: int) -> tuple[bool, bool]:
+    def open_orders(self, account_id: int, task_row_id: int) -> tuple[bool, bool]:
         row = self.conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?1 AND state = 'pending'), "
-            "EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?1 AND state = 'dialling'), "
-            "EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?1 AND state = 'finished')",
-            (task_row_id,),
+            "SELECT EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?2 AND account_id = ?1 "
+            "AND state = 'pending'), "
+            "EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?2 AND account_id = ?1 "
+            "AND state = 'dialling'), "
+            "EXISTS (SELECT 1 FROM orders WHERE task_row_id = ?2 AND account_id = ?1 "
+            "AND state = 'finished')",
+            (account_id, task_row_id),
         ).fetchone()
         return bool(row[0] or row[1]), bool(row[2])
 
-    def stat_info(self, task_row_id: int) -> str:
-        row = self.conn.execute(
-            "SELECT json_extract(doc, '$.statInfo') FROM task_docs WHERE task_row_id = ?",
-            (task_row_id,),
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"no task with row id {task_row_id}")
-        return str(row[0])
-
-    def tasks_in(self, *, statuses: Sequence[int], account_id: int | None = None) -> list[int]:
+    def tasks_in(self, account_id: int, *, statuses: Sequence[int]) -> list[int]:
         marks = ", ".join("?" * len(statuses))
-        if account_id is None:
-            rows = self.conn.execute(
-                f"SELECT id FROM tasks WHERE task_status IN ({marks}) ORDER BY id", tuple(statuses)
-            )
-        else:
-            rows = self.conn.execute(
-                f"SELECT task_row_id FROM task_stats WHERE account_id = ? "
-                f"AND task_status IN ({marks}) ORDER BY task_row_id",
-                (account_id, *statuses),
-            )
+        rows = self.conn.execute(
+            f"SELECT task_row_id FROM task_stats WHERE account_id = ? "
+            f"AND task_status IN ({marks}) ORDER BY task_row_id",
+            (account_id, *statuses),
+        )
         return [int(row[0]) for row in rows]
 
-    def tasks_using(self, *, flow_id: int | None = None, route_id: str | None = None) -> list[int]:
+    def tasks_using(
+        self, account_id: int, *, flow_id: int | None = None, route_id: str | None = None
+    ) -> list[int]:
         if flow_id is not None:
             rows = self.conn.execute(
-                "SELECT id FROM tasks WHERE auto_flow_id = ? ORDER BY id", (flow_id,)
+                "SELECT id FROM tasks WHERE auto_flow_id = ? AND account_id = ? ORDER BY id",
+                (flow_id, account_id),
             )
         else:
             rows = self.conn.execute(
-                "SELECT t.id FROM tasks AS t JOIN routes AS r "
-                "ON r.account_id = t.account_id AND r.route_id = t.route_id "
-                "WHERE r.route_id = ? ORDER BY t.id",
-                (route_id,),
+                "SELECT id FROM tasks WHERE account_id = ? AND route_id = ? ORDER BY id",
+                (account_id, route_id),
             )
         return [int(row[0]) for row in rows]
 
     # -- writes ------------------------------------------------------------------------------
-    def insert_task(self, account_id: int, task: NewTask) -> int:
-        return insert_task_rows(self.conn, account_id, [task], synthetic=False)[0]
-
     def insert_orders(
         self, account_id: int, task_row_id: int, orders: Sequence[NewOrder], *, now: int
     ) -> None:
@@ -304,31 +301,10 @@ class SQLiteLifecycleTx(LifecycleTx):
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"contacts not imported: {exc}") from None
 
-    def delete_order(self, order_id: int) -> None:
-        self.conn.execute("UPDATE orders SET state = 'deleted' WHERE id = ?", (order_id,))
-
-    def add_counters(self, task_row_id: int, delta: dict[str, int]) -> None:
-        changes = {name: n for name, n in delta.items() if n}
-        if not changes:
-            return
-        unknown = set(changes) - set(STAT_COUNTERS)
-        if unknown:
-            raise StoreError(f"unknown counters: {sorted(unknown)}")
-        assignments = ", ".join(f"{name} = {name} + ?" for name in changes)
-        cur = self.conn.execute(
-            f"UPDATE task_stats SET {assignments} WHERE task_row_id = ?",
-            (*changes.values(), task_row_id),
-        )
-        if cur.rowcount != 1:
-            raise StoreError(f"no statistics row for task row {task_row_id}")
-
-    def update_task(self, row_id: int, **columns: Any) -> None:
-        unknown = set(columns) - _UPDATABLE
-        if unknown:
-            raise StoreError(f"task columns not updatable: {sorted(unknown)}")
-        assignments = ", ".join(f"{name} = ?" for name in columns)
+    def delete_order(self, account_id: int, order_id: int) -> None:
         self.conn.execute(
-            f"UPDATE tasks SET {assignments} WHERE id = ?", (*columns.values(), row_id)
+            "UPDATE orders SET state = 'deleted' WHERE account_id = ? AND id = ?",
+            (account_id, order_id),
         )
 
     def add_balance(self, account_id: int, cents: int) -> int:
@@ -342,15 +318,22 @@ class SQLiteLifecycleTx(LifecycleTx):
         return int(row[0])
 
     def set_enabled(
-        self, *, flow_id: int | None = None, route_id: str | None = None, enabled: bool
+        self,
+        account_id: int,
+        *,
+        flow_id: int | None = None,
+        route_id: str | None = None,
+        enabled: bool,
     ) -> bool:
         if flow_id is not None:
             cur = self.conn.execute(
-                "UPDATE flows SET enabled = ? WHERE id = ?", (int(enabled), flow_id)
+                "UPDATE flows SET enabled = ? WHERE account_id = ? AND id = ?",
+                (int(enabled), account_id, flow_id),
             )
         else:
             cur = self.conn.execute(
-                "UPDATE routes SET enabled = ? WHERE route_id = ?", (int(enabled), route_id)
+                "UPDATE routes SET enabled = ? WHERE account_id = ? AND route_id = ?",
+                (int(enabled), account_id, route_id),
             )
         return cur.rowcount == 1
 
@@ -364,130 +347,123 @@ class SQLiteLifecycleTx(LifecycleTx):
         )
 
     # -- the dialer --------------------------------------------------------------------------
-    def claim_due(
-        self,
-        now: int,
-        *,
-        dialer_id: str,
-        lease_until: int,
-        default_ring: int,
-        now_ms: int,
-        alive_ms: int,
-    ) -> list[Claim]:
-        conn = self.conn
-        claims: list[Claim] = []
-        # Refreshed at most every alive_ms / 2: an idle dialer's poll then writes nothing
+    def dialer_heartbeat(self, dialer_id: str, *, now_ms: int, alive_ms: int) -> int:
+        # Rewritten at most every alive_ms / 2: an idle dialer's poll then writes nothing
         # (and empties no reader's cache).
-        conn.execute(
+        self.conn.execute(
             "INSERT INTO dialers (dialer_id, seen_until_ms) VALUES (?, ?) "
             "ON CONFLICT (dialer_id) DO UPDATE SET seen_until_ms = excluded.seen_until_ms "
             "WHERE seen_until_ms < ?",
             (dialer_id, now_ms + alive_ms, now_ms + alive_ms // 2),
         )
-        conn.execute("DELETE FROM dialers WHERE seen_until_ms <= ?", (now_ms,))
-        live = conn.execute("SELECT count(*) FROM dialers").fetchone()[0]
-        orphans = conn.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE state = 'dialling' AND lease_until <= ? "
-            "AND claimed_by <> ? ORDER BY lease_until, id",
-            (now, dialer_id),
+        self.conn.execute("DELETE FROM dialers WHERE seen_until_ms <= ?", (now_ms,))
+        return int(self.conn.execute("SELECT count(*) FROM dialers").fetchone()[0])
+
+    def adopt_expired(
+        self, account_id: int, now: int, *, dialer_id: str, lease_until: int
+    ) -> list[OrderState]:
+        rows = self.conn.execute(
+            f"UPDATE orders SET claimed_by = ?, lease_until = ? WHERE id IN ("
+            "SELECT id FROM orders WHERE state = 'dialling' AND lease_until <= ? "
+            "AND account_id = ? AND claimed_by <> ?) "
+            f"RETURNING {_ORDER_COLUMNS}",
+            (dialer_id, lease_until, now, account_id, dialer_id),
         ).fetchall()
-        for row in orphans:
-            order = _order(row)
-            conn.execute(
-                "UPDATE orders SET claimed_by = ?, lease_until = ? WHERE id = ?",
-                (dialer_id, lease_until, order.id),
-            )
-            assert order.claimed_at is not None
-            claims.append(self._claim(order, order.claimed_at, default_ring, adopted=True))
-        tasks = conn.execute(
+        # RETURNING gives no order; adopt oldest claims first, like a queue.
+        return sorted((_order(row) for row in rows), key=lambda o: (o.claimed_at or 0, o.id))
+
+    def dial_candidates(self, account_id: int, now: int) -> list[DialCandidate]:
+        rows = self.conn.execute(
             _PENDING_TASKS
-            + """, due AS (
+            + f""", due AS (
                 SELECT task_row_id FROM pending
                 WHERE task_row_id IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM orders AS o WHERE o.task_row_id = pending.task_row_id
-                    AND o.state = 'pending' AND o.next_attempt_ts <= ?)
+                    SELECT 1 FROM orders AS o WHERE o.account_id = :account
+                    AND o.task_row_id = pending.task_row_id
+                    AND o.state = 'pending' AND o.next_attempt_ts <= :now)
             )
-            SELECT t.id, CASE WHEN t.max_call > 0 THEN t.max_call ELSE a.default_max_call END,
-                   (SELECT count(*) FROM orders AS o
-                    WHERE o.task_row_id = t.id AND o.state = 'dialling'),
-                   (SELECT count(*) FROM orders AS o
-                    WHERE o.task_row_id = t.id AND o.state = 'dialling' AND o.claimed_by = ?)
+            SELECT t.id, t.account_id, t.task_status, t.max_call, a.default_max_call,
+                   a.enabled, a.balance_cents, coalesce(f.enabled, 0), r.enabled IS NOT NULL
+                   AND r.enabled = 1, t.shutdown_at, t.shutdown_fired, {_CONTEXT_COLUMNS}
             FROM due
-            JOIN tasks AS t ON t.id = due.task_row_id
+            JOIN tasks AS t ON t.account_id = :account AND t.id = due.task_row_id
             JOIN accounts AS a ON a.id = t.account_id
-            JOIN flows AS f ON f.id = t.auto_flow_id AND f.enabled = 1
-            JOIN routes AS r ON r.account_id = t.account_id AND r.route_id = t.route_id
-                            AND r.enabled = 1
-            WHERE t.task_status = 2 AND a.enabled = 1 AND a.balance_cents > 0
-              AND NOT (t.shutdown_fired = 0 AND t.shutdown_at IS NOT NULL AND t.shutdown_at <= ?)
+            LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id
+            LEFT JOIN routes AS r ON r.account_id = t.account_id AND r.route_id = t.route_id
             ORDER BY t.id
             """,
-            (now, dialer_id, now),
+            {"account": account_id, "now": now},
         ).fetchall()
-        for task_row_id, lines, dialling, mine in tasks:
-            share = -(-lines // live)  # ceil: with n live dialers, each may hold lines/n
-            room = min(lines - dialling, share - mine)
-            if room <= 0:
-                continue
-            rows = conn.execute(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE task_row_id = ? AND state = 'pending' "
-                "AND next_attempt_ts <= ? ORDER BY next_attempt_ts, id LIMIT ?",
-                (task_row_id, now, room),
-            ).fetchall()
-            for row in rows:
-                order = _order(row)
-                conn.execute(
-                    "UPDATE orders SET state = 'dialling', claimed_by = ?, claimed_at = ?, "
-                    "lease_until = ? WHERE id = ?",
-                    (dialer_id, now, lease_until, order.id),
-                )
-                claims.append(self._claim(order, now, default_ring, adopted=False))
-        return claims
+        return [_candidate(row) for row in rows]
 
-    def _claim(self, order: OrderState, claimed_at: int, default_ring: int, *,
-               adopted: bool) -> Claim:  # fmt: skip
+    def lock_lines(
+        self, account_id: int, task_row_id: int, *, dialer_id: str
+    ) -> tuple[int, int] | None:
         row = self.conn.execute(
-            "SELECT t.task_id, t.max_ring_time, t.agent_group_id, t.route_id, "
-            "r.answer_probability, r.talk_seconds_mean, r.price_per_minute_cents "
-            "FROM tasks AS t JOIN routes AS r "
-            "ON r.account_id = t.account_id AND r.route_id = t.route_id WHERE t.id = ?",
-            (order.task_row_id,),
+            "SELECT count(*), coalesce(sum(claimed_by = ?), 0) FROM orders "
+            "WHERE account_id = ? AND task_row_id = ? AND state = 'dialling'",
+            (dialer_id, account_id, task_row_id),
         ).fetchone()
-        return Claim(
-            order_id=order.id,
-            account_id=order.account_id,
-            task_row_id=order.task_row_id,
-            task_id=row[0],
-            contact_id=order.contact_id,
-            phone=order.phone,
-            attempt=order.attempts + 1,
-            claimed_at=claimed_at,
-            max_ring_time=row[1] or default_ring,
-            agent_group_id=row[2],
-            route_id=row[3],
-            answer_probability=row[4],
-            talk_seconds_mean=row[5],
-            price_per_minute_cents=row[6],
-            adopted=adopted,
-        )
+        return int(row[0]), int(row[1])
 
-    def held_order(self, order_id: int, *, dialer_id: str, attempt: int) -> OrderState | None:
+    def claim_orders(
+        self,
+        account_id: int,
+        task_row_id: int,
+        now: int,
+        *,
+        limit: int,
+        dialer_id: str,
+        lease_until: int,
+    ) -> list[OrderState]:
+        rows = self.conn.execute(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account_id = ? AND task_row_id = ? "
+            "AND state = 'pending' AND next_attempt_ts <= ? ORDER BY next_attempt_ts, id LIMIT ?",
+            (account_id, task_row_id, now, limit),
+        ).fetchall()
+        self.conn.executemany(
+            "UPDATE orders SET state = 'dialling', claimed_by = ?, claimed_at = ?, "
+            "lease_until = ? WHERE account_id = ? AND id = ?",
+            [(dialer_id, now, lease_until, account_id, row[0]) for row in rows],
+        )
+        return [
+            replace(_order(row), state="dialling", claimed_by=dialer_id, claimed_at=now,
+                    lease_until=lease_until)
+            for row in rows
+        ]  # fmt: skip
+
+    def dial_context(self, account_id: int, task_row_id: int) -> DialContext:
         row = self.conn.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ? AND state = 'dialling' "
-            "AND claimed_by = ? AND attempts = ?",
-            (order_id, dialer_id, attempt - 1),
+            f"SELECT {_CONTEXT_COLUMNS} FROM tasks AS t JOIN routes AS r "
+            "ON r.account_id = t.account_id AND r.route_id = t.route_id "
+            "WHERE t.account_id = ? AND t.id = ?",
+            (account_id, task_row_id),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"task row {task_row_id} has no route")
+        return DialContext(*row)
+
+    def held_order(
+        self, account_id: int, order_id: int, *, dialer_id: str, attempt: int
+    ) -> OrderState | None:
+        row = self.conn.execute(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE account_id = ? AND id = ? "
+            "AND state = 'dialling' AND claimed_by = ? AND attempts = ?",
+            (account_id, order_id, dialer_id, attempt - 1),
         ).fetchone()
         return None if row is None else _order(row)
 
     def finish_attempt(
-        self, order_id: int, *, finished: bool, answered: bool, next_attempt_ts: int
-    ) -> None:
+        self, account_id: int, order_id: int, *, finished: bool, answered: bool,
+        next_attempt_ts: int,
+    ) -> None:  # fmt: skip
         self.conn.execute(
             "UPDATE orders SET state = ?, attempts = attempts + 1, "
             "answered = max(answered, ?), next_attempt_ts = ?, claimed_by = NULL, "
-            "claimed_at = NULL, lease_until = NULL WHERE id = ?",
-            ("finished" if finished else "pending", int(answered), next_attempt_ts, order_id),
-        )
+            "claimed_at = NULL, lease_until = NULL WHERE account_id = ? AND id = ?",
+            ("finished" if finished else "pending", int(answered), next_attempt_ts, account_id,
+             order_id),
+        )  # fmt: skip
 
     def insert_call(self, order: OrderState, call: NewCall) -> int:
         cur = self.conn.execute(
@@ -505,55 +481,151 @@ class SQLiteLifecycleTx(LifecycleTx):
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    def call_record(self, call_row_id: int) -> dict[str, Any]:
-        row = self.conn.execute(_CALL_RECORD + "WHERE c.id = ?", (call_row_id,)).fetchone()
+    def call_record(self, account_id: int, call_row_id: int) -> dict[str, Any]:
+        row = self.conn.execute(
+            _CALL_RECORD + "WHERE c.account_id = ? AND c.id = ?", (account_id, call_row_id)
+        ).fetchone()
         if row is None:
             raise StoreError(f"no call with row id {call_row_id}")
         return call_record(row)
 
-    def due_schedules(self, now: int) -> list[int]:
+    def due_schedules(self, account_id: int, now: int) -> list[int]:
         rows = self.conn.execute(
             """
             SELECT id FROM (
                 SELECT id, startup_at AS at FROM tasks
                 WHERE startup_fired = 0 AND startup_type = 2 AND startup_at IS NOT NULL
-                  AND startup_at <= ?
+                  AND startup_at <= :now AND account_id = :account
                 UNION
                 SELECT id, shutdown_at FROM tasks
-                WHERE shutdown_fired = 0 AND shutdown_at IS NOT NULL AND shutdown_at <= ?
+                WHERE shutdown_fired = 0 AND shutdown_at IS NOT NULL AND shutdown_at <= :now
+                  AND account_id = :account
             ) GROUP BY id ORDER BY min(at), id
             """,
-            (now, now),
+            {"now": now, "account": account_id},
         ).fetchall()
         return [int(row[0]) for row in rows]
 
+    # -- the unit of work's primitives -------------------------------------------------------
+    def _bump_counters(self, account_id: int, task_row_id: int, changes: dict[str, int]) -> None:
+        assignments = ", ".join(f"{name} = {name} + ?" for name in changes)
+        cur = self.conn.execute(
+            f"UPDATE task_stats SET {assignments} WHERE account_id = ? AND task_row_id = ?",
+            (*changes.values(), account_id, task_row_id),
+        )
+        if cur.rowcount != 1:
+            raise StoreError(f"no statistics row for task row {task_row_id}")
+
+    def _update_task(self, account_id: int, row_id: int, columns: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        self.conn.execute(
+            f"UPDATE tasks SET {assignments} WHERE account_id = ? AND id = ?",
+            (*columns.values(), account_id, row_id),
+        )
+
+    def _flow_names(self, account_id: int) -> dict[int, str]:
+        rows = self.conn.execute("SELECT id, name FROM flows WHERE account_id = ?", (account_id,))
+        return {int(flow_id): str(name) for flow_id, name in rows}
+
+    def _reserve_task_ids(self, n: int) -> list[tuple[int, int]]:
+        # The write lock is held: nobody else allocates until this transaction ends.
+        next_task = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchone()[0]
+        next_stat = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM task_stats").fetchone()[
+            0
+        ]
+        return [(next_task + i, next_stat + i) for i in range(n)]
+
+    def _insert_task_rows(
+        self, account_id: int, rows: Sequence[TaskRow], *, synthetic: bool
+    ) -> None:
+        insert_task_rows(self.conn, account_id, rows, synthetic=synthetic)
+
+    def _doc_inputs(self, account_id: int, row_ids: Sequence[int]) -> list[TaskDocInputs]:
+        found: list[TaskDocInputs] = []
+        for start in range(0, len(row_ids), 500):
+            chunk = row_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.extend(
+                TaskDocInputs(*row)
+                for row in self.conn.execute(
+                    _DOC_INPUTS + f"WHERE t.account_id = ? AND t.id IN ({marks}) ORDER BY t.id",
+                    (account_id, *chunk),
+                )
+            )
+        if len(found) != len(set(row_ids)):
+            raise StoreError(f"tasks missing in account {account_id}: {sorted(row_ids)}")
+        return found
+
+    def _put_docs(self, account_id: int, docs: Sequence[tuple[int, int, bytes]]) -> None:
+        self.conn.executemany(
+            "UPDATE task_pages SET doc = ? "
+            "WHERE account_id = ? AND create_ts = ? AND task_row_id = ?",
+            [(doc, account_id, create_ts, row_id) for row_id, create_ts, doc in docs],
+        )
+
+
+def indexed_name(name_fold: str) -> str:
+    """A name as the trigram index ``task_names`` holds it: its tokenizer stops at a NUL."""
+    return name_fold.replace("\0", "\ufffd")
+
+
+def insert_task_rows(
+    conn: sqlite3.Connection, account_id: int, rows: Sequence[TaskRow], *, synthetic: bool
+) -> None:
+    """Insert tasks, their statistics rows and their JSON (inside the caller's transaction)."""
+    task_sql = (f"INSERT INTO tasks ({', '.join(_TASK_INSERT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_TASK_INSERT_COLUMNS))})")  # fmt: skip
+    stat_sql = (f"INSERT INTO task_stats ({', '.join(_STAT_INSERT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_STAT_INSERT_COLUMNS))})")  # fmt: skip
+    try:
+        conn.executemany(task_sql, [task_row_values(account_id, r, synthetic=synthetic)
+                                    for r in rows])  # fmt: skip
+        conn.executemany(stat_sql, [stat_row_values(account_id, r) for r in rows])
+        conn.executemany(
+            "INSERT INTO task_pages (account_id, create_ts, task_row_id, doc) VALUES (?, ?, ?, ?)",
+            [(account_id, r.task.create_ts, r.row_id, r.doc) for r in rows],
+        )
+        conn.executemany(
+            "INSERT INTO task_names (rowid, name_fold) VALUES (?, ?)",
+            [(r.row_id, indexed_name(r.task.task_name.casefold())) for r in rows],
+        )
+    except sqlite3.IntegrityError as exc:
+        raise StoreError(f"tasks not inserted: {exc}") from None
+
 
 def next_dialer_event(conn: sqlite3.Connection, now: int, *, dialer_id: str) -> int | None:
-    """See ``Store.next_dialer_event`` (inside the caller's read snapshot)."""
-    row = conn.execute(
-        _PENDING_TASKS
-        + """
-        SELECT min(x) FROM (
-            SELECT min(lease_until) AS x FROM orders
-            WHERE state = 'dialling' AND claimed_by <> ? AND lease_until > ?
-            UNION ALL
-            SELECT min((SELECT min(o.next_attempt_ts) FROM orders AS o
-                        WHERE o.task_row_id = p.task_row_id AND o.state = 'pending'
-                          AND o.next_attempt_ts > ?))
-            FROM pending AS p JOIN tasks AS t ON t.id = p.task_row_id
-            WHERE t.task_status = 2
-            UNION ALL
-            SELECT min(startup_at) FROM tasks
-            WHERE startup_fired = 0 AND startup_type = 2 AND startup_at IS NOT NULL
-              AND startup_at > ?
-            UNION ALL
-            SELECT min(shutdown_at) FROM tasks
-            WHERE shutdown_fired = 0 AND shutdown_at IS NOT NULL AND shutdown_at > ?
-        )
-        """,
-        (dialer_id, now, now, now, now),
-    ).fetchone()
-    return None if row[0] is None else int(row[0])
+    """See ``Store.next_dialer_event`` (inside the caller's read snapshot), account by account."""
+    earliest: int | None = None
+    for (account_id,) in conn.execute("SELECT id FROM accounts ORDER BY id").fetchall():
+        row = conn.execute(
+            _PENDING_TASKS
+            + """
+            SELECT min(x) FROM (
+                SELECT min(lease_until) AS x FROM orders
+                WHERE account_id = :account AND state = 'dialling' AND claimed_by <> :dialer
+                  AND lease_until > :now
+                UNION ALL
+                SELECT min((SELECT min(o.next_attempt_ts) FROM orders AS o
+                            WHERE o.account_id = :account AND o.task_row_id = p.task_row_id
+                              AND o.state = 'pending' AND o.next_attempt_ts > :now))
+                FROM pending AS p JOIN tasks AS t
+                  ON t.account_id = :account AND t.id = p.task_row_id
+                WHERE t.task_status = 2
+                UNION ALL
+                SELECT min(startup_at) FROM tasks
+                WHERE account_id = :account AND startup_fired = 0 AND startup_type = 2
+                  AND startup_at IS NOT NULL AND startup_at > :now
+                UNION ALL
+                SELECT min(shutdown_at) FROM tasks
+                WHERE account_id = :account AND shutdown_fired = 0 AND shutdown_at IS NOT NULL
+                  AND shutdown_at > :now
+            )
+            """,
+            {"account": account_id, "dialer": dialer_id, "now": now},
+        ).fetchone()
+        if row[0] is not None and (earliest is None or row[0] < earliest):
+            earliest = int(row[0])
+    return earliest
 
 
 def call_page(
@@ -571,8 +643,8 @@ def call_page(
     ).fetchone()
     if task is None:
         return None
-    clauses = ["c.task_row_id = ?"]
-    params: list[Any] = [task[0]]
+    clauses = ["c.account_id = ?", "c.task_row_id = ?"]
+    params: list[Any] = [account_id, task[0]]
     for value, clause in (
         (flt.start_ts, "c.create_ts >= ?"),
         (flt.end_ts, "c.create_ts <= ?"),
@@ -595,44 +667,3 @@ def call_page(
         (*params, limit, offset),
     ).fetchall()
     return int(total), [call_record(row) for row in rows]
-
-
-#: Every counter recomputed from the raw records, one row per (non-synthetic) task.
-_RECOMPUTE: Final = """
-SELECT t.id, t.task_id,
-    s.total_order_count, s.dialed_order_count, s.finish_order_count, s.answer_order_count,
-    s.total_call_count, s.answer_call_count, s.total_call_elapsed, s.manual_answer_count,
-    s.manual_fail_count, s.manual_elapsed,
-    (SELECT count(*) FROM orders AS o WHERE o.task_row_id = t.id AND o.state <> 'deleted'),
-    (SELECT count(*) FROM calls AS c WHERE c.task_row_id = t.id AND c.attempt = 1),
-    (SELECT count(*) FROM orders AS o WHERE o.task_row_id = t.id AND o.state = 'finished'),
-    (SELECT count(*) FROM orders AS o WHERE o.task_row_id = t.id AND o.state = 'finished'
-        AND EXISTS (SELECT 1 FROM calls AS c WHERE c.order_id = o.id AND c.answered = 1)),
-    (SELECT count(*) FROM calls AS c WHERE c.task_row_id = t.id),
-    (SELECT count(*) FROM calls AS c WHERE c.task_row_id = t.id AND c.answered = 1),
-    (SELECT coalesce(sum(c.talk_seconds), 0) FROM calls AS c
-        WHERE c.task_row_id = t.id AND c.answered = 1),
-    (SELECT count(*) FROM calls AS c WHERE c.task_row_id = t.id AND c.result = 17
-        AND c.manual_status = 1),
-    (SELECT count(*) FROM calls AS c WHERE c.task_row_id = t.id AND c.result = 17
-        AND c.manual_status = 2),
-    (SELECT coalesce(sum(c.manual_elapsed), 0) FROM calls AS c WHERE c.task_row_id = t.id
-        AND c.result = 17 AND c.manual_status = 1)
-FROM tasks AS t JOIN task_stats AS s ON s.task_row_id = t.id
-WHERE t.synthetic = 0
-ORDER BY t.id
-"""
-
-
-def recompute_counters(conn: sqlite3.Connection) -> CounterCheck:
-    differences: list[CounterDifference] = []
-    width = len(STAT_COUNTERS)
-    checked = 0
-    for row in conn.execute(_RECOMPUTE):
-        checked += 1
-        stored, recomputed = row[2 : 2 + width], row[2 + width :]
-        for name, have, want in zip(STAT_COUNTERS, stored, recomputed, strict=True):
-            if have != want:
-                differences.append(CounterDifference(row[0], row[1], name, have, want))
-    synthetic = conn.execute("SELECT count(*) FROM tasks WHERE synthetic = 1").fetchone()[0]
-    return CounterCheck(checked, int(synthetic), differences)
