@@ -348,8 +348,8 @@ def test_verify_counters_names_every_difference(store: Store, url: str, path: Pa
 # -- simulate -----------------------------------------------------------------------------------
 
 PLACED = re.compile(
-    r"placed (\d+) call\(s\), reported (\d+) in \d+\.\d s; (\d+) left in flight "
-    r"\(another simulator takes them over when their lease passes\)"
+    r"placed (\d+) call\(s\), reported (\d+) in \d+\.\d s; (\d+) in flight released "
+    r"\(another dialer places them again\)"
 )
 
 
@@ -375,6 +375,11 @@ def test_simulate_dials_tasks_in_progress(
     assert placed == reported + in_flight
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT count(*) FROM calls").fetchone()[0] == reported
+        # Stopped cleanly, it gave back what it held: nothing waits for a lease to pass.
+        assert (
+            conn.execute("SELECT count(*) FROM orders WHERE state = 'dialling'").fetchone()[0] == 0
+        )
+        assert conn.execute("SELECT count(*) FROM dialers").fetchone()[0] == 0
     assert result.stderr.startswith(f"simulating on {url} at 600x, seed 0 (dialer sim-")
     assert _run("verify-counters", "--db", url).stdout == f"ok: 1 {OK_TAIL}\n"
 

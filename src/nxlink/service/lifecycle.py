@@ -399,6 +399,16 @@ def claim(
         return claims
 
 
+def release(store: Store, *, dialer_id: str) -> int:
+    """A dialer stops: its claims go back to pending (their calls were never placed) for
+    another dialer to take at once, and it leaves the fair shares. Returns how many."""
+    with store.lifecycle() as tx:
+        released = sum(tx.release_claims(account_id, dialer_id=dialer_id)
+                       for account_id in tx.account_ids())  # fmt: skip
+        tx.forget_dialer(dialer_id)
+        return released
+
+
 def _claim(order: OrderState, context: DialContext, claimed_at: int, *, adopted: bool) -> Claim:
     return Claim(
         order_id=order.id,

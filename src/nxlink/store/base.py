@@ -213,6 +213,11 @@ class OutboxStore(abc.ABC):
         (None: no tries left, the item becomes 'failed'). ``attempts`` grows by one."""
 
     @abc.abstractmethod
+    def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
+        """Give up the leases of claimed callbacks this deliverer will not try (it is
+        stopping): another deliverer may claim them at once."""
+
+    @abc.abstractmethod
     def list_callbacks(self, *, failed_only: bool = False, limit: int = 100) -> list[OutboxItem]:
         """Newest first."""
 
@@ -591,6 +596,15 @@ class LifecycleTx(abc.ABC):
     def dialer_heartbeat(self, dialer_id: str, *, now_ms: int, alive_ms: int) -> int:
         """Note ``dialer_id`` as live until ``now_ms + alive_ms`` (real time; rewritten at most
         every ``alive_ms / 2``), forget dialers not seen since; return how many are live."""
+
+    @abc.abstractmethod
+    def forget_dialer(self, dialer_id: str) -> None:
+        """``dialer_id`` stopped: it no longer counts among the live dialers."""
+
+    @abc.abstractmethod
+    def release_claims(self, account_id: int, *, dialer_id: str) -> int:
+        """Put the account's orders ``dialer_id`` holds back to pending, as if never claimed
+        (their calls were not placed); return how many."""
 
     @abc.abstractmethod
     def adopt_expired(

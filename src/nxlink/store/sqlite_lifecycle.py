@@ -359,6 +359,17 @@ class SQLiteLifecycleTx(LifecycleTx):
         self.conn.execute("DELETE FROM dialers WHERE seen_until_ms <= ?", (now_ms,))
         return int(self.conn.execute("SELECT count(*) FROM dialers").fetchone()[0])
 
+    def forget_dialer(self, dialer_id: str) -> None:
+        self.conn.execute("DELETE FROM dialers WHERE dialer_id = ?", (dialer_id,))
+
+    def release_claims(self, account_id: int, *, dialer_id: str) -> int:
+        cur = self.conn.execute(
+            "UPDATE orders SET state = 'pending', claimed_by = NULL, claimed_at = NULL, "
+            "lease_until = NULL WHERE account_id = ? AND state = 'dialling' AND claimed_by = ?",
+            (account_id, dialer_id),
+        )
+        return cur.rowcount
+
     def adopt_expired(
         self, account_id: int, now: int, *, dialer_id: str, lease_until: int
     ) -> list[OrderState]:
