@@ -15,6 +15,7 @@ from nxlink.store.base import (
     StoreUnavailable,
     TaskFilter,
 )
+from nxlink.store.urls import masked
 
 __all__ = [
     "STAT_COUNTERS",
@@ -31,18 +32,6 @@ __all__ = [
     "masked",
     "open_store",
 ]
-
-
-def masked(url: str) -> str:
-    """``url`` fit to print: a password in it becomes ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
 
@@ -32,6 +32,12 @@ STAT_COUNTERS: Final[tuple[str, ...]] = (
     "manual_elapsed",
 )
 
+
+if TYPE_CHECKING:
+    from nxlink.store.copy import Table
+
+#: Loads a batch of copied rows of a table (``Store.loading``).
+Loader = Callable[["Table", list[tuple[Any, ...]]], None]
 
 #: Runs one portable SQL statement (``?`` parameters) in a snapshot; returns its rows.
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -855,6 +861,21 @@ class Store(OutboxStore):
 
         with self._snapshot() as query:
             return recount.check(query)
+
+    # -- copying a whole database (nxlink.store.copy) ---------------------------------------
+    @abc.abstractmethod
+    def count_rows(self, table: Table) -> int:
+        """How many rows ``table`` holds (every account's)."""
+
+    @abc.abstractmethod
+    def dump_rows(self, table: Table, *, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of ``table`` in ``table.order`` (account by account for tenant tables),
+        as tuples of ``table.columns``, ``batch`` rows at a time; bytes columns as bytes."""
+
+    @abc.abstractmethod
+    def loading(self) -> contextlib.AbstractContextManager[Loader]:
+        """One write transaction loading copied rows, as they are (ids included); when it
+        commits, id allocation continues after the highest id loaded."""
 
     @abc.abstractmethod
     def _snapshot(self) -> contextlib.AbstractContextManager[Query]:

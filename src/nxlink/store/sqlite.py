@@ -24,12 +24,14 @@ from nxlink.store.base import (
     Flow,
     KeyAuth,
     LifecycleTx,
+    Loader,
     Query,
     Route,
     Store,
     StoreError,
     TaskFilter,
 )
+from nxlink.store.copy import Table
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
@@ -402,6 +404,37 @@ class SQLiteStore(SQLiteOutbox, Store):
     def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
         with self._read() as conn:
             return next_dialer_event(conn, now, dialer_id=dialer_id)
+
+    # -- copying a whole database ----------------------------------------------------------
+    def count_rows(self, table: Table) -> int:
+        return int(self._conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0])
+
+    def dump_rows(self, table: Table, *, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        columns = ", ".join(f"CAST({c} AS BLOB)" if c in table.binary else c for c in table.columns)
+        order = ", ".join(table.order)
+        with self._read() as conn:
+            cursor = conn.execute(f"SELECT {columns} FROM {table.name} ORDER BY {order}")
+            while rows := cursor.fetchmany(batch):
+                yield rows
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[Loader]:
+        def load(table: Table, rows: list[tuple[Any, ...]]) -> None:
+            names = ", ".join(table.columns)
+            marks = ", ".join("?" * len(table.columns))
+            conn.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+            if table.name == "tasks":  # the name index follows the tasks (see 0003)
+                at = table.columns.index("id"), table.columns.index("name_fold")
+                conn.executemany(
+                    "INSERT INTO task_names (rowid, name_fold) VALUES (?, ?)",
+                    [(row[at[0]], indexed_name(row[at[1]])) for row in rows],
+                )
+
+        with self._write() as conn:
+            try:
+                yield load
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"rows not loaded: {exc}") from None
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Query]:
