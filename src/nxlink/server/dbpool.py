@@ -28,6 +28,7 @@ class DbThreads:
         if size < 1:
             raise ValueError(f"a database pool needs at least one thread, got {size}")
         self.size = size
+        self.name = name
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix=name)
 
     async def run(self, call: Callable[[], T]) -> T:
