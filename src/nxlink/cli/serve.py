@@ -89,4 +89,6 @@ def serve(
         access_log=False,
         log_level="warning",
         server_header=False,
+        # SIGTERM: stop accepting, let requests in flight finish (up to this), then stop.
+        timeout_graceful_shutdown=settings.graceful_shutdown_s,
     )
