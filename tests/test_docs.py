@@ -49,6 +49,7 @@ def test_the_command_tree() -> None:
         "nxlink callbacks list",
         "nxlink callbacks listen",
         "nxlink callbacks retry",
+        "nxlink db copy",
         "nxlink flows create",
         "nxlink flows disable",
         "nxlink flows enable",
@@ -64,6 +65,7 @@ def test_the_command_tree() -> None:
         "nxlink simulate",
         "nxlink tasks list",
         "nxlink verify-counters",
+        "nxlink worker",
     ]
 
 
