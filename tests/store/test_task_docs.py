@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backends import Backend
 from conftest import make_task, make_tenant
+from db import Observer
 from nxlink.service.tasks import average, rate
 from nxlink.store import Store, TaskFilter, open_store
 
@@ -27,10 +29,11 @@ counts = st.integers(min_value=0, max_value=10**9)
 
 
 @pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('docs') / 'docs.db'}")
-    yield store
-    store.close()
+def shared_store(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    with backend.database(tmp_path_factory.mktemp("docs"), "docs") as url:
+        store = open_store(url)
+        yield store
+        store.close()
 
 
 @settings(max_examples=200, deadline=None)
@@ -63,7 +66,7 @@ def test_rates_and_averages_match_the_reference(
     assert info["avgManualDuration"] == average(manual_elapsed, manual_ok)
 
 
-def test_doc_follows_counter_status_and_flow_changes(store: Store) -> None:
+def test_doc_follows_counter_status_and_flow_changes(store: Store, db: Observer) -> None:
     tenant = make_tenant(store)
     store.insert_tasks(tenant.account_id, [make_task(tenant, task_name="Ärger")])
     before = _only_task(store, tenant.account_id)
@@ -71,17 +74,16 @@ def test_doc_follows_counter_status_and_flow_changes(store: Store) -> None:
     assert before["autoFlowName"] == tenant.flow_name
     assert before["taskName"] == "Ärger"
 
-    conn = store._conn  # type: ignore[attr-defined]
-    conn.execute("UPDATE task_stats SET total_call_count = 3, answer_call_count = 2, "
-                 "total_call_elapsed = 100")  # fmt: skip
+    db.execute("UPDATE task_stats SET total_call_count = 3, answer_call_count = 2, "
+               "total_call_elapsed = 100")  # fmt: skip
     after = _only_task(store, tenant.account_id)["statInfo"]
     assert (after["answerRate"], after["avgCallDuration"]) == ("66.67%", 50)
 
-    conn.execute("UPDATE tasks SET task_status = 5, pause_reason = 1")
+    db.execute("UPDATE tasks SET task_status = 5, pause_reason = 1")
     task = _only_task(store, tenant.account_id)
     assert (task["taskStatus"], task["pauseReason"]) == (5, 1)
 
-    conn.execute("UPDATE flows SET name = 'Renamed agent'")
+    db.execute("UPDATE flows SET name = 'Renamed agent'")
     assert _only_task(store, tenant.account_id)["autoFlowName"] == "Renamed agent"
 
 
