@@ -153,7 +153,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.backend = backend
         self.folder = Path(tempfile.mkdtemp(prefix="nxlink-stateful-"))
         self.url = backend.create(self.folder, "life")
-        self.store: Store = open_store(self.url)
+        try:
+            self.store: Store = open_store(self.url)
+        except BaseException:
+            backend.drop(self.url)  # no teardown for a machine that never started
+            raise
         self.db = Observer(self.url)
         self.now = START
         self.accounts: list[AccountModel] = []
