@@ -25,8 +25,8 @@ def _clock() -> Clock:
     return Clock.at(time.time_ns() // 1_000_000)
 
 
-def test_worker_dials_until_sigterm_then_gives_back_what_it_holds(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'worker.db'}"
+def test_worker_dials_until_sigterm_then_gives_back_what_it_holds(store_url: str) -> None:
+    url = store_url
     store: Store = open_store(url)
     try:
         acme = make_tenant(store, "acme")

@@ -93,45 +93,54 @@ def _copy(source: str, target: str, code: int = 0) -> Any:
     return result
 
 
-def test_copy_answers_the_same_bytes_and_verifies(tmp_path: Path) -> None:
+def test_copy_answers_the_same_bytes_and_verifies(
+    tmp_path: Path, make_store_url: Callable[[str], str]
+) -> None:
+    """SQLite -> the run's backend -> SQLite again: every hop answers the same."""
     source_url = f"sqlite:///{tmp_path / 'source.db'}"
-    target_url = f"sqlite:///{tmp_path / 'target.db'}"
+    target_url = make_store_url("target")
+    back_url = f"sqlite:///{tmp_path / 'back.db'}"
     source = open_store(source_url)
     tenant, ids = _populate(source)
     before = _answers(source, tenant, ids)
     assert before[5]["total"] > 0  # the first live task has calls
     check = source.recompute_counters()
+    assert check.differences == []
     outbox = source.list_callbacks(limit=1000)
+    assert outbox
     source.close()
 
-    result = _copy(source_url, target_url)
-    assert result.stdout.startswith("copied ")
-    assert f" row(s) from {source_url} to {target_url} (accounts 2, access_keys 2," in result.stdout
-
-    target = open_store(target_url)
-    try:
-        assert _answers(target, tenant, ids) == before
-        assert target.recompute_counters() == check
-        copied_outbox = target.list_callbacks(limit=1000)
-        assert copied_outbox == outbox
-        # Ids continue after the copied ones, as they would have in the source.
-        again = open_store(source_url)
+    for origin, copy in ((source_url, target_url), (target_url, back_url)):
+        result = _copy(origin, copy)
+        assert result.stdout.startswith("copied ")
+        assert f" row(s) from {origin} to {copy} (accounts 2, access_keys 2," in result.stdout
+        target = open_store(copy)
         try:
-            body = {"taskName": "after", "autoFlowId": tenant.flow_id,
-                    "routeId": tenant.route_id, "taskKeep": 0, "startupType": 1}  # fmt: skip
-            made = [_answer(_fixed_id_api(store), tenant, "task/create", body)
-                    for store in (again, target)]  # fmt: skip
-            assert made[0] == made[1]
-            assert _answers(again, tenant, ids) == _answers(target, tenant, ids)
+            assert _answers(target, tenant, ids) == before
+            assert target.recompute_counters() == check
+            assert target.list_callbacks(limit=1000) == outbox
         finally:
-            again.close()
+            target.close()
+
+    # Ids continue after the copied ones, as they would have in the source.
+    again, target = open_store(source_url), open_store(target_url)
+    try:
+        body = {"taskName": "after", "autoFlowId": tenant.flow_id,
+                "routeId": tenant.route_id, "taskKeep": 0, "startupType": 1}  # fmt: skip
+        made = [_answer(_fixed_id_api(store), tenant, "task/create", body)
+                for store in (again, target)]  # fmt: skip
+        assert made[0] == made[1]
+        assert _answers(again, tenant, ids) == _answers(target, tenant, ids)
     finally:
+        again.close()
         target.close()
 
 
-def test_copy_refuses_a_target_that_is_not_empty(tmp_path: Path) -> None:
+def test_copy_refuses_a_target_that_is_not_empty(
+    tmp_path: Path, make_store_url: Callable[[str], str]
+) -> None:
     source_url = f"sqlite:///{tmp_path / 'a.db'}"
-    target_url = f"sqlite:///{tmp_path / 'b.db'}"
+    target_url = make_store_url("b")
     for url in (source_url, target_url):
         store = open_store(url)
         make_tenant(store)
