@@ -3,6 +3,7 @@ factories, and a signed in-process client."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -59,16 +60,18 @@ def store_url(backend: Backend, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def make_store_url(backend: Backend, tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """``make_store_url(name)``: another fresh database of the test's backend (each name
-    once), dropped after the test."""
-    made: list[str] = []
+    once; ``test`` is ``store_url``'s), dropped after the test."""
+    made: dict[str, str] = {}
 
     def make(name: str) -> str:
-        made.append(backend.create(tmp_path, name))
-        return made[-1]
+        assert name != "test" and name not in made, f"a database named {name!r} exists"
+        made[name] = backend.create(tmp_path, name)
+        return made[name]
 
     yield make
-    for url in made:
-        backend.drop(url)
+    with contextlib.ExitStack() as drops:  # every one dropped, whichever fails
+        for url in made.values():
+            drops.callback(backend.drop, url)
 
 
 @pytest.fixture

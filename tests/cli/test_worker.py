@@ -80,4 +80,4 @@ def _dialling(store: Store, account_id: int) -> int:
         (row_id,) = tx.tasks_in(account_id, statuses=[1, 2, 3, 4, 5, 6])
         held = tx.lock_lines(account_id, row_id, dialer_id="observer")
     assert held is not None
-    return held[0]
+    return held.dialling

@@ -13,7 +13,9 @@ The time bounds below are generous ("not blocked", far below the held query), no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +37,7 @@ from nxlink.server.settings import Settings
 from nxlink.service import lifecycle
 from nxlink.service.lifecycle import Clock
 from nxlink.store import Store, TaskFilter
+from nxlink.store.base import LifecycleTx
 from nxlink.store.sqlite import SQLiteStore
 
 T = TypeVar("T")
@@ -175,6 +178,64 @@ def test_other_clients_task_lists_answer_beside_slow_searches(held: HeldSearch) 
         assert [s.result(WAIT_S * 2).status_code for s in searches] == [200, 200]
 
 
+class LockedOut(SQLiteStore):
+    """A real store that notes when a write transaction is asked for (it then waits for
+    SQLite's lock)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.writing = threading.Event()
+
+    @contextlib.contextmanager
+    def lifecycle(self) -> Iterator[LifecycleTx]:
+        self.writing.set()
+        with super().lifecycle() as tx:
+            yield tx
+
+
+def test_a_write_waiting_for_the_lock_holds_up_no_read(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    store = LockedOut(f"sqlite:///{path}")
+    store.migrate()
+    tenant = make_tenant(store)
+    holder = sqlite3.connect(path, isolation_level=None)
+    body = json.dumps(
+        {
+            "taskName": "renewals",
+            "autoFlowId": tenant.flow_id,
+            "routeId": tenant.route_id,
+            "taskKeep": 1,
+            "startupType": 1,
+        }
+    ).encode()
+    try:
+        with (
+            uvicorn_serving(app_on(store, db_threads=1)) as (base, _server),
+            ThreadPoolExecutor(1) as clients,
+        ):
+            holder.execute("BEGIN IMMEDIATE")  # another process's writer
+            create = clients.submit(
+                httpx.post,
+                base + API_PREFIX + "task/create",
+                content=body,
+                headers=signed(tenant, body),
+                timeout=WAIT_S * 2,
+            )
+            assert store.writing.wait(WAIT_S)
+            for _ in range(3):
+                page, took = timed(lambda: post_list(base, tenant, b"{}"))
+                assert (page.status_code, page.json()["total"]) == (200, 0)
+                assert took < NOT_BLOCKED_S, f"a read took {took:.3f} s behind a waiting write"
+            assert not create.done()
+            holder.execute("ROLLBACK")
+            created = create.result(WAIT_S * 2)
+            assert (created.status_code, created.json()["code"]) == (200, 0)
+            assert post_list(base, tenant, b"{}").json()["total"] == 1
+    finally:
+        holder.close()
+        store.close()
+
+
 def test_graceful_stop_lets_requests_in_flight_finish(held: HeldSearch) -> None:
     """What SIGTERM does to ``nxlink serve`` (uvicorn's handler sets ``should_exit``)."""
     tenant = make_tenant(held)
@@ -270,7 +331,8 @@ def test_no_store_call_runs_on_the_event_loop(
     assert {"key_auth", "lifecycle", "task_page", "call_page", "list_flows", "list_routes",
             "ping"} <= called, called  # fmt: skip
     assert [name for name, on_loop in watch.calls if on_loop] == []
-    assert hops == ["nxlink-db"] * 11 + ["nxlink-ready"]  # one hop per request
+    # One hop per request: writes on the write thread, reads on the read threads.
+    assert hops == ["nxlink-write"] * 5 + ["nxlink-read"] * 6 + ["nxlink-ready"]
 
 
 class NoDatabase:
@@ -292,13 +354,13 @@ def test_healthz_touches_no_database() -> None:
 
 def test_the_pool_refuses_a_size_below_one() -> None:
     with pytest.raises(ValueError, match="at least one thread, got 0"):
-        dbpool.DbThreads(0)
+        dbpool.DbThreads(0, name="none")
     with pytest.raises(ValueError, match="db_threads"):
         Settings(db_threads=0)
 
 
 def test_a_queued_call_never_starts_once_its_caller_gives_up() -> None:
-    pool = dbpool.DbThreads(1)
+    pool = dbpool.DbThreads(1, name="one")
     gate = threading.Event()
     ran: list[str] = []
 

@@ -7,8 +7,10 @@ cannot answer in time (:class:`StoreUnavailable`) into a 503 and any unexpected 
 ASGI callables) directly; Starlette serves the other routes.
 
 The event loop never waits on the database: each API request reads its body on the loop, then
-makes one hop to a thread of the database pool (:mod:`nxlink.server.dbpool`) for authentication
-(the key lookup), parsing, the store's work and rendering the answer's bytes.
+makes one hop to a database thread (:mod:`nxlink.server.dbpool`) for authentication (the key
+lookup), parsing, the store's work and rendering the answer's bytes. Reads and writes have
+threads of their own (as SQLite has readers in parallel and one writer): a write waiting for the
+database lock never holds up the task list, and a slow search never holds up a write.
 """
 
 from __future__ import annotations
@@ -70,8 +72,12 @@ class State:
         self.store = store
         self.clock = clock
         self.log = log
-        #: Where every store call of a request runs (never on the event loop).
-        self.db = DbThreads(settings.db_threads)
+        # Where every store call of a request runs (never on the event loop).
+        self.reads = DbThreads(settings.db_threads, name="nxlink-read")
+        self.writes = DbThreads(settings.db_write_threads, name="nxlink-write")
+        # The readiness probe asks whether the database answers, not whether a request's thread
+        # is free; and a probe stuck on a dead database holds none of theirs.
+        self.probe = DbThreads(1, name="nxlink-ready")
         self.biz_types = frozenset(["100", *settings.extra_biz_types])
         self.actions = frozenset(["nxai", *settings.extra_actions])
 
@@ -194,10 +200,6 @@ def create_app(
         RequestLog(settings.log_file, enabled=settings.log_requests),
     )
     nest = settings.envelope == "data"
-    db = state.db
-    # The readiness probe has a thread of its own: it asks whether the database answers, not
-    # whether a request thread is free, and a probe stuck on a dead database holds no request's.
-    probe = DbThreads(1, name="nxlink-ready")
 
     def authenticated(headers: dict[str, str], body: bytes) -> Caller:
         return authenticate(
@@ -210,10 +212,10 @@ def create_app(
             actions=state.actions,
         )
 
-    def api_endpoint(answer: Answer) -> ASGIApp:
+    def api_endpoint(answer: Answer, threads: DbThreads) -> ASGIApp:
         """An API endpoint as a plain ASGI app, checked in the contract's order: the body's
-        size and media type on the loop, then authentication and ``answer`` in one hop to a
-        database thread. A :class:`StoreUnavailable` goes up to the middleware (503)."""
+        size and media type on the loop, then authentication and ``answer`` in one hop to one
+        of ``threads``. A :class:`StoreUnavailable` goes up to the middleware (503)."""
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             req_state = scope["state"]
@@ -223,7 +225,9 @@ def create_app(
             try:
                 body = await _read_body(receive, headers, settings.max_body_bytes)
                 _check_content_type(headers)
-                payload = await db.run(lambda: answer(authenticated(headers, body), body, trace_id))
+                payload = await threads.run(
+                    lambda: answer(authenticated(headers, body), body, trace_id)
+                )
             except ApiError as exc:
                 req_state["nx_code"] = int(exc.code)
                 refusal = orjson.dumps(envelope(trace_id, exc.code, exc.message))
@@ -304,18 +308,19 @@ def create_app(
         query = requests.parse_route_list(body)
         return paged(catalog.list_routes(state.store, caller.account_id, query))
 
-    api_routes: dict[str, ASGIApp] = {TASK_LIST_PATH: api_endpoint(task_list)}
+    reads, writes = state.reads, state.writes
+    api_routes: dict[str, ASGIApp] = {TASK_LIST_PATH: api_endpoint(task_list, reads)}
     api_routes.update(
-        (API_PREFIX + path, api_endpoint(lifecycle_answer(handler)))
-        for path, handler in (
-            ("task/create", task_create),
-            ("call/append", call_append),
-            ("order/delete", order_delete),
-            ("task/start", task_start),
-            ("task/pause", task_pause),
-            ("call/list", call_list),
-            ("flow/list", flow_list),
-            ("route/list", route_list),
+        (API_PREFIX + path, api_endpoint(lifecycle_answer(handler), threads))
+        for path, handler, threads in (
+            ("task/create", task_create, writes),
+            ("call/append", call_append, writes),
+            ("order/delete", order_delete, writes),
+            ("task/start", task_start, writes),
+            ("task/pause", task_pause, writes),
+            ("call/list", call_list, reads),
+            ("flow/list", flow_list, reads),
+            ("route/list", route_list, reads),
         )
     )
 
@@ -328,7 +333,8 @@ def create_app(
         scope = request.scope
         retry_after_s = settings.retry_after_s
         try:
-            await asyncio.wait_for(probe.run(state.store.ping), settings.ready_timeout_ms / 1000)
+            ping = state.probe.run(state.store.ping)
+            await asyncio.wait_for(ping, settings.ready_timeout_ms / 1000)
         except StoreUnavailable as exc:
             return store_busy(scope, exc, retry_after_s=retry_after_s)
         except TimeoutError:
@@ -387,8 +393,8 @@ def create_app(
                 stop.set()
             for thread, _stop in workers:
                 thread.join(timeout=15)
-            db.close()
-            probe.close()
+            for threads in (state.reads, state.writes, state.probe):
+                threads.close()
             state.store.close()
             state.log.close()
 

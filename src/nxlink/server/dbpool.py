@@ -24,7 +24,7 @@ T = TypeVar("T")
 class DbThreads:
     """At most ``size`` calls at once; the others wait, in order, without holding a thread."""
 
-    def __init__(self, size: int, *, name: str = "nxlink-db") -> None:
+    def __init__(self, size: int, *, name: str) -> None:
         if size < 1:
             raise ValueError(f"a database pool needs at least one thread, got {size}")
         self.size = size

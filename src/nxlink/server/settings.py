@@ -32,10 +32,16 @@ class Settings(BaseSettings):
         default_factory=list, description="action values accepted besides nxai."
     )
     db_threads: int = Field(
-        8,
+        2,
         ge=1,
         le=256,
-        description="Threads running database calls, per worker: the most queries at once.",
+        description="Threads running database reads, per worker: the most reads at once.",
+    )
+    db_write_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Threads running database writes, per worker: the most writes at once.",
     )
     retry_after_s: int = Field(
         1, ge=0, le=3600, description="Retry-After of a 503 (database busy or not ready)."

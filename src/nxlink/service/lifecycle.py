@@ -385,17 +385,23 @@ def claim(
                 held = tx.lock_lines(account_id, task.task_row_id, dialer_id=dialer_id)
                 if held is None:
                     continue  # another dialer is claiming for this task right now
-                dialling, mine = held
                 total = lines(task)
                 share = -(-total // max(live, 1))
-                room = min(total - dialling, share - mine)
+                room = min(total - held.dialling, share - held.mine)
                 if room <= 0:
                     continue
                 assert task.context is not None
-                for order in tx.claim_orders(account_id, task.task_row_id, now, limit=room,
-                                             dialer_id=dialer_id,
-                                             lease_until=lease_until):  # fmt: skip
-                    claims.append(_claim(order, task.context, now, adopted=False))
+                # A task's calls start in order (see Lines.floor): a dialer still catching up
+                # on its own past starts this call when the line it takes was last freed.
+                start = max(now, held.floor)
+                claimed = tx.claim_orders(
+                    account_id, task.task_row_id, now, limit=room, dialer_id=dialer_id,
+                    claimed_at=start, lease_until=max(lease_until, start + lease_seconds),
+                )  # fmt: skip
+                if claimed:
+                    tx.raise_dial_floor(account_id, task.task_row_id, start)
+                claims.extend(_claim(order, task.context, start, adopted=False)
+                              for order in claimed)  # fmt: skip
         return claims
 
 
@@ -479,6 +485,7 @@ def report(
             ),
         )
         replay = DEFAULT_REPLAY_INTERVAL if task.replay_interval is None else task.replay_interval
+        tx.raise_dial_floor(account_id, task.row_id, end)
         tx.finish_attempt(account_id, order.id, finished=finished, answered=answered,
                           next_attempt_ts=end + replay)  # fmt: skip
         delta = counters.call_completed(

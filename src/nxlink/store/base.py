@@ -408,6 +408,18 @@ class DialContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Lines:
+    """A task's lines as a claim finds them, under the task's claim lock."""
+
+    #: Orders being dialled now, by any dialer.
+    dialling: int
+    #: Of those, held by the claiming dialer.
+    mine: int
+    #: No call of the task may start before this (``tasks.dial_floor``).
+    floor: int
+
+
+@dataclass(frozen=True, slots=True)
 class DialCandidate:
     """A task with at least one pending order due, and the facts the service decides on
     (``nxlink.service.lifecycle.dialable``): the store only reads them."""
@@ -625,12 +637,10 @@ class LifecycleTx(abc.ABC):
         the facts that decide whether they may dial (a read: nothing is locked)."""
 
     @abc.abstractmethod
-    def lock_lines(
-        self, account_id: int, task_row_id: int, *, dialer_id: str
-    ) -> tuple[int, int] | None:
-        """Lock the task's lines for this transaction and count its dialling orders:
-        ``(dialling, of them held by dialer_id)``; None when another transaction is claiming
-        for the task right now (it is skipped, not waited for)."""
+    def lock_lines(self, account_id: int, task_row_id: int, *, dialer_id: str) -> Lines | None:
+        """Lock the task's lines for this transaction and read them (:class:`Lines`); None
+        when another transaction is claiming for the task right now (it is skipped, not
+        waited for)."""
 
     @abc.abstractmethod
     def claim_orders(
@@ -641,10 +651,16 @@ class LifecycleTx(abc.ABC):
         *,
         limit: int,
         dialer_id: str,
+        claimed_at: int,
         lease_until: int,
     ) -> list[OrderState]:
         """Claim up to ``limit`` of the task's pending orders due at ``now``, earliest due
-        first then by id, for ``dialer_id`` until ``lease_until``; the orders as claimed."""
+        first then by id, for ``dialer_id`` from ``claimed_at`` (the calls' start) until
+        ``lease_until``; the orders as claimed."""
+
+    @abc.abstractmethod
+    def raise_dial_floor(self, account_id: int, task_row_id: int, ts: int) -> None:
+        """Make the task's ``Lines.floor`` at least ``ts`` (it never goes down)."""
 
     @abc.abstractmethod
     def dial_context(self, account_id: int, task_row_id: int) -> DialContext: ...
