@@ -24,7 +24,7 @@ from typing import Any, Final
 from benchmarks import cpu, dataset, loadgen, pgdata, report
 from benchmarks.probe import HealthProbe
 from benchmarks.report import BackendRun, ScenarioResult
-from benchmarks.scenarios import ORDER, Scenario, name_totals, scenarios
+from benchmarks.scenarios import ORDER, Scenario, body, name_totals, scenarios
 from benchmarks.servers import REPO, ServerProcess, ceiling_server, post, product_server
 from benchmarks.signed import TASK_LIST_PATH, SignedRequest, signed_request, signed_table
 
@@ -97,9 +97,9 @@ class Bench:
         """Real answers of the product for page 1 of (a) and (c): the ceilings serve these."""
         with product_server(run.db_url, REQUEST_LOG, SERVER_LOG) as server:
             for key, page_size in (("a", 10), ("c", 1000)):
-                body = json.dumps({"pageNumber": 1, "pageSize": page_size}, separators=(",", ":"))
+                raw = body({"pageNumber": 1, "pageSize": page_size})
                 req = signed_request(self.sqlite.access_key, self.sqlite.access_secret,
-                                     body.encode(), time.time_ns() // 10**6)  # fmt: skip
+                                     raw, time.time_ns() // 10**6)  # fmt: skip
                 resp = post(server.port, req)
                 _check_product_answer(self.all_sc[key], resp.status, resp.body)
                 ceiling_body(run.backend, key).write_bytes(resp.body)
@@ -143,10 +143,9 @@ class Bench:
         return size
 
     def _name_request(self, name: str, page: int) -> SignedRequest:
-        body = json.dumps({"taskName": name, "pageNumber": page, "pageSize": 10},
-                          separators=(",", ":"), ensure_ascii=False).encode()  # fmt: skip
+        raw = body({"taskName": name, "pageNumber": page, "pageSize": 10})
         return signed_request(
-            self.sqlite.access_key, self.sqlite.access_secret, body, time.time_ns() // 10**6
+            self.sqlite.access_key, self.sqlite.access_secret, raw, time.time_ns() // 10**6
         )
 
     def _check_names(self, sc: Scenario, server: ServerProcess) -> int:
