@@ -2,12 +2,13 @@
 
     .venv/bin/python -m benchmarks.run [--backend sqlite|postgres|both] [--scenarios a,b,...]
                                        [--loadgen auto|wrk|python] [--duration 10] [--warmup 3]
-                                       [--pg-url URL] [--budget-minutes 25] [--out latest]
+                                       [--pg-url URL] [--budget-minutes 20] [--out latest]
 
 Bounded: every scenario is one fresh server, a warm-up and a measured run, each limited in time
-and in requests; the servers listen on 127.0.0.1 only and are stopped by their own pid. Past
-``--budget-minutes`` the quiet-machine waits and the re-runs are skipped, so a busy machine
-makes the run noisier, not longer.
+and in requests; the servers listen on 127.0.0.1 only and are stopped by their own pid. Each
+backend gets its share of ``--budget-minutes`` (from when its scenarios start); past it, the
+quiet-machine waits and the re-runs are skipped, so a busy machine makes the run noisier, not
+longer.
 """
 
 from __future__ import annotations
@@ -74,13 +75,15 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.started = time.monotonic()
+        #: When the current backend's share of the budget runs out.
+        self.deadline: float = self.started + args.budget_minutes * 60
         self.sqlite = dataset.ensure(rebuild=args.rebuild_dataset)
         self.all_sc = scenarios(self.sqlite)
         self._name_totals: dict[str, int] | None = None
 
     # -- budget --------------------------------------------------------------------------
     def over_budget(self) -> bool:
-        return bool(time.monotonic() - self.started > self.args.budget_minutes * 60)
+        return time.monotonic() > self.deadline
 
     def name_totals(self) -> dict[str, int]:
         if self._name_totals is None:
@@ -330,6 +333,8 @@ class Bench:
 
     def run_backend(self, backend: str) -> BackendRun:
         print(f"== {backend}", flush=True)
+        share = self.args.budget_minutes * 60 / len(self.args.backends)
+        self.deadline = time.monotonic() + share
         run = self.prepare(backend)
         if run.error:
             print(f"  {run.error}", flush=True)
@@ -434,8 +439,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="runs again a scenario during which other processes used ≥ 0.5 core (0..3)",
     )
-    parser.add_argument("--budget-minutes", type=float, default=25.0,
-                        help="past this, no more quiet-machine waits or re-runs")  # fmt: skip
+    parser.add_argument("--budget-minutes", type=float, default=20.0,
+                        help="shared by the backends; past its share, a backend's scenarios "
+                        "skip the quiet-machine wait and the re-runs")  # fmt: skip
     parser.add_argument("--rebuild-dataset", action="store_true")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 10 or not 0 <= args.warmup <= 5:
