@@ -49,6 +49,8 @@ def test_the_command_tree() -> None:
         "nxlink callbacks list",
         "nxlink callbacks listen",
         "nxlink callbacks retry",
+        "nxlink db current",
+        "nxlink db upgrade",
         "nxlink flows create",
         "nxlink flows disable",
         "nxlink flows enable",

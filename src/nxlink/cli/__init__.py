@@ -15,6 +15,7 @@ from click.core import ParameterSource
 from nxlink.cli.admin import accounts, flows, keys, routes, seed
 from nxlink.cli.api import api
 from nxlink.cli.callbacks import callbacks
+from nxlink.cli.db import db
 from nxlink.cli.lifecycle import simulate, verify_counters
 from nxlink.cli.options import client_options
 from nxlink.cli.serve import serve
@@ -99,3 +100,4 @@ main.add_command(api)
 main.add_command(simulate)
 main.add_command(verify_counters)
 main.add_command(callbacks)
+main.add_command(db)

@@ -231,6 +231,9 @@ class PostgresStore(PostgresOutbox, Store):
             if entry.name.endswith(".sql")
         )
 
+    def known_migrations(self) -> list[tuple[int, str]]:
+        return [(version, name) for version, name, _ in self._scripts()]
+
     @staticmethod
     def _version(conn: psycopg.Connection[Any]) -> int:
         row = conn.execute(
