@@ -471,6 +471,10 @@ def report(
         replay = DEFAULT_REPLAY_INTERVAL if task.replay_interval is None else task.replay_interval
         tx.finish_attempt(account_id, order.id, finished=finished, answered=answered,
                           next_attempt_ts=end + replay)  # fmt: skip
+        # The balance before the counters: a top-up takes the balance, then the tasks it
+        # resumes, and a report takes them in the same order, so that on a database with row
+        # locks neither waits for a row the other holds while holding one it needs.
+        balance = tx.add_balance(task.account_id, -cost) if cost else None
         delta = counters.call_completed(
             result=outcome.result,
             talk_seconds=outcome.talk_seconds if answered else 0,
@@ -487,7 +491,7 @@ def report(
             record = tx.call_record(account_id, call_row)
             _enqueue(tx, task, "call", task.call_callback_url,
                      {"eventType": "call.completed", "call": record}, clock=clock)  # fmt: skip
-        if cost and tx.add_balance(task.account_id, -cost) <= 0:
+        if balance is not None and balance <= 0:
             _pause_for_balance(tx, task.account_id, clock=clock)
         if finished:
             _complete_if_done(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
