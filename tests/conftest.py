@@ -1,7 +1,9 @@
-"""Shared fixtures: a fresh store, small factories, and a signed in-process client."""
+"""Shared fixtures: a fresh database on each backend (a store on it, an observer of it), small
+factories, and a signed in-process client."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -15,6 +17,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from backends import POSTGRES_ENV, Backend, PostgresBackend, SQLiteBackend
+from db import Observer
 from nxlink.server.app import TASK_LIST_PATH, create_app
 from nxlink.server.settings import Settings
 from nxlink.service import admin
@@ -24,11 +28,65 @@ from nxlink.store import NewTask, Store, open_store
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
+# -- databases: every test that asks for one runs on each backend ------------------------------
+BACKENDS = ["sqlite", "postgres"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresBackend]:
+    """The PostgreSQL server of ``NXLINK_TEST_POSTGRES_URL``: one schema per database."""
+    made = PostgresBackend(os.environ[POSTGRES_ENV])
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The kind of database of this run of the test (its id: ``sqlite`` or ``postgres``)."""
+    if request.param == "postgres":
+        made: Backend = request.getfixturevalue("postgres")
+        return made
+    return SQLiteBackend()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'test.db'}")
+def store_url(backend: Backend, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database (``sqlite:///<tmp_path>/test.db``, or a schema of
+    its own on PostgreSQL), dropped after the test."""
+    with backend.database(tmp_path, "test") as url:
+        yield url
+
+
+@pytest.fixture
+def make_store_url(backend: Backend, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """``make_store_url(name)``: another fresh database of the test's backend (each name
+    once; ``test`` is ``store_url``'s), dropped after the test."""
+    made: dict[str, str] = {}
+
+    def make(name: str) -> str:
+        assert name != "test" and name not in made, f"a database named {name!r} exists"
+        made[name] = backend.create(tmp_path, name)
+        return made[name]
+
+    yield make
+    with contextlib.ExitStack() as drops:  # every one dropped, whichever fails
+        for url in made.values():
+            drops.callback(backend.drop, url)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
     yield s
     s.close()
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Observer]:
+    """The test's own connection to the database of ``store``, for reading (and now and then
+    writing) rows with plain SQL."""
+    with Observer(store_url) as observer:
+        yield observer
 
 
 @dataclass

@@ -19,6 +19,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from backends import Backend
 from conftest import make_tenant
 from live import NXLINK, serving
 from nxlink.cli import main
@@ -49,6 +50,7 @@ def test_the_command_tree() -> None:
         "nxlink callbacks list",
         "nxlink callbacks listen",
         "nxlink callbacks retry",
+        "nxlink db copy",
         "nxlink db current",
         "nxlink db upgrade",
         "nxlink flows create",
@@ -66,6 +68,7 @@ def test_the_command_tree() -> None:
         "nxlink simulate",
         "nxlink tasks list",
         "nxlink verify-counters",
+        "nxlink worker",
     ]
 
 
@@ -124,23 +127,23 @@ def test_the_readme_has_examples() -> None:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def live(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("readme")
-    db = f"sqlite:///{folder / 'readme.db'}"
-    store = open_store(db)
-    try:
-        tenant = make_tenant(store, "readme")
-        seed_account(store, "readme", count=1500, seed=3)
-    finally:
-        store.close()
-    with serving(folder, db) as base:
-        yield {
-            **os.environ,
-            "PATH": f"{NXLINK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "NXLINK_BASE_URL": base,
-            "NXLINK_ACCESS_KEY": tenant.access_key,
-            "NXLINK_ACCESS_SECRET": tenant.secret,
-        }
+    with backend.database(folder, "readme") as db:
+        store = open_store(db)
+        try:
+            tenant = make_tenant(store, "readme")
+            seed_account(store, "readme", count=1500, seed=3)
+        finally:
+            store.close()
+        with serving(folder, db) as base:
+            yield {
+                **os.environ,
+                "PATH": f"{NXLINK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                "NXLINK_BASE_URL": base,
+                "NXLINK_ACCESS_KEY": tenant.access_key,
+                "NXLINK_ACCESS_SECRET": tenant.secret,
+            }
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 callback receiver, and the commands a user would paste, in an empty directory.
 
 Only the two ports are changed (to free ones), so that the test never collides with a server
-already running on this machine.
+already running on this machine, and, on a backend other than SQLite, the database.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from backends import Backend
 from live import NXLINK, free_port
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -31,7 +33,7 @@ def _walkthrough_script() -> str:
 
 
 @pytest.mark.slow
-def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
+def test_the_walkthrough_runs_as_written(tmp_path: Path, backend: Backend, store_url: str) -> None:
     api_port, receiver_port = free_port(), free_port()
     script = (
         _walkthrough_script()
@@ -40,6 +42,10 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
         .replace("127.0.0.1:9000", f"127.0.0.1:{receiver_port}")
         .replace("--port 9000", f"--port {receiver_port}")
     )
+    if backend.name != "sqlite":
+        readme_db = "export NXLINK_DB=sqlite:///./walk.db\n"
+        assert readme_db in script
+        script = script.replace(readme_db, f"export NXLINK_DB={shlex.quote(store_url)}\n")
     env = {key: value for key, value in os.environ.items() if not key.startswith("NXLINK_")}
     env["PATH"] = f"{NXLINK.parent}{os.pathsep}{env.get('PATH', '')}"
     log = tmp_path / "output.txt"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import itertools
 
+from db import Observer
 from nxlink.store import Store
-from nxlink.store.sqlite import SQLiteStore
 
 _events = itertools.count(1)
 
@@ -23,14 +23,12 @@ def add_callback(
     event_id: str | None = None,
 ) -> int:
     """Insert one pending callback (due at ``created_ms`` unless told); return its id."""
-    assert isinstance(store, SQLiteStore)
     event = event_id or f"{next(_events):032x}"
-    with store._write() as conn:
-        cur = conn.execute(
+    with Observer(store.url) as db:
+        item_id: int = db.scalar(
             "INSERT INTO outbox (account_id, event_id, kind, url, body, created_ms, "
-            "next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (account_id, event, kind, url, body, created_ms,
-             created_ms if next_attempt_ms is None else next_attempt_ms),
+            "next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            account_id, event, kind, url, body, created_ms,
+            created_ms if next_attempt_ms is None else next_attempt_ms,
         )  # fmt: skip
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+    return item_id

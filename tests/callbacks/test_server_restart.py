@@ -31,8 +31,8 @@ def _post(base: str, access_key: str, secret: str, path: str, body: dict[str, ob
     return answer
 
 
-def _outbox(db_path: Path) -> list[tuple[str, str, int]]:
-    store = open_store(f"sqlite:///{db_path}")
+def _outbox(db: str) -> list[tuple[str, str, int]]:
+    store = open_store(db)
     try:
         return [(i.event_id, i.state, i.attempts) for i in store.list_callbacks()]
     finally:
@@ -48,11 +48,9 @@ def _wait(condition: Callable[[], bool], timeout_s: float) -> None:
 
 @pytest.mark.slow
 def test_a_server_restart_between_tries_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> None:
-    db_path = tmp_path / "restart.db"
-    db = f"sqlite:///{db_path}"
-    store = open_store(db)
+    store = open_store(store_url)
     try:
         tenant = make_tenant(store, "acme")
         admin.top_up(store, "acme", 10_000)
@@ -70,20 +68,20 @@ def test_a_server_restart_between_tries_loses_nothing(
     try:
         # Tries at 0, +0.5 s, +1.5 s, +4.5 s (the schedule of 10 s, 30 s, 90 s shrunk 20 times).
         monkeypatch.setenv("NXLINK_CALLBACK_BACKOFF_SCALE", "0.05")
-        with serving(tmp_path, db) as base:
+        with serving(tmp_path, store_url) as base:
             task_id = _post(base, tenant.access_key, tenant.secret, "task/create", {
                 "taskName": "restart", "autoFlowId": tenant.flow_id, "routeId": tenant.route_id,
                 "taskKeep": 0, "startupType": 1,
                 "taskCallbackUrl": f"http://127.0.0.1:{port}/tasks",
             })["data"]["taskId"]  # fmt: skip
             _post(base, tenant.access_key, tenant.secret, "task/start", {"taskId": task_id})
-            _wait(lambda: _outbox(db_path)[0][2] >= 1, 10)
+            _wait(lambda: _outbox(store_url)[0][2] >= 1, 10)
         # The server is down: the callback waits in the outbox, undelivered.
-        ((event_id, state, attempts),) = _outbox(db_path)
+        ((event_id, state, attempts),) = _outbox(store_url)
         assert state == "pending" and 1 <= attempts < 4
-        with serving(tmp_path, db):
-            _wait(lambda: _outbox(db_path)[0][1] == "delivered", 20)
-        assert _outbox(db_path) == [(event_id, "delivered", 4)]
+        with serving(tmp_path, store_url):
+            _wait(lambda: _outbox(store_url)[0][1] == "delivered", 20)
+        assert _outbox(store_url) == [(event_id, "delivered", 4)]
     finally:
         listener.terminate()
         listener.wait(timeout=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +12,12 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from backends import Backend
 from nxlink.cli import main
 from nxlink.store import TaskFilter, open_store
 
 NOW = "1767225600"
 ID, TASK_ID, FLOW, ROUTE, CREATE_TS = "id", "taskId", "autoFlowId", "routeId", "createTs"
-
-
-def _db(tmp_path: Path, name: str = "db") -> str:
-    return f"sqlite:///{tmp_path / name}"
 
 
 def _run(*args: str, env: dict[str, str] | None = None, ok: bool = True) -> Result:
@@ -50,8 +47,8 @@ def _key(db: str, account: str = "acme") -> dict[str, Any]:
 
 
 # -- accounts -----------------------------------------------------------------------------------
-def test_accounts_create_and_list(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_accounts_create_and_list(store_url: str) -> None:
+    db = store_url
     created = _run("accounts", "create", "acme", "--db", db)
     assert "acme" in created.output
     _account(db, "globex")
@@ -66,32 +63,32 @@ def test_accounts_create_and_list(tmp_path: Path) -> None:
         store.close()
 
 
-def test_accounts_create_duplicate_is_refused(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_accounts_create_duplicate_is_refused(store_url: str) -> None:
+    db = store_url
     _account(db)
     result = _refused("accounts", "create", "acme", "--db", db)
     assert "acme" in result.output
     assert "already exists" in result.output
 
 
-def test_accounts_create_empty_name_is_refused(tmp_path: Path) -> None:
-    _refused("accounts", "create", "  ", "--db", _db(tmp_path))
+def test_accounts_create_empty_name_is_refused(store_url: str) -> None:
+    _refused("accounts", "create", "  ", "--db", store_url)
 
 
-def test_db_from_environment(tmp_path: Path) -> None:
-    db = _db(tmp_path, "env.db")
+def test_db_from_environment(backend: Backend, make_store_url: Callable[[str], str]) -> None:
+    db = make_store_url("env")
     env = {"NXLINK_DB": db}
     _run("accounts", "create", "viaenv", env=env)
     assert "viaenv" in _run("accounts", "list", env=env).stdout
     assert "viaenv" in _run("accounts", "list", "--db", db).stdout
     key = json.loads(_run("keys", "create", "--account", "viaenv", "--json", env=env).stdout)
     assert key["accessKey"] in _run("keys", "list", env=env).stdout
-    assert (tmp_path / "env.db").exists()
+    assert backend.exists(db)
 
 
-def test_db_option_beats_environment(tmp_path: Path) -> None:
-    env = {"NXLINK_DB": _db(tmp_path, "env.db")}
-    db = _db(tmp_path, "opt.db")
+def test_db_option_beats_environment(make_store_url: Callable[[str], str]) -> None:
+    env = {"NXLINK_DB": make_store_url("env")}
+    db = make_store_url("opt")
     _run("accounts", "create", "acme", "--db", db, env=env)
     assert "acme" in _run("accounts", "list", "--db", db).stdout
     assert "acme" not in _run("accounts", "list", env=env).stdout
@@ -100,12 +97,13 @@ def test_db_option_beats_environment(tmp_path: Path) -> None:
 def test_unsupported_database_url_is_refused(tmp_path: Path) -> None:
     result = _refused("accounts", "list", "--db", "mysql://localhost/x")
     assert "mysql" in result.output
+    # SQLite only: the directory of a database file must exist.
     _refused("accounts", "list", "--db", f"sqlite:///{tmp_path / 'missing' / 'dir' / 'db'}")
 
 
 # -- keys ---------------------------------------------------------------------------------------
-def test_keys_create_json(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_keys_create_json(store_url: str) -> None:
+    db = store_url
     _account(db)
     key = _key(db)
     assert set(key) == {"accessKey", "accessSecret", "saasUserId"}
@@ -126,8 +124,8 @@ def test_keys_create_json(tmp_path: Path) -> None:
         store.close()
 
 
-def test_keys_create_text_shows_the_secret_once(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_keys_create_text_shows_the_secret_once(store_url: str) -> None:
+    db = store_url
     _account(db)
     result = _run("keys", "create", "--account", "acme", "--db", db)
     match = re.search(r"accessSecret:\s+([0-9a-f]{32})", result.stdout)
@@ -135,21 +133,21 @@ def test_keys_create_text_shows_the_secret_once(tmp_path: Path) -> None:
     assert match.group(1) not in _run("keys", "list", "--db", db).output
 
 
-def test_keys_are_unique(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_keys_are_unique(store_url: str) -> None:
+    db = store_url
     _account(db)
     keys = [_key(db) for _ in range(5)]
     assert len({k["accessKey"] for k in keys}) == 5
     assert len({k["accessSecret"] for k in keys}) == 5
 
 
-def test_keys_create_for_unknown_account_is_refused(tmp_path: Path) -> None:
-    result = _refused("keys", "create", "--account", "nobody", "--json", "--db", _db(tmp_path))
+def test_keys_create_for_unknown_account_is_refused(store_url: str) -> None:
+    result = _refused("keys", "create", "--account", "nobody", "--json", "--db", store_url)
     assert "nobody" in result.output
 
 
-def test_keys_list_never_shows_a_secret(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_keys_list_never_shows_a_secret(store_url: str) -> None:
+    db = store_url
     _account(db)
     _account(db, "globex")
     keys = [_key(db), _key(db), _key(db, "globex")]
@@ -160,8 +158,8 @@ def test_keys_list_never_shows_a_secret(tmp_path: Path) -> None:
     assert not re.search(r"\b[0-9a-f]{32}\b", listed)
 
 
-def test_keys_revoke(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_keys_revoke(store_url: str) -> None:
+    db = store_url
     _account(db)
     key, other = _key(db), _key(db)
     result = _run("keys", "revoke", key["accessKey"], "--db", db)
@@ -179,15 +177,15 @@ def test_keys_revoke(tmp_path: Path) -> None:
     assert "active" in active_line
 
 
-def test_keys_revoke_unknown_key_is_refused(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_keys_revoke_unknown_key_is_refused(store_url: str) -> None:
+    db = store_url
     _account(db)
     result = _refused("keys", "revoke", "AK-1000000000000000000-1000", "--db", db)
     assert "AK-1000000000000000000-1000" in result.output
 
 
-def test_keys_revoke_twice_is_refused(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_keys_revoke_twice_is_refused(store_url: str) -> None:
+    db = store_url
     _account(db)
     key = _key(db)
     _run("keys", "revoke", key["accessKey"], "--db", db)
@@ -195,8 +193,8 @@ def test_keys_revoke_twice_is_refused(tmp_path: Path) -> None:
 
 
 # -- flows and routes ---------------------------------------------------------------------------
-def test_flows_create_json(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_flows_create_json(store_url: str) -> None:
+    db = store_url
     _account(db)
     result = _run(
         "flows", "create", "--account", "acme", "--name", "Renewal agent",
@@ -215,8 +213,8 @@ def test_flows_create_json(tmp_path: Path) -> None:
     assert re.search(r"autoFlowId:\s*\d+", text)
 
 
-def test_flows_create_refusals(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_flows_create_refusals(store_url: str) -> None:
+    db = store_url
     _account(db)
     _refused("flows", "create", "--account", "nobody", "--name", "x", "--db", db)
     _refused("flows", "create", "--account", "acme", "--name", "x", "--variables", "a,a",
@@ -224,8 +222,8 @@ def test_flows_create_refusals(tmp_path: Path) -> None:
     _refused("flows", "create", "--account", "acme", "--name", " ", "--db", db)
 
 
-def test_routes_create_json(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_routes_create_json(store_url: str) -> None:
+    db = store_url
     _account(db)
     result = _run(
         "routes", "create", "--account", "acme", "--name", "HK mobile",
@@ -245,8 +243,8 @@ def test_routes_create_json(tmp_path: Path) -> None:
         store.close()
 
 
-def test_routes_create_for_unknown_account_is_refused(tmp_path: Path) -> None:
-    _refused("routes", "create", "--account", "nobody", "--name", "x", "--db", _db(tmp_path))
+def test_routes_create_for_unknown_account_is_refused(store_url: str) -> None:
+    _refused("routes", "create", "--account", "nobody", "--name", "x", "--db", store_url)
 
 
 # -- seed ---------------------------------------------------------------------------------------
@@ -267,8 +265,8 @@ def _seed(db: str, *extra: str, tasks: int = 40) -> Result:
                 *extra)  # fmt: skip
 
 
-def test_seed_adds_tasks(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_seed_adds_tasks(store_url: str) -> None:
+    db = store_url
     _account(db)
     result = _seed(db, tasks=40)
     assert "40" in result.stdout
@@ -278,18 +276,20 @@ def test_seed_adds_tasks(tmp_path: Path) -> None:
     assert all(int(NOW) - 366 * 86400 <= ts <= int(NOW) for ts in create_ts)
 
 
-def test_seed_is_deterministic(tmp_path: Path) -> None:
+def test_seed_is_deterministic(make_store_url: Callable[[str], str]) -> None:
     """The same seed, account and --now in two databases give the very same task list."""
-    first, second = _db(tmp_path, "one.db"), _db(tmp_path, "two.db")
+    first, second = make_store_url("one"), make_store_url("two")
     for db in (first, second):
         _account(db)
         _seed(db, "--seed", "7", tasks=60)
     assert _rows(first) == _rows(second)
 
 
-def test_seed_is_deterministic_in_every_generated_column(tmp_path: Path) -> None:
+def test_seed_is_deterministic_in_every_generated_column(
+    make_store_url: Callable[[str], str],
+) -> None:
     """Everything but the routeId (which names the account's route) repeats exactly."""
-    first, second = _db(tmp_path, "one.db"), _db(tmp_path, "two.db")
+    first, second = make_store_url("one"), make_store_url("two")
     for db in (first, second):
         _account(db)
         _seed(db, "--seed", "7", tasks=60)
@@ -300,16 +300,16 @@ def test_seed_is_deterministic_in_every_generated_column(tmp_path: Path) -> None
     assert strip(_rows(first)) == strip(_rows(second))
 
 
-def test_seed_differs_by_seed(tmp_path: Path) -> None:
-    first, second = _db(tmp_path, "one.db"), _db(tmp_path, "two.db")
+def test_seed_differs_by_seed(make_store_url: Callable[[str], str]) -> None:
+    first, second = make_store_url("one"), make_store_url("two")
     for db, seed in ((first, "1"), (second, "2")):
         _account(db)
         _seed(db, "--seed", seed, tasks=20)
     assert {r[TASK_ID] for r in _rows(first)}.isdisjoint({r[TASK_ID] for r in _rows(second)})
 
 
-def test_seed_twice_adds_tasks_with_distinct_ids(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_seed_twice_adds_tasks_with_distinct_ids(store_url: str) -> None:
+    db = store_url
     _account(db)
     _seed(db, tasks=25)
     _seed(db, tasks=25)
@@ -319,8 +319,8 @@ def test_seed_twice_adds_tasks_with_distinct_ids(tmp_path: Path) -> None:
     assert len({row[TASK_ID] for row in rows}) == 50
 
 
-def test_seed_uses_existing_flows_and_routes(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_seed_uses_existing_flows_and_routes(store_url: str) -> None:
+    db = store_url
     _account(db)
     flow = json.loads(
         _run("flows", "create", "--account", "acme", "--name", "F", "--json", "--db", db).stdout
@@ -334,12 +334,12 @@ def test_seed_uses_existing_flows_and_routes(tmp_path: Path) -> None:
     assert {row[ROUTE] for row in rows} == {route["routeId"]}
 
 
-def test_seed_unknown_account_is_refused(tmp_path: Path) -> None:
-    _refused("seed", "--account", "acme", "--tasks", "5", "--now", NOW, "--db", _db(tmp_path))
+def test_seed_unknown_account_is_refused(store_url: str) -> None:
+    _refused("seed", "--account", "acme", "--tasks", "5", "--now", NOW, "--db", store_url)
 
 
-def test_seed_zero_tasks_is_refused(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+def test_seed_zero_tasks_is_refused(store_url: str) -> None:
+    db = store_url
     _account(db)
     result = _run("seed", "--account", "acme", "--tasks", "0", "--db", db, ok=False)
     assert result.exit_code == 2

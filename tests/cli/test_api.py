@@ -311,8 +311,8 @@ def test_the_brief_example_against_a_fresh_database(world: World, store: Store) 
 
 
 @pytest.mark.slow
-def test_the_installed_command_against_a_real_server(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'api.db'}"
+def test_the_installed_command_against_a_real_server(tmp_path: Path, store_url: str) -> None:
+    db = store_url
     store = open_store(db)
     try:
         tenant = make_tenant(store, "apicli")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 from click.testing import CliRunner, Result
 
@@ -22,9 +21,8 @@ def _run(*args: str) -> Result:
     return CliRunner().invoke(callbacks, list(args))
 
 
-def _outbox(tmp_path: Path) -> str:
+def _outbox(db: str) -> str:
     """Three callbacks: 1 delivered, 2 failed after seven tries, 3 pending after one try."""
-    db = f"sqlite:///{tmp_path / 'cb.db'}"
     store = open_store(db)
     try:
         account = make_tenant(store).account_id
@@ -53,8 +51,8 @@ def _outbox(tmp_path: Path) -> str:
     return db
 
 
-def test_list_as_a_table(tmp_path: Path) -> None:
-    db = _outbox(tmp_path)
+def test_list_as_a_table(store_url: str) -> None:
+    db = _outbox(store_url)
     result = _run("list", "--db", db)
     assert result.exit_code == 0, result.output
     a, b, c = EVENTS
@@ -73,8 +71,8 @@ def test_list_as_a_table(tmp_path: Path) -> None:
     ]
 
 
-def test_list_failed_only_with_a_limit(tmp_path: Path) -> None:
-    db = _outbox(tmp_path)
+def test_list_failed_only_with_a_limit(store_url: str) -> None:
+    db = _outbox(store_url)
     failed = _run("list", "--failed", "--db", db)
     assert failed.exit_code == 0, failed.output
     rows = failed.output.splitlines()[2:]
@@ -86,8 +84,8 @@ def test_list_failed_only_with_a_limit(tmp_path: Path) -> None:
     assert "Invalid value for '--limit'" in refused.output
 
 
-def test_list_as_json(tmp_path: Path) -> None:
-    db = _outbox(tmp_path)
+def test_list_as_json(store_url: str) -> None:
+    db = _outbox(store_url)
     result = _run("list", "--format", "json", "--db", db)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [
@@ -106,16 +104,16 @@ def test_list_as_json(tmp_path: Path) -> None:
     assert [item["id"] for item in json.loads(failed.output)] == [2]
 
 
-def test_list_of_an_empty_outbox(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'empty.db'}"
+def test_list_of_an_empty_outbox(store_url: str) -> None:
+    db = store_url
     table = _run("list", "--db", db)
     assert table.exit_code == 0, table.output
     assert len(table.output.splitlines()) == 2
     assert json.loads(_run("list", "--format", "json", "--db", db).output) == []
 
 
-def test_retry_makes_a_failed_callback_due_now_in_a_new_round(tmp_path: Path) -> None:
-    db = _outbox(tmp_path)
+def test_retry_makes_a_failed_callback_due_now_in_a_new_round(store_url: str) -> None:
+    db = _outbox(store_url)
     before = time.time_ns() // 1_000_000
     result = _run("retry", "2", "--db", db)
     after = time.time_ns() // 1_000_000
@@ -133,8 +131,8 @@ def test_retry_makes_a_failed_callback_due_now_in_a_new_round(tmp_path: Path) ->
     assert _run("retry", "3", "--db", db).output == "retried callback 3: due now\n"
 
 
-def test_retry_refuses_unknown_and_delivered_callbacks(tmp_path: Path) -> None:
-    db = _outbox(tmp_path)
+def test_retry_refuses_unknown_and_delivered_callbacks(store_url: str) -> None:
+    db = _outbox(store_url)
     unknown = _run("retry", "99", "--db", db)
     assert (unknown.exit_code, unknown.output) == (1, "Error: no callback 99\n")
     delivered = _run("retry", "1", "--db", db)

@@ -4,24 +4,22 @@ topup``, the outcome profile of ``routes create``, ``flows``/``routes`` ``disabl
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from conftest import Tenant, make_tenant
+from db import Observer
 from nxlink.cli import main
 from nxlink.dialer.simulator import Simulator
 from nxlink.service import lifecycle, requests
 from nxlink.service.lifecycle import Clock
-from nxlink.store import Store, open_store
+from nxlink.store import Store
 
 
 def _run(*args: str, code: int = 0) -> Result:
@@ -35,21 +33,9 @@ def _run(*args: str, code: int = 0) -> Result:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "cli.db"
-
-
-@pytest.fixture
-def url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    """The test's own view of the database the commands open."""
-    opened = open_store(url)
-    yield opened
-    opened.close()
+def url(store_url: str) -> str:
+    """The database the commands open (``store`` is the test's own view of it)."""
+    return store_url
 
 
 def _clock() -> Clock:
@@ -76,11 +62,9 @@ def _task(store: Store, tenant: Tenant, *, contacts: int = 3, **fields: Any) -> 
     )
 
 
-def _state(path: Path, task_id: str) -> tuple[int, int | None]:
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        row = conn.execute(
-            "SELECT task_status, pause_reason FROM tasks WHERE task_id = ?", (task_id,)
-        ).fetchone()
+def _state(db: Observer, task_id: str) -> tuple[int, int | None]:
+    row = db.one("SELECT task_status, pause_reason FROM tasks WHERE task_id = ?", task_id)
+    assert row is not None
     return int(row[0]), row[1]
 
 
@@ -103,32 +87,33 @@ def test_topup_adds_to_the_balance(store: Store, url: str) -> None:
     assert _balance(store, "acme") == 525
 
 
-def test_topup_resumes_tasks_paused_for_balance(store: Store, url: str, path: Path) -> None:
+def test_topup_resumes_tasks_paused_for_balance(store: Store, url: str, db: Observer) -> None:
     acme = make_tenant(store, "acme")
     other = make_tenant(store, "globex")
     first = _task(store, acme, userTaskId="a")
     second = _task(store, acme, userTaskId="b")
     theirs = _task(store, other, userTaskId="c")
-    assert {_state(path, t) for t in (first, second, theirs)} == {(6, 3)}
+    assert {_state(db, t) for t in (first, second, theirs)} == {(6, 3)}
     result = _run("accounts", "topup", "acme", "--amount", "300", "--db", url)
     assert result.stdout == "balance of 'acme': 300 cents; 2 task(s) resumed\n"
-    assert (_state(path, first), _state(path, second)) == ((2, None), (2, None))
-    assert _state(path, theirs) == (6, 3)  # another account's task is not touched
+    assert (_state(db, first), _state(db, second)) == ((2, None), (2, None))
+    assert _state(db, theirs) == (6, 3)  # another account's task is not touched
 
 
-def test_topup_that_leaves_the_balance_at_or_below_zero(store: Store, url: str, path: Path) -> None:
+def test_topup_that_leaves_the_balance_at_or_below_zero(
+    store: Store, url: str, db: Observer
+) -> None:
     acme = make_tenant(store, "acme")
     task_id = _task(store, acme)
-    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute("UPDATE accounts SET balance_cents = -500 WHERE name = 'acme'")
+    db.execute("UPDATE accounts SET balance_cents = -500 WHERE name = 'acme'")
     result = _run("accounts", "topup", "acme", "--amount", "100", "--db", url)
     assert result.stdout == "balance of 'acme': -400 cents\n"
     result = _run("accounts", "topup", "acme", "--amount", "400", "--db", url)
     assert result.stdout == "balance of 'acme': 0 cents\n"
-    assert _state(path, task_id) == (6, 3)
+    assert _state(db, task_id) == (6, 3)
     result = _run("accounts", "topup", "acme", "--amount", "1", "--db", url)
     assert result.stdout == "balance of 'acme': 1 cents; 1 task(s) resumed\n"
-    assert _state(path, task_id) == (2, None)
+    assert _state(db, task_id) == (2, None)
 
 
 @pytest.mark.parametrize("amount", ["0", "-5", "1.5", "ten"])
@@ -218,7 +203,7 @@ def test_routes_create_refuses_a_bad_profile(
 
 
 def test_flows_disable_fails_tasks_in_progress_and_enable_brings_the_flow_back(
-    store: Store, url: str, path: Path
+    store: Store, url: str, db: Observer
 ) -> None:
     acme = make_tenant(store, "acme")
     lifecycle.top_up(store, acme.account_id, 10_000, clock=_clock())
@@ -226,13 +211,13 @@ def test_flows_disable_fails_tasks_in_progress_and_enable_brings_the_flow_back(
     ready = _task(store, acme, userTaskId="ready", startupType=1)
     result = _run("flows", "disable", str(acme.flow_id), "--db", url)
     assert result.stdout == f"disabled flow {acme.flow_id}; 1 task(s) failed\n"
-    assert _state(path, running) == (4, None)
-    assert _state(path, ready) == (1, None)
+    assert _state(db, running) == (4, None)
+    assert _state(db, ready) == (1, None)
     assert [f.enabled for f in store.list_flows(acme.account_id)] == [False]
     result = _run("flows", "enable", str(acme.flow_id), "--db", url)
     assert result.stdout == f"enabled flow {acme.flow_id}\n"
     assert [f.enabled for f in store.list_flows(acme.account_id)] == [True]
-    assert _state(path, running) == (4, None)  # failed tasks stay failed
+    assert _state(db, running) == (4, None)  # failed tasks stay failed
     result = _run("flows", "disable", str(acme.flow_id), "--db", url)
     assert result.stdout == f"disabled flow {acme.flow_id}; 0 task(s) failed\n"
 
@@ -246,7 +231,7 @@ def test_flows_disable_of_an_unknown_flow(store: Store, url: str) -> None:
 
 
 def test_routes_disable_fails_tasks_in_progress_and_enable_brings_the_route_back(
-    store: Store, url: str, path: Path
+    store: Store, url: str, db: Observer
 ) -> None:
     acme = make_tenant(store, "acme")
     lifecycle.top_up(store, acme.account_id, 10_000, clock=_clock())
@@ -260,7 +245,7 @@ def test_routes_disable_fails_tasks_in_progress_and_enable_brings_the_route_back
     assert sim.in_flight == 6
     result = _run("routes", "disable", acme.route_id, "--db", url)
     assert result.stdout == f"disabled route {acme.route_id}; 2 task(s) failed\n"
-    assert (_state(path, first), _state(path, second), _state(path, ready)) == (
+    assert (_state(db, first), _state(db, second), _state(db, ready)) == (
         (4, None), (4, None), (1, None)
     )  # fmt: skip
     assert [r.enabled for r in store.list_routes(acme.account_id)] == [False]
@@ -269,7 +254,7 @@ def test_routes_disable_fails_tasks_in_progress_and_enable_brings_the_route_back
     result = _run("routes", "enable", acme.route_id, "--db", url)
     assert result.stdout == f"enabled route {acme.route_id}\n"
     assert [r.enabled for r in store.list_routes(acme.account_id)] == [True]
-    assert _state(path, first) == (4, None)
+    assert _state(db, first) == (4, None)
     _run("verify-counters", "--db", url)
 
 
@@ -310,17 +295,13 @@ def test_verify_counters_on_a_clean_database(store: Store, url: str) -> None:
     assert result.stdout == f"ok: 2 {OK_TAIL}; 3 seeded task(s) left out\n"
 
 
-def test_verify_counters_names_a_corrupted_counter(store: Store, url: str, path: Path) -> None:
+def test_verify_counters_names_a_corrupted_counter(store: Store, url: str, db: Observer) -> None:
     _, (first, second) = _dialled(store)
     _run("seed", "--account", "acme", "--tasks", "3", "--seed", "1", "--db", url)
-    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        (stored,) = conn.execute(
-            "SELECT total_call_count FROM task_stats WHERE task_id = ?", (second,)
-        ).fetchone()
-        conn.execute(
-            "UPDATE task_stats SET total_call_count = total_call_count + 1 WHERE task_id = ?",
-            (second,),
-        )
+    stored = db.scalar("SELECT total_call_count FROM task_stats WHERE task_id = ?", second)
+    db.execute(
+        "UPDATE task_stats SET total_call_count = total_call_count + 1 WHERE task_id = ?", second
+    )
     assert stored > 0
     result = _run("verify-counters", "--db", url, code=1)
     header = ["taskId", "counter", "stored", "recomputed"]
@@ -331,11 +312,10 @@ def test_verify_counters_names_a_corrupted_counter(store: Store, url: str, path:
     assert result.stderr == "1 difference(s) in 1 of 2 task(s); 3 seeded task(s) left out\n"
 
 
-def test_verify_counters_names_every_difference(store: Store, url: str, path: Path) -> None:
+def test_verify_counters_names_every_difference(store: Store, url: str, db: Observer) -> None:
     _, (first, second) = _dialled(store)
-    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute("UPDATE task_stats SET total_order_count = total_order_count + 2, "
-                     "total_call_elapsed = total_call_elapsed + 7")  # fmt: skip
+    db.execute("UPDATE task_stats SET total_order_count = total_order_count + 2, "
+               "total_call_elapsed = total_call_elapsed + 7")  # fmt: skip
     result = _run("verify-counters", "--db", url, code=1)
     rows = [line.split() for line in result.stdout.splitlines()[2:]]
     assert sorted((row[0], row[1], int(row[2]) - int(row[3])) for row in rows) == sorted([
@@ -348,8 +328,8 @@ def test_verify_counters_names_every_difference(store: Store, url: str, path: Pa
 # -- simulate -----------------------------------------------------------------------------------
 
 PLACED = re.compile(
-    r"placed (\d+) call\(s\), reported (\d+) in \d+\.\d s; (\d+) left in flight "
-    r"\(another simulator takes them over when their lease passes\)"
+    r"placed (\d+) call\(s\), reported (\d+) in \d+\.\d s; (\d+) in flight released "
+    r"\(another dialer places them again\)"
 )
 
 
@@ -362,7 +342,7 @@ def sigterm() -> Iterator[None]:
 
 
 def test_simulate_dials_tasks_in_progress(
-    store: Store, url: str, path: Path, sigterm: None
+    store: Store, url: str, db: Observer, sigterm: None
 ) -> None:
     acme = make_tenant(store, "acme")
     lifecycle.top_up(store, acme.account_id, 100_000, clock=_clock())
@@ -373,8 +353,10 @@ def test_simulate_dials_tasks_in_progress(
     placed, reported, in_flight = map(int, match.groups())
     assert placed > 0
     assert placed == reported + in_flight
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT count(*) FROM calls").fetchone()[0] == reported
+    assert db.scalar("SELECT count(*) FROM calls") == reported
+    # Stopped cleanly, it gave back what it held: nothing waits for a lease to pass.
+    assert db.scalar("SELECT count(*) FROM orders WHERE state = 'dialling'") == 0
+    assert db.scalar("SELECT count(*) FROM dialers") == 0
     assert result.stderr.startswith(f"simulating on {url} at 600x, seed 0 (dialer sim-")
     assert _run("verify-counters", "--db", url).stdout == f"ok: 1 {OK_TAIL}\n"
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from backends import Backend
 from client.dataset import CASES, Row, expected, insert_rows
 from client.harness import Kind, MakeShell
 from conftest import Tenant, make_task, make_tenant
@@ -40,9 +41,16 @@ class Servers:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def live_db(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database of the module's servers, dropped after the module."""
+    with backend.database(tmp_path_factory.mktemp("live-db"), "live") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def servers(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     folder = tmp_path_factory.mktemp("live")
-    db = f"sqlite:///{folder / 'live.db'}"
+    db = live_db
     store = open_store(db)
     try:
         small = make_tenant(store)

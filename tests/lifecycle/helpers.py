@@ -1,23 +1,13 @@
-"""Small tools shared by the lifecycle proofs: an observer's connection, the CLI, task ids."""
+"""Small tools shared by the lifecycle proofs: the CLI, task ids."""
 
 from __future__ import annotations
 
 import random
-import sqlite3
 import subprocess
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from live import NXLINK
-
-
-def observe(path: Path) -> sqlite3.Connection:
-    """A connection of the test's own, beside the code under test: autocommit, so that each
-    statement reads the newest committed state and no snapshot is held between them."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    return conn
 
 
 def nxlink(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

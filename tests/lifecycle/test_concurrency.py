@@ -1,4 +1,4 @@
-"""Two real ``nxlink simulate`` processes on one SQLite file: no contact dialled twice.
+"""Two real ``nxlink simulate`` processes on one database: no contact dialled twice.
 
 Both dialers claim from the same tasks at once. Whatever the interleaving, each attempt of a
 contact is one call, no contact gets more than ``orderMaxCall`` calls, no task has more than
@@ -13,12 +13,12 @@ import subprocess
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from conftest import make_tenant
-from lifecycle.helpers import nxlink, observe
+from db import Observer
+from lifecycle.helpers import nxlink
 from live import NXLINK
 from nxlink.service import lifecycle
 from nxlink.service.lifecycle import Clock
@@ -32,11 +32,13 @@ CONTACTS_PER_TASK = 100
 MAX_CALL = 3
 ORDER_MAX_CALL = 2
 RUN_SECONDS = 8
-PLACED = re.compile(r"placed (\d+) call\(s\), reported (\d+) in ")
+PLACED = re.compile(
+    r"placed (\d+) call\(s\), reported (\d+) in [0-9.]+ s; (\d+) in flight released"
+)
 
 
-def _prepare(path: Path) -> list[str]:
-    store = open_store(f"sqlite:///{path}")
+def _prepare(db_url: str) -> list[str]:
+    store = open_store(db_url)
     try:
         tenant = make_tenant(store, "acme")
         ms = time.time_ns() // 1_000_000
@@ -61,35 +63,30 @@ def _prepare(path: Path) -> list[str]:
 class DiallingWatch(threading.Thread):
     """Polls how many contacts of each task are being dialled; keeps the highest seen."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, db_url: str) -> None:
         super().__init__(name="dialling-watch", daemon=True)
-        self.path = path
+        self.db_url = db_url
         self.stop = threading.Event()
         self.peak: dict[int, int] = defaultdict(int)
         self.polls = 0
 
     def run(self) -> None:
-        db = observe(self.path)
-        try:
+        with Observer(self.db_url) as db:
             while not self.stop.is_set():
-                for task_row_id, dialling in db.execute(
+                for task_row_id, dialling in db.rows(
                     "SELECT task_row_id, count(*) FROM orders WHERE state = 'dialling' "
                     "GROUP BY task_row_id"
                 ):
                     self.peak[task_row_id] = max(self.peak[task_row_id], dialling)
                 self.polls += 1
                 time.sleep(0.003)
-        finally:
-            db.close()
 
 
-def test_two_simulators_never_dial_a_contact_twice(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    db_url = f"sqlite:///{path}"
-    _prepare(path)
-    watch = DiallingWatch(path)
+def test_two_simulators_never_dial_a_contact_twice(store_url: str) -> None:
+    _prepare(store_url)
+    watch = DiallingWatch(store_url)
     watch.start()
-    args = ["simulate", "--db", db_url, "--speed", "600", "--for", str(RUN_SECONDS)]
+    args = ["simulate", "--db", store_url, "--speed", "600", "--for", str(RUN_SECONDS)]
     procs = [
         subprocess.Popen(
             [str(NXLINK), *args, "--seed", str(seed), "--no-callbacks"],
@@ -112,7 +109,7 @@ def test_two_simulators_never_dial_a_contact_twice(tmp_path: Path) -> None:
         watch.stop.set()
         watch.join(timeout=10)
 
-    placed, reported = [], []
+    placed, reported, released = [], [], []
     for returncode, out, err in outputs:
         assert returncode == 0, (out, err)
         assert "step failed" not in err, err  # a lost race would show as a failed step
@@ -120,33 +117,46 @@ def test_two_simulators_never_dial_a_contact_twice(tmp_path: Path) -> None:
         assert found is not None, out
         placed.append(int(found[1]))
         reported.append(int(found[2]))
+        released.append(int(found[3]))
 
-    db = observe(path)
-    try:
-        twice = db.execute(
+    with Observer(store_url) as db:
+        twice = db.rows(
             "SELECT order_id, attempt, count(*) FROM calls GROUP BY order_id, attempt "
             "HAVING count(*) > 1"
-        ).fetchall()
+        )
         assert twice == []
-        most = db.execute(
-            "SELECT max(n) FROM (SELECT count(*) AS n FROM calls GROUP BY order_id)"
-        ).fetchone()[0]
+        most = db.scalar(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM calls GROUP BY order_id) AS per_order"
+        )
         assert most <= ORDER_MAX_CALL
-        assert db.execute("SELECT max(attempts) FROM orders").fetchone()[0] <= ORDER_MAX_CALL
-        calls = db.execute("SELECT count(*) FROM calls").fetchone()[0]
-        in_flight = db.execute("SELECT count(*) FROM orders WHERE state = 'dialling'").fetchone()[0]
-    finally:
-        db.close()
-    # Every call placed was reported by its dialer or is still held by it (no lease passed).
+        assert db.scalar("SELECT max(attempts) FROM orders") <= ORDER_MAX_CALL
+        calls = db.scalar("SELECT count(*) FROM calls")
+        in_flight = db.scalar("SELECT count(*) FROM orders WHERE state = 'dialling'")
+    # Every call placed was reported by its dialer or given back when it stopped.
     assert sum(reported) == calls
-    assert sum(placed) == calls + in_flight
+    assert in_flight == 0
+    assert sum(placed) == calls + sum(released)
     assert calls > 100
 
     assert watch.polls > 100
-    # Every task had all its lines busy at some moment, and never more.
+    # Every task had all its lines busy at some moment, and never more: in the database, and
+    # in simulated time (a dialer catching up on its past never starts a call on a line that
+    # another freed later).
     assert sorted(watch.peak.values()) == [MAX_CALL] * TASKS, dict(watch.peak)
+    with Observer(store_url) as db:
+        edges: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for row_id, start, end in db.rows("SELECT task_row_id, call_start, call_end FROM calls"):
+            edges[row_id] += [(start, 1), (end, -1)]
+    peaks = []
+    for points in edges.values():
+        running = peak = 0
+        for _, step in sorted(points):  # an end sorts before a start at the same second
+            running += step
+            peak = max(peak, running)
+        peaks.append(peak)
+    assert sorted(peaks) == [MAX_CALL] * TASKS
 
-    verify = nxlink("verify-counters", "--db", db_url)
+    verify = nxlink("verify-counters", "--db", store_url)
     assert verify.returncode == 0, (verify.stdout, verify.stderr)
     assert verify.stdout.startswith(f"ok: {TASKS} task(s)"), verify.stdout
 

@@ -20,7 +20,8 @@ import orjson
 import pytest
 
 from conftest import Tenant, make_tenant, sign_md5
-from lifecycle.helpers import nxlink, observe
+from db import Observer
+from lifecycle.helpers import nxlink
 from live import serving
 from nxlink.service import lifecycle
 from nxlink.service.lifecycle import Clock
@@ -39,8 +40,8 @@ TAKEOVER_SECONDS = 3
 DIALER = re.compile(r"\(dialer (\S+)\)")
 
 
-def _prepare(path: Path) -> Tenant:
-    store = open_store(f"sqlite:///{path}")
+def _prepare(db_url: str) -> Tenant:
+    store = open_store(db_url)
     try:
         tenant = make_tenant(store, "acme")
         ms = time.time_ns() // 1_000_000
@@ -84,11 +85,9 @@ def _verified(db_url: str) -> str:
     return result.stdout
 
 
-def test_a_killed_server_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "crash.db"
-    db_url = f"sqlite:///{path}"
-    tenant = _prepare(path)
-    with serving(tmp_path, db_url, "--simulate", "--speed", "600", log=True) as base:
+def test_a_killed_server_loses_nothing(tmp_path: Path, store_url: str) -> None:
+    tenant = _prepare(store_url)
+    with serving(tmp_path, store_url, "--simulate", "--speed", "600", log=True) as base:
         for t in range(TASKS):
             contacts = [{"contactId": f"t{t}c{i}", "phoneNumber": f"+8527{t}{i:06d}"}
                         for i in range(CONTACTS_PER_TASK)]  # fmt: skip
@@ -102,23 +101,20 @@ def test_a_killed_server_loses_nothing(tmp_path: Path) -> None:
         os.killpg(os.getpgid(pid), signal.SIGKILL)
     # Leaving the block reaped the process: the database is as the kill left it.
 
-    db = observe(path)
-    try:
-        held = db.execute(
+    with Observer(store_url) as db:
+        held = db.rows(
             "SELECT id, attempts, claimed_by, lease_until FROM orders WHERE state = 'dialling'"
-        ).fetchall()
-        calls_before = db.execute("SELECT count(*) FROM calls").fetchone()[0]
-    finally:
-        db.close()
+        )
+        calls_before = db.scalar("SELECT count(*) FROM calls")
     assert held, "no call was in flight when the server was killed"
     assert calls_before > 0
     dead = {row[2] for row in held}
     assert len(dead) == 1  # the server's one simulator
-    _verified(db_url)
+    _verified(store_url)
 
     latest_lease = max(row[3] for row in held)
     assert latest_lease - time.time() < TAKEOVER_SPEED * (TAKEOVER_SECONDS - 1)
-    run = nxlink("simulate", "--db", db_url, "--speed", str(TAKEOVER_SPEED), "--for",
+    run = nxlink("simulate", "--db", store_url, "--speed", str(TAKEOVER_SPEED), "--for",
                  str(TAKEOVER_SECONDS), "--no-callbacks", timeout=60)  # fmt: skip
     assert run.returncode == 0, (run.stdout, run.stderr)
     assert "step failed" not in run.stderr, run.stderr
@@ -127,24 +123,19 @@ def test_a_killed_server_loses_nothing(tmp_path: Path) -> None:
     assert found[1] not in dead
     assert re.search(r"placed \d+ call\(s\), reported \d+ in ", run.stdout), run.stdout
 
-    db = observe(path)
-    try:
-        still_dead = db.execute(
-            "SELECT count(*) FROM orders WHERE state = 'dialling' AND claimed_by = ?",
-            (dead.pop(),),
-        ).fetchone()[0]
+    with Observer(store_url) as db:
+        still_dead = db.scalar(
+            "SELECT count(*) FROM orders WHERE state = 'dialling' AND claimed_by = ?", dead.pop()
+        )
         assert still_dead == 0
         # Each held attempt was reported, once, as the attempt it was.
         for order_id, attempts, _, _ in held:
-            reported = db.execute(
+            reported = db.scalar(
                 "SELECT count(*) FROM calls WHERE order_id = ? AND attempt = ?",
-                (order_id, attempts + 1),
-            ).fetchone()[0]
+                order_id,
+                attempts + 1,
+            )
             assert reported == 1, order_id
-        dialling_now = db.execute(
-            "SELECT DISTINCT claimed_by FROM orders WHERE state = 'dialling'"
-        ).fetchall()
+        dialling_now = db.rows("SELECT DISTINCT claimed_by FROM orders WHERE state = 'dialling'")
         assert set(dialling_now) <= {(found[1],)}
-    finally:
-        db.close()
-    _verified(db_url)
+    _verified(store_url)

@@ -9,14 +9,15 @@ blanked; a different seed must give different calls.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from starlette.testclient import TestClient
 
 from conftest import NOW_MS, Api, make_tenant
-from lifecycle.helpers import observe, seeded_task_ids
+from db import Observer
+from lifecycle.helpers import seeded_task_ids
 from nxlink.dialer.simulator import Simulator
 from nxlink.server.app import API_PREFIX, TASK_LIST_PATH, create_app
 from nxlink.server.settings import Settings
@@ -41,9 +42,9 @@ def _contacts(prefix: str, n: int) -> list[dict[str, Any]]:
 class Run:
     """One database, its app on a fixed clock, and a seeded simulator."""
 
-    def __init__(self, folder: Path, name: str, *, seed: int) -> None:
-        self.path = folder / name
-        self.store = open_store(f"sqlite:///{self.path}")
+    def __init__(self, url: str, *, seed: int) -> None:
+        self.url = url
+        self.store = open_store(url)
         self.tenant = make_tenant(self.store, "acme")
         # A route id of our own: make_tenant's is random, and the task list shows routeId.
         admin.create_route(self.store, "acme", name="det", country_code="852",
@@ -96,15 +97,12 @@ class Run:
 
     def calls(self) -> list[tuple[Any, ...]]:
         """(taskId, callId, contactId, attempt, result) of every call, in the order made."""
-        db = observe(self.path)
-        try:
-            return db.execute(
+        with Observer(self.url) as db:
+            return db.rows(
                 "SELECT t.task_id, c.call_id, o.contact_id, c.attempt, c.result FROM calls AS c "
                 "JOIN tasks AS t ON t.id = c.task_row_id JOIN orders AS o ON o.id = c.order_id "
                 "ORDER BY c.id"
-            ).fetchall()
-        finally:
-            db.close()
+            )
 
     def close(self) -> None:
         self.store.close()
@@ -135,8 +133,8 @@ def _play(run: Run) -> None:
         run.observe()
 
 
-def test_same_seed_same_answers_byte_for_byte(tmp_path: Path) -> None:
-    first, second = Run(tmp_path, "a.db", seed=1), Run(tmp_path, "b.db", seed=1)
+def test_same_seed_same_answers_byte_for_byte(make_store_url: Callable[[str], str]) -> None:
+    first, second = Run(make_store_url("a"), seed=1), Run(make_store_url("b"), seed=1)
     try:
         _play(first)
         _play(second)
@@ -162,8 +160,8 @@ def test_same_seed_same_answers_byte_for_byte(tmp_path: Path) -> None:
         second.close()
 
 
-def test_another_seed_other_calls(tmp_path: Path) -> None:
-    first, other = Run(tmp_path, "a.db", seed=1), Run(tmp_path, "c.db", seed=2)
+def test_another_seed_other_calls(make_store_url: Callable[[str], str]) -> None:
+    first, other = Run(make_store_url("a"), seed=1), Run(make_store_url("c"), seed=2)
     try:
         _play(first)
         _play(other)

@@ -1,7 +1,8 @@
 """A random life of tasks, checked after every step.
 
 A hypothesis state machine drives the real service functions (create, append, delete, start,
-pause, top up, disable a route) and the simulated dialer on a SQLite file, with one or two
+pause, top up, disable a route) and the simulated dialer on a database of its own (on each
+backend), with one or two
 accounts whose balance can run out, and now and then "crashes": the store is closed and opened
 again and the dialer is replaced by a new one, which takes its predecessor's claims over when
 their lease passes. After every step the invariants of ``lifecycle.md`` must hold:
@@ -20,7 +21,6 @@ from __future__ import annotations
 import itertools
 import math
 import shutil
-import sqlite3
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,10 +37,13 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
+from backends import Backend
 from conftest import NOW_MS, Tenant, make_tenant
-from lifecycle.helpers import observe, seeded_task_ids
+from db import Observer
+from lifecycle.helpers import seeded_task_ids
 from nxlink.contract.taskdoc import TaskDocInputs, render
 from nxlink.dialer.simulator import Simulator
 from nxlink.service import admin, counters, lifecycle
@@ -146,12 +149,17 @@ def _reason_fits(status: int, reason: int | None) -> bool:
 
 
 class LifecycleMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, backend: Backend) -> None:
         super().__init__()
+        self.backend = backend
         self.folder = Path(tempfile.mkdtemp(prefix="nxlink-stateful-"))
-        self.path = self.folder / "life.db"
-        self.store: Store = open_store(f"sqlite:///{self.path}")
-        self.db: sqlite3.Connection = observe(self.path)
+        self.url = backend.create(self.folder, "life")
+        try:
+            self.store: Store = open_store(self.url)
+        except BaseException:
+            backend.drop(self.url)  # no teardown for a machine that never started
+            raise
+        self.db = Observer(self.url)
         self.now = START
         self.accounts: list[AccountModel] = []
         self.tasks: list[TaskModel] = []
@@ -168,6 +176,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.db.close()
         self.store.close()
+        self.backend.drop(self.url)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -181,14 +190,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         return Clock(now=self.now, now_ms=self.now * 1000)
 
     def one(self, sql: str, *params: Any) -> Any:
-        return self.db.execute(sql, params).fetchone()
+        return self.db.one(sql, *params)
 
     def snapshot(self) -> dict[str, list[Any]]:
         """Every row of every table (a refused operation must change none)."""
-        tables = [row[0] for row in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name")]  # fmt: skip
-        return {t: sorted(self.db.execute(f"SELECT * FROM {t}"), key=repr) for t in tables}
+        return {t: sorted(self.db.rows(f"SELECT * FROM {t}"), key=repr) for t in self.db.tables()}
 
     def refused(self, expected: str, call: Any) -> None:
         """``call`` must raise exactly ``expected`` and change nothing."""
@@ -215,8 +221,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def done(self, row_id: int) -> bool:
         """No open contact left and at least one finished (a taskKeep 0 task completes)."""
         open_, finished = self.one(
-            "SELECT coalesce(sum(state IN ('pending', 'dialling')), 0), "
-            "coalesce(sum(state = 'finished'), 0) FROM orders WHERE task_row_id = ?",
+            "SELECT coalesce(sum(CASE WHEN state IN ('pending', 'dialling') THEN 1 ELSE 0 END), "
+            "0), coalesce(sum(CASE WHEN state = 'finished' THEN 1 ELSE 0 END), 0) "
+            "FROM orders WHERE task_row_id = ?",
             row_id,
         )
         return bool(open_ == 0 and finished > 0)
@@ -501,7 +508,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """The process dies between steps: a new store on the file, a new dialer, which takes
         the dead one's claims over once their lease passes."""
         self.store.close()
-        self.store = open_store(f"sqlite:///{self.path}")
+        self.store = open_store(self.url)
         self.crashes += 1
         self.sim = self._new_simulator()
         self.last_op = "advance"  # the new dialer's first step may report adopted calls
@@ -516,9 +523,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def every_move_is_in_the_table_and_announced(self) -> None:
         moves: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
-        for event_id, body in self.db.execute(
+        for event_id, body in self.db.rows(
             "SELECT id, body FROM outbox WHERE kind = 'task' AND id > ? ORDER BY id",
-            (self.last_event,),
+            self.last_event,
         ):
             event = orjson.loads(body)
             moves[event["taskId"]].append((event["taskStatus"], event["pauseReason"]))
@@ -540,19 +547,17 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def pause_reason_only_when_paused(self) -> None:
-        for row in self.db.execute(
-            "SELECT task_id, task_status, pause_reason, task_keep FROM tasks"
-        ):
+        for row in self.db.rows("SELECT task_id, task_status, pause_reason, task_keep FROM tasks"):
             assert _reason_fits(row[1], row[2]), row
             assert row[1] != COMPLETED or row[3] == 0, row  # taskKeep 1 keeps a task open
 
     @invariant()
     def contacts_and_calls_agree(self) -> None:
         calls: dict[int, list[tuple[int, int, int, int, int]]] = defaultdict(list)
-        for row in self.db.execute("SELECT order_id, attempt, result, answered, order_head, "
-                                   "order_tail FROM calls ORDER BY order_id, attempt"):  # fmt: skip
+        for row in self.db.rows("SELECT order_id, attempt, result, answered, order_head, "
+                                "order_tail FROM calls ORDER BY order_id, attempt"):  # fmt: skip
             calls[row[0]].append(row[1:])
-        for order_id, state, attempts, answered, limit in self.db.execute(
+        for order_id, state, attempts, answered, limit in self.db.rows(
             "SELECT o.id, o.state, o.attempts, o.answered, t.order_max_call "
             "FROM orders AS o JOIN tasks AS t ON t.id = o.task_row_id"
         ):
@@ -571,16 +576,16 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def never_more_calls_at_once_than_max_call(self) -> None:
-        limits = dict(self.db.execute(
+        limits = dict(self.db.rows(
             "SELECT t.id, CASE WHEN t.max_call > 0 THEN t.max_call ELSE a.default_max_call END "
             "FROM tasks AS t JOIN accounts AS a ON a.id = t.account_id"))  # fmt: skip
-        for row_id, dialling in self.db.execute(
+        for row_id, dialling in self.db.rows(
             "SELECT task_row_id, count(*) FROM orders WHERE state = 'dialling' GROUP BY task_row_id"
         ):
             assert dialling <= limits[row_id]
         # Over the whole history: the calls of a task that overlapped in time.
         edges: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for row_id, start, end in self.db.execute(
+        for row_id, start, end in self.db.rows(
             "SELECT task_row_id, call_start, call_end FROM calls"
         ):
             edges[row_id] += [(start, 1), (end, -1)]
@@ -594,7 +599,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def balance_moves_only_by_top_ups_and_call_costs(self) -> None:
         prices = {a.priced_route: a.price for a in self.accounts}
-        for row in self.db.execute(
+        for row in self.db.rows(
             "SELECT c.cost_cents, c.answered, c.call_answer, c.call_end, t.route_id "
             "FROM calls AS c JOIN tasks AS t ON t.id = c.task_row_id"
         ):
@@ -606,8 +611,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                              account.tenant.account_id)[0]  # fmt: skip
             balance = self.balance(account)
             assert balance == account.topped_up - spent
-            statuses = {row[0] for row in self.db.execute(
-                "SELECT task_status FROM tasks WHERE account_id = ?", (account.tenant.account_id,)
+            statuses = {row[0] for row in self.db.rows(
+                "SELECT task_status FROM tasks WHERE account_id = ?", account.tenant.account_id
             )}  # fmt: skip
             if balance <= 0:
                 assert IN_PROGRESS not in statuses
@@ -616,10 +621,10 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_task_in_progress_on_a_disabled_route(self) -> None:
-        rows = self.db.execute(
+        rows = self.db.rows(
             "SELECT t.task_id FROM tasks AS t JOIN routes AS r ON r.account_id = t.account_id "
             "AND r.route_id = t.route_id WHERE t.task_status = 2 AND r.enabled = 0"
-        ).fetchall()
+        )
         assert rows == []
 
     @invariant()
@@ -636,13 +641,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     def task_pages_are_current(self) -> None:
         # Each stored task object is what its rows render to now: the unit of work re-rendered
         # every task whose columns or counters moved, in the same transaction.
-        rows = self.db.execute(
+        rows = self.db.rows(
             f"SELECT p.doc, {DOC_INPUT_COLUMNS} FROM task_pages AS p "
             "JOIN tasks AS t ON t.account_id = p.account_id AND t.id = p.task_row_id "
             "JOIN task_stats AS s ON s.account_id = t.account_id AND s.task_row_id = t.id "
             "LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id"
-        ).fetchall()
-        assert rows
+        )
         for doc, *inputs in rows:
             assert bytes(doc) == render(TaskDocInputs(*inputs))
         calls_announced = self.one("SELECT count(*) FROM outbox WHERE kind = 'call'")[0]
@@ -662,7 +666,7 @@ DOC_INPUT_COLUMNS = (
     + ", ".join(f"s.{name}" for name in STAT_COUNTERS)
 )
 
-LifecycleMachine.TestCase.settings = settings(
+MACHINE_SETTINGS = settings(
     max_examples=150,
     stateful_step_count=30,
     deadline=None,
@@ -670,7 +674,11 @@ LifecycleMachine.TestCase.settings = settings(
     # No "explain" phase: it replays a failing run many times over and adds minutes.
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
 )
-test_lifecycle_machine = LifecycleMachine.TestCase
+
+
+def test_lifecycle_machine(backend: Backend) -> None:
+    """Every run of the machine on a fresh database of the backend, dropped after the run."""
+    run_state_machine_as_test(lambda: LifecycleMachine(backend), settings=MACHINE_SETTINGS)
 
 
 # -- what the machine found, as a plain test ------------------------------------------------

@@ -13,8 +13,7 @@ from starlette.testclient import TestClient
 from conftest import NOW_MS, Api, make_api, make_tenant, sign_md5
 from nxlink.server.app import TASK_LIST_PATH, create_app
 from nxlink.server.settings import Settings
-from nxlink.store import Store, TaskFilter
-from nxlink.store.sqlite import SQLiteStore
+from nxlink.store import Store, TaskFilter, open_store
 
 MIB = 1_048_576
 TRACE = re.compile(r"[0-9a-f]{32}")
@@ -219,33 +218,27 @@ def test_body_not_utf8_is_20000(api: Api, store: Store) -> None:
 
 
 # -- 500 ----------------------------------------------------------------------------------------
-class BrokenStore(SQLiteStore):
+def _broken_client(store_url: str, *, ping_fails: bool = False) -> tuple[TestClient, Store]:
     """A real store whose task list fails; ping optionally fails too."""
-
-    def __init__(self, url: str, *, ping_fails: bool = False) -> None:
-        super().__init__(url)
-        self.ping_fails = ping_fails
+    store = open_store(store_url)
 
     def task_page(
-        self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
+        account_id: int, flt: TaskFilter, *, offset: int, limit: int
     ) -> tuple[int, list[tuple[Any, ...]]]:
         raise RuntimeError("boom secret detail")
 
-    def ping(self) -> None:
-        if self.ping_fails:
-            raise RuntimeError("ping secret detail")
-        super().ping()
+    def ping() -> None:
+        raise RuntimeError("ping secret detail")
 
-
-def _broken_client(tmp_path: Path, *, ping_fails: bool = False) -> tuple[TestClient, Store]:
-    store = BrokenStore(f"sqlite:///{tmp_path / 'broken.db'}", ping_fails=ping_fails)
-    store.migrate()
+    store.task_page = task_page  # type: ignore[method-assign]
+    if ping_fails:
+        store.ping = ping  # type: ignore[method-assign]
     app = create_app(Settings(log_requests=False), store=store, clock=lambda: NOW_MS)
     return TestClient(app, raise_server_exceptions=False), store
 
 
-def test_internal_error_is_500_envelope_without_details(tmp_path: Path) -> None:
-    client, store = _broken_client(tmp_path)
+def test_internal_error_is_500_envelope_without_details(store_url: str) -> None:
+    client, store = _broken_client(store_url)
     try:
         tenant = make_tenant(store)
         response = client.post(TASK_LIST_PATH, content=b"{}", headers=_signed(tenant, b"{}"))
@@ -268,8 +261,8 @@ def test_readyz(api: Api) -> None:
     assert payload["message"] == "success"
 
 
-def test_readyz_is_503_when_the_database_fails(tmp_path: Path) -> None:
-    client, store = _broken_client(tmp_path, ping_fails=True)
+def test_readyz_is_503_when_the_database_fails(store_url: str) -> None:
+    client, store = _broken_client(store_url, ping_fails=True)
     try:
         response = client.get("/readyz")
         _envelope(response, 503, 20000)

@@ -6,18 +6,16 @@ rows."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import sqlite3
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from conftest import NOW_MS, Api, Tenant, make_api, make_tenant
+from db import Observer
 from nxlink.dialer.simulator import Simulator
 from nxlink.server.app import create_app
 from nxlink.server.settings import Settings
@@ -56,12 +54,6 @@ COUNTERS = (
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """The file of the ``store`` fixture, for counting rows with plain SQL."""
-    return tmp_path / "test.db"
 
 
 @pytest.fixture
@@ -112,31 +104,28 @@ def refused(api: Api, tenant: Tenant, path: str, body: dict[str, Any] | str) -> 
     return message
 
 
-def snapshot(db: Path) -> dict[str, Any]:
+def snapshot(db: Observer) -> dict[str, Any]:
     """Everything a refused request must leave alone: row counts, task states, order states,
     every counter and every balance."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        counts = {
-            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("tasks", "orders", "calls", "outbox")
-        }
-        return {
-            **counts,
-            "task_rows": conn.execute(
-                "SELECT id, task_id, task_status, pause_reason, startup_by FROM tasks ORDER BY id"
-            ).fetchall(),
-            "order_rows": conn.execute(
-                "SELECT id, contact_id, state, attempts FROM orders ORDER BY id"
-            ).fetchall(),
-            "counters": conn.execute(
-                f"SELECT task_row_id, {', '.join(COUNTERS)} FROM task_stats ORDER BY task_row_id"
-            ).fetchall(),
-            "balances": conn.execute("SELECT id, balance_cents FROM accounts").fetchall(),
-        }
+    counts = {
+        table: db.scalar(f"SELECT count(*) FROM {table}")
+        for table in ("tasks", "orders", "calls", "outbox")
+    }
+    return {
+        **counts,
+        "task_rows": db.rows(
+            "SELECT id, task_id, task_status, pause_reason, startup_by FROM tasks ORDER BY id"
+        ),
+        "order_rows": db.rows("SELECT id, contact_id, state, attempts FROM orders ORDER BY id"),
+        "counters": db.rows(
+            f"SELECT task_row_id, {', '.join(COUNTERS)} FROM task_stats ORDER BY task_row_id"
+        ),
+        "balances": db.rows("SELECT id, balance_cents FROM accounts ORDER BY id"),
+    }
 
 
 def refused_unchanged(
-    api: Api, tenant: Tenant, db: Path, path: str, body: dict[str, Any] | str
+    api: Api, tenant: Tenant, db: Observer, path: str, body: dict[str, Any] | str
 ) -> str:
     """The 20000 message of a request, after checking that it wrote nothing."""
     before = snapshot(db)
@@ -206,21 +195,20 @@ def all_calls(api: Api, tenant: Tenant, task_id: str) -> list[dict[str, Any]]:
     return calls
 
 
-def order_rows(db: Path, task_id: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute(
-            "SELECT o.contact_id, o.phone, o.name, o.country_code, o.params, o.other, o.state "
-            "FROM orders AS o JOIN tasks AS t ON t.id = o.task_row_id WHERE t.task_id = ? "
-            "ORDER BY o.id",
-            (task_id,),
-        ).fetchall()
+def order_rows(db: Observer, task_id: str) -> list[tuple[Any, ...]]:
+    return db.rows(
+        "SELECT o.contact_id, o.phone, o.name, o.country_code, o.params, o.other, o.state "
+        "FROM orders AS o JOIN tasks AS t ON t.id = o.task_row_id WHERE t.task_id = ? "
+        "ORDER BY o.id",
+        task_id,
+    )
 
 
 # -- success answers, pinned --------------------------------------------------------------------
 
 
 def test_task_create_answers_the_task_id_and_stores_every_field(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     task_id = "3f2b8c1e-9d4a-4b7e-8a61-0c5d2e7f9a13"
     api = api_with_ids(store, task_id)
@@ -324,7 +312,7 @@ def test_two_creates_get_distinct_task_ids(store: Store, tenant: Tenant) -> None
     assert UUID4.fullmatch(first) and UUID4.fullmatch(second)
 
 
-def test_call_append_answers_task_id_and_count(store: Store, tenant: Tenant, db: Path) -> None:
+def test_call_append_answers_task_id_and_count(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1, userTaskId="u-append", list=contacts("a", 2))
     response = api.post(
@@ -352,7 +340,7 @@ def test_call_append_answers_task_id_and_count(store: Store, tenant: Tenant, db:
 
 
 def test_call_append_takes_the_task_country_code_when_not_sent(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1, countryCode="44")
@@ -369,7 +357,7 @@ def test_call_append_of_exactly_10000_contacts(store: Store, tenant: Tenant) -> 
 
 
 def test_order_delete_answers_task_id_and_contact_id(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     task_id = create(
@@ -397,7 +385,7 @@ def test_order_delete_answers_task_id_and_contact_id(
     assert task_of(api, tenant, task_id)["statInfo"]["totalOrderCount"] == 1
 
 
-def test_a_deleted_contact_is_gone(store: Store, tenant: Tenant, db: Path) -> None:
+def test_a_deleted_contact_is_gone(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1, list=contacts("g", 2))
     ok(api, tenant, DELETE, {"taskId": task_id, "contactId": "g1"})
@@ -409,7 +397,7 @@ def test_a_deleted_contact_is_gone(store: Store, tenant: Tenant, db: Path) -> No
     assert message == "Duplicate contactIds are not allowed: g1"
 
 
-def test_order_delete_of_an_unknown_contact(store: Store, tenant: Tenant, db: Path) -> None:
+def test_order_delete_of_an_unknown_contact(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1, list=contacts("h", 1))
     other_task = create(api, tenant, startupType=1, list=contacts("i", 1))
@@ -445,17 +433,19 @@ def test_task_start_and_pause_answer_the_new_state(store: Store, tenant: Tenant)
     assert (task["taskStatus"], task["pauseReason"]) == (5, 1)
 
 
-def test_call_list_answers_a_call_record_exactly(store: Store, tenant: Tenant, db: Path) -> None:
+def test_call_list_answers_a_call_record_exactly(
+    store: Store, tenant: Tenant, db: Observer
+) -> None:
     api = make_api(store)
     route_id = sure_route(store, tenant)
     task_id = create(api, tenant, routeId=route_id, userTaskId="u-calls",
                      list=[{"contactId": "only", "phoneNumber": "+85255501234"}])  # fmt: skip
     run_to_end(simulator(store))
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        row = conn.execute(
-            "SELECT id, call_id, create_ts, result, talk_seconds, user_intent, ring_seconds, "
-            "call_start, call_answer, call_end FROM calls"
-        ).fetchone()
+    row = db.one(
+        "SELECT id, call_id, create_ts, result, talk_seconds, user_intent, ring_seconds, "
+        "call_start, call_answer, call_end FROM calls"
+    )
+    assert row is not None
     call_row, call_id, create_ts, result, talk, intent, ring, start, answered_at, end = row
     assert result in ANSWERED - {17}
     response = api.post(tenant, json.dumps({"taskId": task_id}), path=CALLS)
@@ -617,7 +607,7 @@ def _valid_body(path: str, tenant: Tenant) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_bad_signature_is_1003_on_every_path(
-    store: Store, tenant: Tenant, db: Path, path: str
+    store: Store, tenant: Tenant, db: Observer, path: str
 ) -> None:
     api = make_api(store)
     before = snapshot(db)
@@ -631,7 +621,7 @@ def test_a_bad_signature_is_1003_on_every_path(
 
 @pytest.mark.parametrize("path", PATHS)
 def test_an_unknown_key_is_1005_on_every_path(
-    store: Store, tenant: Tenant, db: Path, path: str
+    store: Store, tenant: Tenant, db: Observer, path: str
 ) -> None:
     api = make_api(store)
     stranger = replace(tenant, access_key="AK-1000000000000000000-1000")
@@ -644,7 +634,7 @@ def test_an_unknown_key_is_1005_on_every_path(
 
 
 def test_a_signed_create_is_accepted_where_a_bad_signature_was_not(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     # The control of the two tests above: the same body, signed, is written.
     api = make_api(store)
@@ -655,7 +645,7 @@ def test_a_signed_create_is_accepted_where_a_bad_signature_was_not(
 # -- bad input: each refused exactly, nothing written -------------------------------------------
 
 
-def test_unknown_auto_flow_id(store: Store, tenant: Tenant, db: Path) -> None:
+def test_unknown_auto_flow_id(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     message = refused_unchanged(
         api, tenant, db, CREATE, task_body(tenant, autoFlowId=999, list=contacts("f", 2))
@@ -663,7 +653,7 @@ def test_unknown_auto_flow_id(store: Store, tenant: Tenant, db: Path) -> None:
     assert message == "autoFlowId: no flow 999 in this account"
 
 
-def test_another_accounts_flow_is_unknown(store: Store, tenant: Tenant, db: Path) -> None:
+def test_another_accounts_flow_is_unknown(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     other = make_tenant(store, "globex")
     message = refused_unchanged(api, tenant, db, CREATE,
@@ -671,14 +661,14 @@ def test_another_accounts_flow_is_unknown(store: Store, tenant: Tenant, db: Path
     assert message == f"autoFlowId: no flow {other.flow_id} in this account"
 
 
-def test_a_disabled_flow_is_unknown_to_create(store: Store, tenant: Tenant, db: Path) -> None:
+def test_a_disabled_flow_is_unknown_to_create(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     lifecycle.set_enabled(store, flow_id=tenant.flow_id, enabled=False, clock=CLOCK)
     message = refused_unchanged(api, tenant, db, CREATE, task_body(tenant))
     assert message == f"autoFlowId: no flow {tenant.flow_id} in this account"
 
 
-def test_unknown_route_id(store: Store, tenant: Tenant, db: Path) -> None:
+def test_unknown_route_id(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     message = refused_unchanged(
         api, tenant, db, CREATE, task_body(tenant, routeId="NoSuchRoute", list=contacts("r", 2))
@@ -686,7 +676,7 @@ def test_unknown_route_id(store: Store, tenant: Tenant, db: Path) -> None:
     assert message == "routeId: no route 'NoSuchRoute' in this account"
 
 
-def test_another_accounts_route_is_unknown(store: Store, tenant: Tenant, db: Path) -> None:
+def test_another_accounts_route_is_unknown(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     other = make_tenant(store, "globex")
     message = refused_unchanged(api, tenant, db, CREATE,
@@ -694,7 +684,7 @@ def test_another_accounts_route_is_unknown(store: Store, tenant: Tenant, db: Pat
     assert message == f"routeId: no route {other.route_id!r} in this account"
 
 
-def test_unknown_flow_and_route_are_both_named(store: Store, tenant: Tenant, db: Path) -> None:
+def test_unknown_flow_and_route_are_both_named(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     message = refused_unchanged(api, tenant, db, CREATE,
                                 task_body(tenant, autoFlowId=998, routeId="nope"))  # fmt: skip
@@ -704,7 +694,7 @@ def test_unknown_flow_and_route_are_both_named(store: Store, tenant: Tenant, db:
     )
 
 
-def test_duplicate_user_task_id(store: Store, tenant: Tenant, db: Path) -> None:
+def test_duplicate_user_task_id(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     first = create(api, tenant, userTaskId="batch-1")
     message = refused_unchanged(
@@ -713,7 +703,7 @@ def test_duplicate_user_task_id(store: Store, tenant: Tenant, db: Path) -> None:
     assert message == f"userTaskId: 'batch-1' is already used by task {first}"
 
 
-def test_an_id_is_named_as_sent(store: Store, tenant: Tenant, db: Path) -> None:
+def test_an_id_is_named_as_sent(store: Store, tenant: Tenant, db: Observer) -> None:
     # '<id>' in the messages is the id between quotes, not a Python repr of it (which doubles
     # a backslash).
     api = make_api(store)
@@ -729,7 +719,7 @@ def test_a_user_task_id_of_another_account_is_free(store: Store, tenant: Tenant)
     create(api, tenant, userTaskId="batch-1", startupType=1)
 
 
-def test_startup_type_2_without_startup_at(store: Store, tenant: Tenant, db: Path) -> None:
+def test_startup_type_2_without_startup_at(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     message = refused_unchanged(api, tenant, db, CREATE, task_body(tenant, startupType=2))
     assert message == "startupAt: required when startupType is 2"
@@ -738,14 +728,14 @@ def test_startup_type_2_without_startup_at(store: Store, tenant: Tenant, db: Pat
     assert message == "startupAt: required when startupType is 2"
 
 
-def test_shutdown_at_before_startup_at(store: Store, tenant: Tenant, db: Path) -> None:
+def test_shutdown_at_before_startup_at(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     body = task_body(tenant, startupType=2, startupAt=NOW + 600, shutdownAt=NOW + 599)
     message = refused_unchanged(api, tenant, db, CREATE, body)
     assert message == f"shutdownAt: must be after startupAt ({NOW + 599} <= {NOW + 600})"
 
 
-def test_shutdown_at_equal_to_startup_at(store: Store, tenant: Tenant, db: Path) -> None:
+def test_shutdown_at_equal_to_startup_at(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     body = task_body(tenant, startupType=2, startupAt=NOW, shutdownAt=NOW)
     message = refused_unchanged(api, tenant, db, CREATE, body)
@@ -753,7 +743,7 @@ def test_shutdown_at_equal_to_startup_at(store: Store, tenant: Tenant, db: Path)
 
 
 def test_appending_to_a_completed_task_with_task_keep_0(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     task_id = create(api, tenant, routeId=sure_route(store, tenant), taskKeep=0,
@@ -766,7 +756,7 @@ def test_appending_to_a_completed_task_with_task_keep_0(
                        "and takes no more contacts")  # fmt: skip
 
 
-def test_appending_to_a_failed_task(store: Store, tenant: Tenant, db: Path) -> None:
+def test_appending_to_a_failed_task(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     task_id = create(api, tenant, list=contacts("fl", 1))
     assert lifecycle.set_enabled(store, route_id=tenant.route_id, enabled=False,
@@ -776,7 +766,7 @@ def test_appending_to_a_failed_task(store: Store, tenant: Tenant, db: Path) -> N
     assert message == f"taskId: task {task_id} has failed and takes no more contacts"
 
 
-def test_deleting_a_contact_being_dialled(store: Store, tenant: Tenant, db: Path) -> None:
+def test_deleting_a_contact_being_dialled(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     task_id = create(api, tenant, list=contacts("ring", 2))
     sim = simulator(store)
@@ -787,7 +777,7 @@ def test_deleting_a_contact_being_dialled(store: Store, tenant: Tenant, db: Path
 
 
 def test_deleting_a_contact_dialled_and_waiting_for_a_retry(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     # A fixed taskId makes the outcome fixed: seed 1 draws result 2 (no answer, retried) for
     # this task's contact (a random taskId would draw 7 or 8, never retried, 8 % of the time).
@@ -803,7 +793,7 @@ def test_deleting_a_contact_dialled_and_waiting_for_a_retry(
     assert message == "contactId: 'retry0' has been dialled and cannot be deleted"
 
 
-def test_deleting_a_finished_contact(store: Store, tenant: Tenant, db: Path) -> None:
+def test_deleting_a_finished_contact(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     task_id = create(api, tenant, routeId=sure_route(store, tenant), taskKeep=1,
                      list=contacts("fin", 1))  # fmt: skip
@@ -816,7 +806,7 @@ def test_deleting_a_finished_contact(store: Store, tenant: Tenant, db: Path) -> 
     "phone", ["12a", "+", "", "1+23", "++123", " 1234", "852-1234", "１２３４", "+85 21234"]
 )
 def test_phone_numbers_that_are_not_digits(
-    store: Store, tenant: Tenant, db: Path, phone: str
+    store: Store, tenant: Tenant, db: Observer, phone: str
 ) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1)
@@ -836,7 +826,7 @@ def test_phone_numbers_that_are_not_digits(
 
 
 def test_a_phone_number_that_is_not_digits_refuses_the_create(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     body = task_body(tenant, list=[{"contactId": "x", "phoneNumber": "12a"}])
@@ -846,14 +836,14 @@ def test_a_phone_number_that_is_not_digits_refuses_the_create(
 
 @pytest.mark.parametrize("phone", ["123", "+123", "+85212345678", "12345678901234567890"])
 def test_phone_numbers_of_digits_with_an_optional_plus_are_taken(
-    store: Store, tenant: Tenant, db: Path, phone: str
+    store: Store, tenant: Tenant, db: Observer, phone: str
 ) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1, list=[{"contactId": "x", "phoneNumber": phone}])
     assert [row[1] for row in order_rows(db, task_id)] == [phone]
 
 
-def test_more_than_10000_contacts_in_an_append(store: Store, tenant: Tenant, db: Path) -> None:
+def test_more_than_10000_contacts_in_an_append(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1)
     message = refused_unchanged(api, tenant, db, APPEND,
@@ -861,7 +851,7 @@ def test_more_than_10000_contacts_in_an_append(store: Store, tenant: Tenant, db:
     assert message == "list: at most 10000 contacts, got 10001"
 
 
-def test_more_than_10000_contacts_in_a_create(store: Store, tenant: Tenant, db: Path) -> None:
+def test_more_than_10000_contacts_in_a_create(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     message = refused_unchanged(api, tenant, db, CREATE,
                                 task_body(tenant, list=contacts("m", 10_001)))  # fmt: skip
@@ -881,7 +871,7 @@ def test_more_than_10000_contacts_in_a_create(store: Store, tenant: Tenant, db: 
     ],
 )
 def test_a_callback_url_that_is_not_http(
-    store: Store, tenant: Tenant, db: Path, field: str, url: str
+    store: Store, tenant: Tenant, db: Observer, field: str, url: str
 ) -> None:
     api = make_api(store)
     message = refused_unchanged(api, tenant, db, CREATE, task_body(tenant, **{field: url}))
@@ -889,7 +879,7 @@ def test_a_callback_url_that_is_not_http(
 
 
 def test_a_contact_id_used_in_another_task_of_the_account(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     create(api, tenant, startupType=1, list=contacts("c", 3))
@@ -906,7 +896,7 @@ def test_a_contact_id_used_in_another_task_of_the_account(
 
 
 def test_a_contact_id_used_before_refuses_the_create(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     create(api, tenant, startupType=1, list=contacts("c", 3))
@@ -917,7 +907,9 @@ def test_a_contact_id_used_before_refuses_the_create(
     assert message == "Duplicate contactIds are not allowed: c0"
 
 
-def test_a_contact_id_repeated_within_the_request(store: Store, tenant: Tenant, db: Path) -> None:
+def test_a_contact_id_repeated_within_the_request(
+    store: Store, tenant: Tenant, db: Observer
+) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1)
     body = {
@@ -928,7 +920,9 @@ def test_a_contact_id_repeated_within_the_request(store: Store, tenant: Tenant, 
     assert message == "Duplicate contactIds are not allowed: w1"
 
 
-def test_a_contact_id_of_another_account_is_free(store: Store, tenant: Tenant, db: Path) -> None:
+def test_a_contact_id_of_another_account_is_free(
+    store: Store, tenant: Tenant, db: Observer
+) -> None:
     api = make_api(store)
     other = make_tenant(store, "globex")
     create(api, other, startupType=1, list=contacts("c", 2))
@@ -937,7 +931,7 @@ def test_a_contact_id_of_another_account_is_free(store: Store, tenant: Tenant, d
 
 
 def test_a_params_name_that_is_not_a_variable_of_the_flow(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     task_id = create(api, tenant, startupType=1)
@@ -952,7 +946,7 @@ def test_a_params_name_that_is_not_a_variable_of_the_flow(
 
 
 def test_a_params_name_that_is_not_a_variable_refuses_the_create(
-    store: Store, tenant: Tenant, db: Path
+    store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
     bare = admin.create_flow(store, "acme", name="bare", variables=[])
@@ -968,7 +962,7 @@ def test_a_params_name_that_is_not_a_variable_refuses_the_create(
 
 @pytest.mark.parametrize("path", [APPEND, DELETE, START, PAUSE, CALLS])
 def test_another_accounts_task_is_not_found(
-    store: Store, tenant: Tenant, db: Path, path: str
+    store: Store, tenant: Tenant, db: Observer, path: str
 ) -> None:
     api = make_api(store)
     other = make_tenant(store, "globex")
@@ -985,7 +979,7 @@ def test_another_accounts_task_is_not_found(
 
 
 @pytest.mark.parametrize("path", [APPEND, DELETE, START, PAUSE])
-def test_a_task_must_be_named(store: Store, tenant: Tenant, db: Path, path: str) -> None:
+def test_a_task_must_be_named(store: Store, tenant: Tenant, db: Observer, path: str) -> None:
     api = make_api(store)
     body = _valid_body(path, tenant)
     body.pop("taskId")
@@ -994,7 +988,7 @@ def test_a_task_must_be_named(store: Store, tenant: Tenant, db: Path, path: str)
         assert message == "taskId: required (or userTaskId)"
 
 
-def test_user_task_id_wins_over_task_id(store: Store, tenant: Tenant, db: Path) -> None:
+def test_user_task_id_wins_over_task_id(store: Store, tenant: Tenant, db: Observer) -> None:
     api = make_api(store)
     first = create(api, tenant, startupType=1, userTaskId="first", list=contacts("a", 1))
     second = create(api, tenant, startupType=1, userTaskId="second", list=contacts("b", 1))

@@ -6,18 +6,16 @@ answers, and counters equal to a recomputation from ``call/list``."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
-import sqlite3
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import NOW_MS, Api, Tenant, make_tenant
+from db import Observer
 from nxlink.dialer.simulator import Simulator
 from nxlink.service import admin, lifecycle
 from nxlink.service.lifecycle import CallOutcome, Clock
@@ -47,12 +45,6 @@ ANSWERED = {1, 3, 17, 21}
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """The file of the ``store`` fixture, for reading the outbox with plain SQL."""
-    return tmp_path / "test.db"
 
 
 @pytest.fixture
@@ -142,16 +134,14 @@ def balance(store: Store, tenant: Tenant) -> int:
 class Outbox:
     """The rows the outbox gained since the last look."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Observer) -> None:
         self.db = db
         self.last = 0
 
     def new(self) -> list[tuple[str, str, dict[str, Any]]]:
-        with contextlib.closing(sqlite3.connect(self.db)) as conn:
-            rows = conn.execute(
-                "SELECT id, kind, url, body, event_id FROM outbox WHERE id > ? ORDER BY id",
-                (self.last,),
-            ).fetchall()
+        rows = self.db.rows(
+            "SELECT id, kind, url, body, event_id FROM outbox WHERE id > ? ORDER BY id", self.last
+        )
         if rows:
             self.last = rows[-1][0]
         found = []
@@ -166,7 +156,7 @@ class Outbox:
 
 
 @pytest.fixture
-def outbox(db: Path) -> Outbox:
+def outbox(db: Observer) -> Outbox:
     return Outbox(db)
 
 
@@ -464,7 +454,7 @@ def test_a_task_keep_1_task_stays_in_progress(
 
 
 def test_appending_to_a_completed_task_keep_1_task_reopens_it(
-    store: Store, api: Api, tenant: Tenant, outbox: Outbox, db: Path
+    store: Store, api: Api, tenant: Tenant, outbox: Outbox, db: Observer
 ) -> None:
     # A taskKeep 1 task never completes by itself (the table completes taskKeep 0 only); the
     # state a completed taskKeep 1 task would be in is written directly.

@@ -32,8 +32,7 @@ def _cli(*args: str) -> str:
     return result.stdout
 
 
-def _prepare(tmp_path: Path, *, tasks: int = 50) -> tuple[str, dict[str, Any]]:
-    db = f"sqlite:///{tmp_path / 'x.db'}"
+def _prepare(db: str, *, tasks: int = 50) -> tuple[str, dict[str, Any]]:
     _cli("accounts", "create", "acme", "--db", db)
     key: dict[str, Any] = json.loads(
         _cli("keys", "create", "--account", "acme", "--json", "--db", db)
@@ -66,8 +65,8 @@ def _order_key(task: dict[str, Any]) -> tuple[int, int]:
     return (task["createTs"], task["id"])
 
 
-def test_serve_answers_a_hand_signed_task_list(tmp_path: Path) -> None:
-    db, key = _prepare(tmp_path)
+def test_serve_answers_a_hand_signed_task_list(tmp_path: Path, store_url: str) -> None:
+    db, key = _prepare(store_url)
     with serving(tmp_path, db, log=True) as base:
         response = _post(base, key, b'{"pageNumber":1,"pageSize":10}')
         assert response.status_code == 200, response.text
@@ -102,8 +101,8 @@ def test_serve_answers_a_hand_signed_task_list(tmp_path: Path) -> None:
         assert unsigned.json()["code"] == 1001
 
 
-def test_serve_with_two_workers(tmp_path: Path) -> None:
-    db, key = _prepare(tmp_path)
+def test_serve_with_two_workers(tmp_path: Path, store_url: str) -> None:
+    db, key = _prepare(store_url)
     with serving(tmp_path, db, "--workers", "2", log=True) as base:
         for page in (1, 2, 3, 4, 5, 6):
             body = json.dumps({"pageNumber": page, "pageSize": 10}, separators=(",", ":")).encode()

@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from backends import Backend
 from conftest import Api, Tenant, make_api, make_task, make_tenant
 from nxlink.service.tasks import list_tasks, parse_json_object, parse_task_list
 from nxlink.store import NewTask, Store, open_store
@@ -206,11 +206,11 @@ def _build(store: Store) -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dataset]:
-    path: Path = tmp_path_factory.mktemp("oracle") / "oracle.db"
-    store = open_store(f"sqlite:///{path}")
-    yield _build(store)
-    store.close()
+def data(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dataset]:
+    with backend.database(tmp_path_factory.mktemp("oracle"), "oracle") as url:
+        store = open_store(url)
+        yield _build(store)
+        store.close()
 
 
 # -- the oracle -------------------------------------------------------------------------------

@@ -1,8 +1,13 @@
-"""Per-thread read caches (key lookups, day totals) never outlive a change to the database."""
+"""Per-thread read caches (key lookups, day totals) never outlive a change to the database.
+
+SQLite only: these are the SQLite store's own caches (emptied by ``PRAGMA data_version``) and
+its deep-page threshold (``sqlite.DIRECT_SKIP``); the ``store`` fixture here is SQLite's alone.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,13 @@ from nxlink.store import Store, TaskFilter, open_store
 from nxlink.store import sqlite as sqlite_store
 
 DAY = 86_400
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'test.db'}")
+    yield opened
+    opened.close()
 
 
 def test_key_revoked_through_another_connection_is_refused_at_once(tmp_path: Path) -> None:

@@ -1,18 +1,31 @@
-"""Deep pages start from the creation day they fall in: same rows as skipping one by one."""
+"""Deep pages start from the creation day they fall in: same rows as skipping one by one.
+
+SQLite only: the day jump and its threshold (``sqlite.DIRECT_SKIP``) are the SQLite store's, and
+the last test writes through its connection; the ``store`` fixture here is SQLite's alone.
+"""
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from conftest import make_task, make_tenant
-from nxlink.store import Store, TaskFilter
+from nxlink.store import Store, TaskFilter, open_store
 from nxlink.store import sqlite as sqlite_store
 
 DAY = 86_400
 HOUR = 3_600
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'test.db'}")
+    yield opened
+    opened.close()
 
 
 def _fill(store: Store) -> tuple[int, list[tuple[int, int, int]]]:

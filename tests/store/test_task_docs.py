@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backends import Backend
 from conftest import make_task, make_tenant
 from nxlink.contract.taskdoc import average, rate
 from nxlink.store import Store, StoreError, TaskFilter, open_store
@@ -27,10 +28,11 @@ counts = st.integers(min_value=0, max_value=10**9)
 
 
 @pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('docs') / 'docs.db'}")
-    yield store
-    store.close()
+def shared_store(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    with backend.database(tmp_path_factory.mktemp("docs"), "docs") as url:
+        store = open_store(url)
+        yield store
+        store.close()
 
 
 @settings(max_examples=200, deadline=None)

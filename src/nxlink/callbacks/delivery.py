@@ -137,7 +137,9 @@ class Deliverer:
             deadline = claimed_at + self.lease_ms
             for index, item in enumerate(items):
                 if self._stop.is_set():
-                    return tried  # the rest are claimed again when their lease passes
+                    # Stopping: the rest go back at once, for another deliverer to send.
+                    self.store.release_callbacks(items[index:], now_ms=self.clock_ms())
+                    return tried
                 if index > 0 and self.clock_ms() + self._timeout_ms > deadline:
                     # Slow receivers ate the lease: the rest are claimed again once it passes,
                     # rather than sent while another deliverer may take them.
@@ -200,8 +202,8 @@ class Deliverer:
         """Deliver until ``stop`` is set, resting ``idle_s`` whenever nothing was due.
 
         Never dies of an exception: it is written to stderr and the next pass follows. Once
-        ``stop`` is set, a pass sends nothing more; the callbacks it had claimed are claimed
-        again when their lease passes.
+        ``stop`` is set, a pass sends nothing more: the try in flight finishes and is recorded,
+        and the callbacks it had claimed but not tried are released for another deliverer.
         """
         self._stop = stop
         try:

@@ -21,6 +21,7 @@ from nxlink.cli.options import client_options
 from nxlink.cli.serve import serve
 from nxlink.cli.sign import sign
 from nxlink.cli.tasks import tasks
+from nxlink.cli.worker import worker
 from nxlink.client import REGIONS
 
 
@@ -89,6 +90,7 @@ def main(
 
 
 main.add_command(serve)
+main.add_command(worker)
 main.add_command(accounts)
 main.add_command(keys)
 main.add_command(flows)

@@ -86,8 +86,8 @@ def simulate(
                 delivery[1].set()
                 delivery[0].join(timeout=15)
     click.echo(f"placed {simulator.placed} call(s), reported {simulator.reported} in "
-               f"{time.monotonic() - started:.1f} s; {simulator.in_flight} left in flight "
-               "(another simulator takes them over when their lease passes)")  # fmt: skip
+               f"{time.monotonic() - started:.1f} s; {simulator.released} in flight released "
+               "(another dialer places them again)")  # fmt: skip
 
 
 def _report_error(exc: BaseException) -> None:

@@ -24,6 +24,8 @@ from nxlink.cli.common import DEFAULT_DB, opened
 @click.option("--log-file", envvar="NXLINK_LOG_FILE", default=None,
               help="Request log file (JSON lines; default stderr).")  # fmt: skip
 @click.option("--no-log", is_flag=True, help="Do not write the request log.")
+@click.option("--no-deliver", is_flag=True,
+              help="Leave the callback outbox to the workers (nxlink worker).")  # fmt: skip
 @click.option("--simulate", is_flag=True, envvar="NXLINK_SIMULATE",
               help="Run the simulated dialer inside the server.")  # fmt: skip
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=100_000), default=1.0,
@@ -40,17 +42,19 @@ from nxlink.cli.common import DEFAULT_DB, opened
 )
 def serve(
     db_url: str, host: str, port: int, workers: int, envelope: str, log_file: str | None,
-    no_log: bool, simulate: bool, speed: float, sim_seed: int,
+    no_log: bool, no_deliver: bool, simulate: bool, speed: float, sim_seed: int,
 ) -> None:  # fmt: skip
     """Run the HTTP server (and, with --simulate, the simulated dialer in it).
 
-    The server also delivers the callback outbox. Other settings come from NXLINK_*
-    environment variables (see the README).
+    The server also delivers the callback outbox, unless --no-deliver. Any number of API
+    processes and workers (nxlink worker) may share one database. Other settings come from
+    NXLINK_* environment variables (see the README).
 
     \b
     Examples:
       nxlink serve --db sqlite:///./nxlink.db --port 8000 --workers 2
       nxlink serve --simulate --speed 60 --seed 7
+      nxlink serve --db postgresql://nxlink@db/nxlink --workers 4 --no-deliver
     """
     import uvicorn
 
@@ -64,6 +68,8 @@ def serve(
     os.environ["NXLINK_ENVELOPE"] = envelope
     if log_file:
         os.environ["NXLINK_LOG_FILE"] = log_file
+    if no_deliver:
+        os.environ["NXLINK_DELIVER_CALLBACKS"] = "false"
     if no_log:
         os.environ["NXLINK_LOG_REQUESTS"] = "false"
     os.environ["NXLINK_SIMULATE"] = "true" if simulate else "false"
@@ -89,4 +95,6 @@ def serve(
         access_log=False,
         log_level="warning",
         server_header=False,
+        # SIGTERM: stop accepting, let requests in flight finish (up to this), then stop.
+        timeout_graceful_shutdown=settings.graceful_shutdown_s,
     )

@@ -65,6 +65,10 @@ class DialerPort:
         return lifecycle.report(self.store, held, outcome, dialer_id=self.dialer_id,
                                 clock=Clock(now, self.clock_ms()))  # fmt: skip
 
+    def release(self) -> int:
+        """This dialer stops: give back every claim it holds (see ``lifecycle.release``)."""
+        return lifecycle.release(self.store, dialer_id=self.dialer_id)
+
     def fire_schedules(self, now: int) -> int:
         return lifecycle.fire_schedules(self.store, now, clock=Clock(now, self.clock_ms()))
 

@@ -186,6 +186,7 @@ class Simulator:
         self._calls: list[_Call] = []
         self.placed = 0
         self.reported = 0
+        self.released = 0
 
     @property
     def in_flight(self) -> int:
@@ -224,6 +225,14 @@ class Simulator:
             moment = upcoming
         self.now = target
 
+    def release(self) -> int:
+        """Stop dialling: the calls in flight are dropped unreported and their orders given
+        back to pending, for another dialer to dial at once. Returns how many."""
+        self._calls.clear()
+        released = self.port.release()
+        self.released += released
+        return released
+
     def run(
         self,
         clock: SimClock,
@@ -231,8 +240,29 @@ class Simulator:
         *,
         max_idle_s: float = 0.2,
         on_error: Callable[[BaseException], None] | None = None,
+        release: bool = True,
     ) -> None:
-        """Follow ``clock`` until ``stop`` is set."""
+        """Follow ``clock`` until ``stop`` is set; then (``release``) give back the claims in
+        flight."""
+        try:
+            self._follow(clock, stop, max_idle_s=max_idle_s, on_error=on_error)
+        finally:
+            if release:
+                try:
+                    self.release()
+                except Exception as exc:  # the database went away: the leases will pass
+                    if on_error is None:
+                        raise
+                    on_error(exc)
+
+    def _follow(
+        self,
+        clock: SimClock,
+        stop: threading.Event,
+        *,
+        max_idle_s: float,
+        on_error: Callable[[BaseException], None] | None,
+    ) -> None:
         while not stop.is_set():
             try:
                 self.advance(clock.now())

@@ -1,13 +1,21 @@
 """The ASGI app: ``create_app(settings)``.
 
 Routes parse and authenticate, call one service function and render the envelope. A pure ASGI
-middleware gives every answer its ``traceId`` (body and ``X-Trace-Id``), turns any unexpected
-exception into a 500 envelope without a stack trace, writes the request log, and calls the task
-list (a plain ASGI endpoint) directly; Starlette serves the other routes.
+middleware gives every answer its ``traceId`` (body and ``X-Trace-Id``), turns a database that
+cannot answer in time (:class:`StoreUnavailable`) into a 503 and any unexpected exception into a
+500 envelope without a stack trace, writes the request log, and calls the API endpoints (plain
+ASGI callables) directly; Starlette serves the other routes.
+
+The event loop never waits on the database: each API request reads its body on the loop, then
+makes one hop to a database thread (:mod:`nxlink.server.dbpool`) for authentication (the key
+lookup), parsing, the store's work and rendering the answer's bytes. Reads and writes have
+threads of their own (as SQLite has readers in parallel and one writer): a write waiting for the
+database lock never holds up the task list, and a slow search never holds up a write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import sys
@@ -20,7 +28,6 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -29,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nxlink.contract.codes import Code
 from nxlink.server.auth import Caller, authenticate, header_map
+from nxlink.server.dbpool import DbThreads
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.settings import Settings
@@ -37,7 +45,7 @@ from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
 from nxlink.service.lifecycle import Clock
 from nxlink.service.tasks import TaskPage
-from nxlink.store import Store, open_store
+from nxlink.store import Store, StoreUnavailable, open_store
 from nxlink.store.base import TaskState
 
 JSON = "application/json"
@@ -45,6 +53,9 @@ API_PREFIX = "/openapi/aiagent/"
 TASK_LIST_PATH = API_PREFIX + "task/list"
 #: A lifecycle endpoint: the caller and the decoded body in, the answer's fields out.
 Handler = Callable[[Caller, dict[str, Any]], dict[str, Any]]
+#: An API endpoint's work on a database thread: the caller, the raw body and the trace id in,
+#: the answer's bytes out.
+Answer = Callable[[Caller, bytes, str], bytes]
 
 
 def _now_ms() -> int:
@@ -52,7 +63,7 @@ def _now_ms() -> int:
 
 
 class State:
-    """What the handlers share: settings, store, clock, log."""
+    """What the handlers share: settings, store, clock, log, the database threads."""
 
     def __init__(
         self, settings: Settings, store: Store, clock: Callable[[], int], log: RequestLog
@@ -61,6 +72,12 @@ class State:
         self.store = store
         self.clock = clock
         self.log = log
+        # Where every store call of a request runs (never on the event loop).
+        self.reads = DbThreads(settings.db_threads, name="nxlink-read")
+        self.writes = DbThreads(settings.db_write_threads, name="nxlink-write")
+        # The readiness probe asks whether the database answers, not whether a request's thread
+        # is free; and a probe stuck on a dead database holds none of theirs.
+        self.probe = DbThreads(1, name="nxlink-ready")
         self.biz_types = frozenset(["100", *settings.extra_biz_types])
         self.actions = frozenset(["nxai", *settings.extra_actions])
 
@@ -100,6 +117,21 @@ def _json_response(
     )
 
 
+def unavailable(scope: Scope, message: str, *, retry_after_s: int) -> Response:
+    """HTTP 503 with ``Retry-After`` and the envelope: the database cannot answer now."""
+    body = envelope(scope["state"]["nx_trace"], Code.BUSINESS_ERROR, message)
+    return _json_response(scope, body, 503, **{"Retry-After": str(retry_after_s)})
+
+
+def store_busy(scope: Scope, exc: StoreUnavailable, *, retry_after_s: int) -> Response:
+    """The one answer to :class:`StoreUnavailable` (a lock, pool or statement timeout),
+    whichever endpoint met it: 503, ``Retry-After``, and the store's short reason."""
+    lines = str(exc).strip().splitlines()
+    reason = lines[0][:200] if lines else ""
+    message = f"database busy, try again: {reason}" if reason else "database busy, try again"
+    return unavailable(scope, message, retry_after_s=retry_after_s)
+
+
 def _too_big(limit: int) -> ApiError:
     return ApiError(
         Code.BUSINESS_ERROR, f"body: larger than the limit of {limit} bytes", http_status=413
@@ -128,6 +160,7 @@ async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -
 
 
 async def _send_json(send: Send, status: int, payload: bytes) -> None:
+    """The whole answer in two messages (no Starlette response object on the hot path)."""
     await send({
         "type": "http.response.start",
         "status": status,
@@ -168,11 +201,8 @@ def create_app(
     )
     nest = settings.envelope == "data"
 
-    async def authenticated(receive: Receive, headers: dict[str, str]) -> tuple[Caller, bytes]:
-        """The checks every endpoint makes, in the contract's order: size, media type, auth."""
-        body = await _read_body(receive, headers, settings.max_body_bytes)
-        _check_content_type(headers)
-        caller = authenticate(
+    def authenticated(headers: dict[str, str], body: bytes) -> Caller:
+        return authenticate(
             headers,
             body,
             store=state.store,
@@ -181,53 +211,49 @@ def create_app(
             biz_types=state.biz_types,
             actions=state.actions,
         )
-        return caller, body
 
-    async def task_list(scope: Scope, receive: Receive, send: Send) -> None:
-        """``POST /openapi/aiagent/task/list`` as a plain ASGI endpoint (see TraceMiddleware)."""
-        req_state = scope["state"]
-        headers = header_map(scope["headers"])
-        req_state["nx_access_key"] = headers.get("accesskey")
-        status = 200
-        try:
-            caller, body = await authenticated(receive, headers)
-            query = task_service.parse_task_list(task_service.parse_json_object(body))
-            page = task_service.list_tasks(state.store, caller.account_id, query)
-        except ApiError as exc:
-            req_state["nx_code"] = int(exc.code)
-            status = exc.http_status
-            payload = orjson.dumps(envelope(req_state["nx_trace"], exc.code, exc.message))
-        else:
-            req_state["nx_code"] = 0
-            payload = _page_body(req_state["nx_trace"], page, nest=nest)
-        await _send_json(send, status, payload)
-
-    def endpoint(handler: Handler) -> ASGIApp:
-        """A lifecycle endpoint as a plain ASGI app: auth, body, handler, envelope."""
+    def api_endpoint(answer: Answer, threads: DbThreads) -> ASGIApp:
+        """An API endpoint as a plain ASGI app, checked in the contract's order: the body's
+        size and media type on the loop, then authentication and ``answer`` in one hop to one
+        of ``threads``. A :class:`StoreUnavailable` goes up to the middleware (503)."""
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             req_state = scope["state"]
+            trace_id = req_state["nx_trace"]
             headers = header_map(scope["headers"])
             req_state["nx_access_key"] = headers.get("accesskey")
-            status = 200
             try:
-                caller, body = await authenticated(receive, headers)
-                # In a worker thread: a 10,000-contact import or a write waiting on the database
-                # lock must not hold up the event loop (and the task list's reads) meanwhile.
-                fields = await run_in_threadpool(
-                    lambda: handler(caller, task_service.parse_json_object(body))
+                body = await _read_body(receive, headers, settings.max_body_bytes)
+                _check_content_type(headers)
+                payload = await threads.run(
+                    lambda: answer(authenticated(headers, body), body, trace_id)
                 )
             except ApiError as exc:
                 req_state["nx_code"] = int(exc.code)
-                status = exc.http_status
-                answer = envelope(req_state["nx_trace"], exc.code, exc.message)
-            else:
-                req_state["nx_code"] = 0
-                answer = envelope(req_state["nx_trace"], 0, "success")
-                answer.update(fields)
-            await _send_json(send, status, orjson.dumps(answer))
+                refusal = orjson.dumps(envelope(trace_id, exc.code, exc.message))
+                await _send_json(send, exc.http_status, refusal)
+                return
+            req_state["nx_code"] = 0
+            await _send_json(send, 200, payload)
 
         return app
+
+    def task_list(caller: Caller, body: bytes, trace_id: str) -> bytes:
+        """``POST /openapi/aiagent/task/list``: the page's bytes."""
+        query = task_service.parse_task_list(task_service.parse_json_object(body))
+        page = task_service.list_tasks(state.store, caller.account_id, query)
+        return _page_body(trace_id, page, nest=nest)
+
+    def lifecycle_answer(handler: Handler) -> Answer:
+        """A lifecycle endpoint's work: the decoded body through ``handler``, the envelope."""
+
+        def answer(caller: Caller, body: bytes, trace_id: str) -> bytes:
+            fields = handler(caller, task_service.parse_json_object(body))
+            result = envelope(trace_id, 0, "success")
+            result.update(fields)
+            return orjson.dumps(result)
+
+        return answer
 
     def clock_now() -> Clock:
         return Clock.at(state.clock())
@@ -282,19 +308,21 @@ def create_app(
         query = requests.parse_route_list(body)
         return paged(catalog.list_routes(state.store, caller.account_id, query))
 
-    lifecycle_routes: dict[str, ASGIApp] = {
-        API_PREFIX + path: endpoint(handler)
-        for path, handler in (
-            ("task/create", task_create),
-            ("call/append", call_append),
-            ("order/delete", order_delete),
-            ("task/start", task_start),
-            ("task/pause", task_pause),
-            ("call/list", call_list),
-            ("flow/list", flow_list),
-            ("route/list", route_list),
+    reads, writes = state.reads, state.writes
+    api_routes: dict[str, ASGIApp] = {TASK_LIST_PATH: api_endpoint(task_list, reads)}
+    api_routes.update(
+        (API_PREFIX + path, api_endpoint(lifecycle_answer(handler), threads))
+        for path, handler, threads in (
+            ("task/create", task_create, writes),
+            ("call/append", call_append, writes),
+            ("order/delete", order_delete, writes),
+            ("task/start", task_start, writes),
+            ("task/pause", task_pause, writes),
+            ("call/list", call_list, reads),
+            ("flow/list", flow_list, reads),
+            ("route/list", route_list, reads),
         )
-    }
+    )
 
     async def healthz(request: Request) -> Response:
         return _json_response(
@@ -302,18 +330,20 @@ def create_app(
         )
 
     async def readyz(request: Request) -> Response:
-        trace_id = request.scope["state"]["nx_trace"]
+        scope = request.scope
+        retry_after_s = settings.retry_after_s
         try:
-            state.store.ping()
-        except Exception as exc:  # any database failure means "not ready"
-            return _json_response(
-                request.scope,
-                envelope(
-                    trace_id, Code.BUSINESS_ERROR, f"database not ready: {type(exc).__name__}"
-                ),
-                503,
-            )
-        return _json_response(request.scope, envelope(trace_id, 0, "success"))
+            ping = state.probe.run(state.store.ping)
+            await asyncio.wait_for(ping, settings.ready_timeout_ms / 1000)
+        except StoreUnavailable as exc:
+            return store_busy(scope, exc, retry_after_s=retry_after_s)
+        except TimeoutError:
+            problem = f"no answer within {settings.ready_timeout_ms} ms"
+        except Exception as exc:  # any database failure means "not ready"; its class says which
+            problem = type(exc).__name__
+        else:
+            return _json_response(scope, envelope(scope["state"]["nx_trace"], 0, "success"))
+        return unavailable(scope, f"database not ready: {problem}", retry_after_s=retry_after_s)
 
     document = openapi_document(settings)
     document_bytes = orjson.dumps(document)
@@ -363,16 +393,14 @@ def create_app(
                 stop.set()
             for thread, _stop in workers:
                 thread.join(timeout=15)
+            for threads in (state.reads, state.writes, state.probe):
+                threads.close()
             state.store.close()
             state.log.close()
 
     app = Starlette(
         routes=[
-            Route(TASK_LIST_PATH, AsgiEndpoint(task_list), methods=["POST"]),
-            *(
-                Route(path, AsgiEndpoint(app), methods=["POST"])
-                for path, app in lifecycle_routes.items()
-            ),
+            *(Route(path, AsgiEndpoint(app), methods=["POST"]) for path, app in api_routes.items()),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -381,8 +409,7 @@ def create_app(
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
-    fast_routes: dict[tuple[str, str], ASGIApp] = {("POST", TASK_LIST_PATH): task_list}
-    fast_routes.update((("POST", path), app) for path, app in lifecycle_routes.items())
+    fast_routes = {("POST", path): app for path, app in api_routes.items()}
     return TraceMiddleware(app, state, fast_routes=fast_routes)
 
 
@@ -397,16 +424,16 @@ class AsgiEndpoint:
 
 
 class TraceMiddleware:
-    """Trace id, request log and the 500 envelope, for every HTTP request."""
+    """Trace id, request log, the 503 and 500 envelopes, for every HTTP request."""
 
     def __init__(
         self, app: ASGIApp, state: State, *, fast_routes: dict[tuple[str, str], ASGIApp]
     ) -> None:
         self.app = app
         self.state = state
-        # The hot endpoint is called directly: Starlette's request, response and middleware
+        # The API endpoints are called directly: Starlette's request, response and middleware
         # layers cost about a quarter of a 10-row page (measured; see benchmarks/README.md).
-        # It is registered with Starlette too, which answers 405 for its other methods.
+        # They are registered with Starlette too, which answers 405 for their other methods.
         self.fast_routes = fast_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -434,6 +461,11 @@ class TraceMiddleware:
         try:
             endpoint = self.fast_routes.get((scope["method"], scope["path"]), self.app)
             await endpoint(scope, receive, send_traced)
+        except StoreUnavailable as exc:
+            req_state["nx_code"] = int(Code.BUSINESS_ERROR)
+            if not response_started:
+                busy = store_busy(scope, exc, retry_after_s=self.state.settings.retry_after_s)
+                await busy(scope, receive, send_traced)
         except Exception:
             # The stack trace goes to the server's own stderr, never into the answer.
             print(f"traceId={trace_id} unhandled error:", file=sys.stderr)

@@ -146,7 +146,12 @@ def _http_statuses(settings: Settings, path: str) -> list[tuple[int, str, str]]:
         ),
         (429, "rate limited; retry after `Retry-After` seconds", "rate limited"),
         (500, "internal error (no stack trace is returned)", "internal error"),
-        (503, "not ready (the database cannot be reached)", "database not ready"),
+        (
+            503,
+            "the database could not answer in time (a lock, pool or statement timeout); nothing "
+            "was changed: retry after `Retry-After` seconds",
+            "database busy, try again: database is locked (waited 10000 ms)",
+        ),
     ]
 
 
@@ -2079,7 +2084,7 @@ def _api_responses(
     }
     for status, when, message in _http_statuses(settings, path):
         responses[str(status)] = _error_response(
-            when[0].upper() + when[1:] + ".", message, retry_after=status == 429
+            when[0].upper() + when[1:] + ".", message, retry_after=status in (429, 503)
         )
     return responses
 
@@ -2181,7 +2186,8 @@ def _probe_operation(*, ready: bool) -> Json:
     if ready:
         summary = "Readiness: the process can serve and the database answers"
         description = "No authentication. Code 0 when the database answers; HTTP 503 with code "
-        description += "20000 when it does not."
+        description += "20000 and `Retry-After` when it fails (the message names the failure's "
+        description += "class) or does not answer within `NXLINK_READY_TIMEOUT_MS`."
     else:
         summary = "Liveness: the process can serve"
         description = "No authentication. Answers the envelope with code 0 while the process "
@@ -2200,7 +2206,7 @@ def _probe_operation(*, ready: bool) -> Json:
     }
     if ready:
         responses["503"] = _error_response(
-            "The database is not ready.", "database not ready: OperationalError"
+            "The database is not ready.", "database not ready: OperationalError", retry_after=True
         )
     responses["500"] = _error_response("Internal error.", "internal error")
     return {

@@ -31,6 +31,30 @@ class Settings(BaseSettings):
     extra_actions: list[str] = Field(
         default_factory=list, description="action values accepted besides nxai."
     )
+    db_threads: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="Threads running database reads, per worker: the most reads at once.",
+    )
+    db_write_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Threads running database writes, per worker: the most writes at once.",
+    )
+    retry_after_s: int = Field(
+        1, ge=0, le=3600, description="Retry-After of a 503 (database busy or not ready)."
+    )
+    ready_timeout_ms: int = Field(
+        500, ge=1, le=60_000, description="How long /readyz waits for the database's answer."
+    )
+    graceful_shutdown_s: int = Field(
+        20,
+        ge=1,
+        le=3600,
+        description="On SIGTERM, how long requests in flight may take before they are cancelled.",
+    )
     log_requests: bool = Field(True, description="Write a JSON line per request.")
     log_file: str | None = Field(None, description="Request log file (default: stderr).")
     simulate: bool = Field(False, description="Run the simulated dialer inside the server.")

@@ -385,18 +385,34 @@ def claim(
                 held = tx.lock_lines(account_id, task.task_row_id, dialer_id=dialer_id)
                 if held is None:
                     continue  # another dialer is claiming for this task right now
-                dialling, mine = held
                 total = lines(task)
                 share = -(-total // max(live, 1))
-                room = min(total - dialling, share - mine)
+                room = min(total - held.dialling, share - held.mine)
                 if room <= 0:
                     continue
                 assert task.context is not None
-                for order in tx.claim_orders(account_id, task.task_row_id, now, limit=room,
-                                             dialer_id=dialer_id,
-                                             lease_until=lease_until):  # fmt: skip
-                    claims.append(_claim(order, task.context, now, adopted=False))
+                # A task's calls start in order (see Lines.floor): a dialer still catching up
+                # on its own past starts this call when the line it takes was last freed.
+                start = max(now, held.floor)
+                claimed = tx.claim_orders(
+                    account_id, task.task_row_id, now, limit=room, dialer_id=dialer_id,
+                    claimed_at=start, lease_until=max(lease_until, start + lease_seconds),
+                )  # fmt: skip
+                if claimed:
+                    tx.raise_dial_floor(account_id, task.task_row_id, start)
+                claims.extend(_claim(order, task.context, start, adopted=False)
+                              for order in claimed)  # fmt: skip
         return claims
+
+
+def release(store: Store, *, dialer_id: str) -> int:
+    """A dialer stops: its claims go back to pending (their calls were never placed) for
+    another dialer to take at once, and it leaves the fair shares. Returns how many."""
+    with store.lifecycle() as tx:
+        released = sum(tx.release_claims(account_id, dialer_id=dialer_id)
+                       for account_id in tx.account_ids())  # fmt: skip
+        tx.forget_dialer(dialer_id)
+        return released
 
 
 def _claim(order: OrderState, context: DialContext, claimed_at: int, *, adopted: bool) -> Claim:
@@ -471,9 +487,10 @@ def report(
         replay = DEFAULT_REPLAY_INTERVAL if task.replay_interval is None else task.replay_interval
         tx.finish_attempt(account_id, order.id, finished=finished, answered=answered,
                           next_attempt_ts=end + replay)  # fmt: skip
-        # The balance before the counters: a top-up takes the balance, then the tasks it
-        # resumes, and a report takes them in the same order, so that on a database with row
-        # locks neither waits for a row the other holds while holding one it needs.
+        # Rows are taken in the order every other event takes them, so that on a database
+        # with row locks no two transactions wait for each other: the balance (a top-up takes
+        # it, then the tasks it resumes), then the task's counters, then the task itself (a
+        # status change writes the counters' row first).
         balance = tx.add_balance(task.account_id, -cost) if cost else None
         delta = counters.call_completed(
             result=outcome.result,
@@ -487,6 +504,7 @@ def report(
                 delta, counters.order_finished(answered=order.answered or answered)
             )
         tx.add_counters(account_id, task.row_id, delta)
+        tx.raise_dial_floor(account_id, task.row_id, end)
         if task.call_callback_url:
             record = tx.call_record(account_id, call_row)
             _enqueue(tx, task, "call", task.call_callback_url,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from nxlink.store.base import (
     STAT_COUNTERS,
     AccessKey,
@@ -18,6 +16,7 @@ from nxlink.store.base import (
     TaskFilter,
 )
 from nxlink.store.options import DatabaseOptions
+from nxlink.store.urls import masked
 
 __all__ = [
     "STAT_COUNTERS",
@@ -32,7 +31,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "TaskFilter",
-    "mask_url",
+    "masked",
     "open_store",
 ]
 
@@ -58,7 +57,7 @@ def open_store(url: str, *, migrate: bool = True, options: DatabaseOptions | Non
             from nxlink.store.postgres import PostgresStore
         except ImportError as exc:
             raise StoreError(
-                f"{mask_url(url)}: the PostgreSQL driver is missing ({exc.name or exc}): "
+                f"{masked(url)}: the PostgreSQL driver is missing ({exc.name or exc}): "
                 "install nxlink[postgres]"
             ) from None
         store = PostgresStore(
@@ -71,7 +70,7 @@ def open_store(url: str, *, migrate: bool = True, options: DatabaseOptions | Non
         )
     else:
         raise StoreError(
-            f"unsupported database URL {mask_url(url)!r}: expected sqlite:///PATH or "
+            f"unsupported database URL {masked(url)!r}: expected sqlite:///PATH or "
             "postgresql://USER@HOST/DATABASE"
         )
     if migrate:
@@ -81,20 +80,3 @@ def open_store(url: str, *, migrate: bool = True, options: DatabaseOptions | Non
             store.close()
             raise
     return store
-
-
-def mask_url(url: str) -> str:
-    """``url`` as it may be shown: its password (in the address or the query) as ``***``.
-
-    The query of a PostgreSQL URL is left out (it may name key files, or carry a password).
-    """
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("postgresql", "postgres"):
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        if ":" in user:
-            user = user.split(":", 1)[0] + ":***"
-        netloc = f"{user}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

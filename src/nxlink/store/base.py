@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
 
@@ -32,6 +32,12 @@ STAT_COUNTERS: Final[tuple[str, ...]] = (
     "manual_elapsed",
 )
 
+
+if TYPE_CHECKING:
+    from nxlink.store.copy import Table
+
+#: Loads a batch of copied rows of a table (``Store.loading``).
+Loader = Callable[["Table", list[tuple[Any, ...]]], None]
 
 #: Runs one portable SQL statement (``?`` parameters) in a snapshot; returns its rows.
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -211,6 +217,11 @@ class OutboxStore(abc.ABC):
     ) -> None:
         """Record one try: delivered, or failed with the next try at ``next_attempt_ms``
         (None: no tries left, the item becomes 'failed'). ``attempts`` grows by one."""
+
+    @abc.abstractmethod
+    def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
+        """Give up the leases of claimed callbacks this deliverer will not try (it is
+        stopping): another deliverer may claim them at once."""
 
     @abc.abstractmethod
     def list_callbacks(self, *, failed_only: bool = False, limit: int = 100) -> list[OutboxItem]:
@@ -394,6 +405,18 @@ class DialContext:
     answer_probability: float
     talk_seconds_mean: int
     price_per_minute_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """A task's lines as a claim finds them, under the task's claim lock."""
+
+    #: Orders being dialled now, by any dialer.
+    dialling: int
+    #: Of those, held by the claiming dialer.
+    mine: int
+    #: No call of the task may start before this (``tasks.dial_floor``).
+    floor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -593,6 +616,15 @@ class LifecycleTx(abc.ABC):
         every ``alive_ms / 2``), forget dialers not seen since; return how many are live."""
 
     @abc.abstractmethod
+    def forget_dialer(self, dialer_id: str) -> None:
+        """``dialer_id`` stopped: it no longer counts among the live dialers."""
+
+    @abc.abstractmethod
+    def release_claims(self, account_id: int, *, dialer_id: str) -> int:
+        """Put the account's orders ``dialer_id`` holds back to pending, as if never claimed
+        (their calls were not placed); return how many."""
+
+    @abc.abstractmethod
     def adopt_expired(
         self, account_id: int, now: int, *, dialer_id: str, lease_until: int
     ) -> list[OrderState]:
@@ -605,12 +637,10 @@ class LifecycleTx(abc.ABC):
         the facts that decide whether they may dial (a read: nothing is locked)."""
 
     @abc.abstractmethod
-    def lock_lines(
-        self, account_id: int, task_row_id: int, *, dialer_id: str
-    ) -> tuple[int, int] | None:
-        """Lock the task's lines for this transaction and count its dialling orders:
-        ``(dialling, of them held by dialer_id)``; None when another transaction is claiming
-        for the task right now (it is skipped, not waited for)."""
+    def lock_lines(self, account_id: int, task_row_id: int, *, dialer_id: str) -> Lines | None:
+        """Lock the task's lines for this transaction and read them (:class:`Lines`); None
+        when another transaction is claiming for the task right now (it is skipped, not
+        waited for)."""
 
     @abc.abstractmethod
     def claim_orders(
@@ -621,10 +651,16 @@ class LifecycleTx(abc.ABC):
         *,
         limit: int,
         dialer_id: str,
+        claimed_at: int,
         lease_until: int,
     ) -> list[OrderState]:
         """Claim up to ``limit`` of the task's pending orders due at ``now``, earliest due
-        first then by id, for ``dialer_id`` until ``lease_until``; the orders as claimed."""
+        first then by id, for ``dialer_id`` from ``claimed_at`` (the calls' start) until
+        ``lease_until``; the orders as claimed."""
+
+    @abc.abstractmethod
+    def raise_dial_floor(self, account_id: int, task_row_id: int, ts: int) -> None:
+        """Make the task's ``Lines.floor`` at least ``ts`` (it never goes down)."""
 
     @abc.abstractmethod
     def dial_context(self, account_id: int, task_row_id: int) -> DialContext: ...
@@ -846,6 +882,21 @@ class Store(OutboxStore):
 
         with self._snapshot() as query:
             return recount.check(query)
+
+    # -- copying a whole database (nxlink.store.copy) ---------------------------------------
+    @abc.abstractmethod
+    def count_rows(self, table: Table) -> int:
+        """How many rows ``table`` holds (every account's)."""
+
+    @abc.abstractmethod
+    def dump_rows(self, table: Table, *, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of ``table`` in ``table.order`` (account by account for tenant tables),
+        as tuples of ``table.columns``, ``batch`` rows at a time; bytes columns as bytes."""
+
+    @abc.abstractmethod
+    def loading(self) -> contextlib.AbstractContextManager[Loader]:
+        """One write transaction loading copied rows, as they are (ids included); when it
+        commits, id allocation continues after the highest id loaded."""
 
     @abc.abstractmethod
     def _snapshot(self) -> contextlib.AbstractContextManager[Query]:

@@ -28,7 +28,6 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 
-from nxlink.store import mask_url
 from nxlink.store.base import (
     AccessKey,
     Account,
@@ -37,6 +36,7 @@ from nxlink.store.base import (
     Flow,
     KeyAuth,
     LifecycleTx,
+    Loader,
     Query,
     Route,
     Store,
@@ -44,16 +44,19 @@ from nxlink.store.base import (
     StoreUnavailable,
     TaskFilter,
 )
+from nxlink.store.copy import Table
 from nxlink.store.postgres_lifecycle import (
     NUL,
     PostgresLifecycleTx,
     call_page,
+    copy_rows,
     first_line,
     has_nul,
     next_dialer_event,
     no_nul,
 )
 from nxlink.store.postgres_outbox import PostgresOutbox
+from nxlink.store.urls import masked
 
 _INT64_MAX: Final = (1 << 63) - 1
 # Counters are 32-bit in the contract; a rate bound p/q compares as 100*a*q >= p*t in bigint
@@ -108,7 +111,7 @@ class PostgresStore(PostgresOutbox, Store):
         lock_timeout_ms: int = 10_000,
     ) -> None:
         self.url = url
-        self.shown = mask_url(url)
+        self.shown = masked(url)
         self.pool_timeout_s = pool_timeout_s
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
@@ -452,6 +455,53 @@ class PostgresStore(PostgresOutbox, Store):
             Route(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows
         ]
 
+    # -- copying a whole database ----------------------------------------------------------
+    def count_rows(self, table: Table) -> int:
+        where = f" WHERE {_EVERY_ACCOUNT}" if table.tenant else ""
+        with self._connection() as conn:
+            row = conn.execute(f"SELECT count(*) FROM {table.name}{where}").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def dump_rows(self, table: Table, *, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        columns = ", ".join(table.columns)
+        order = ", ".join(table.order)
+        with self._read() as conn:
+            accounts: list[int | None] = [None]
+            if table.tenant:
+                accounts = [int(r[0]) for r in conn.execute(
+                    "SELECT id FROM accounts ORDER BY id").fetchall()]  # fmt: skip
+            for account_id in accounts:
+                where, params = ("", ()) if account_id is None else (
+                    " WHERE account_id = %s", (account_id,))  # fmt: skip
+                with conn.cursor(name=f"nxlink_dump_{table.name}") as cur:
+                    cur.itersize = batch
+                    cur.execute(f"SELECT {columns} FROM {table.name}{where} ORDER BY {order}",
+                                params)  # fmt: skip
+                    while rows := cur.fetchmany(batch):
+                        yield [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                               for row in rows]  # fmt: skip
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[Loader]:
+        def load(table: Table, rows: list[tuple[Any, ...]]) -> None:
+            try:
+                with conn.cursor() as cur:
+                    copy_rows(cur, table.name, table.columns, rows)
+            except psycopg.DataError as exc:
+                raise StoreError(f"rows of {table.name} not loaded: {first_line(exc)}") from None
+            except psycopg.IntegrityError as exc:
+                raise StoreError(f"rows not loaded: {first_line(exc)}") from None
+
+        with self._write() as conn:
+            conn.execute("SET LOCAL statement_timeout = 0")
+            yield load
+            # Ids go on after the highest one loaded.
+            for table, sequence in _SEQUENCES:
+                conn.execute(
+                    f"SELECT setval({sequence!r}, coalesce(max(id), 0) + 1, false) "
+                    f"FROM {table} WHERE {_EVERY_ACCOUNT if table != 'accounts' else 'true'}"
+                )
+
     # -- the life of tasks -----------------------------------------------------------------
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[LifecycleTx]:
@@ -528,6 +578,16 @@ class PostgresStore(PostgresOutbox, Store):
         # Ordered here rather than by a SQL sort of whole rows: the page is at most 1000 rows,
         # and (create_ts, id) is unique, so the JSON is never compared.
         return total, [bytes(doc) for _, _, doc in found]
+
+
+#: Every account's rows of a tenant table (a statement on them all names the accounts).
+_EVERY_ACCOUNT: Final = "account_id = ANY(ARRAY(SELECT id FROM accounts))"
+#: The sequences ids are taken from, by table.
+_SEQUENCES: Final = (
+    ("accounts", "accounts_id_seq"), ("flows", "flows_id_seq"), ("routes", "routes_id_seq"),
+    ("tasks", "task_ids"), ("orders", "orders_id_seq"), ("calls", "calls_id_seq"),
+    ("outbox", "outbox_id_seq"),
+)  # fmt: skip
 
 
 def _anchor(conn: psycopg.Connection[Any], *, lock: bool) -> ClockAnchor | None:

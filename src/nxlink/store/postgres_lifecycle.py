@@ -37,6 +37,7 @@ from nxlink.store.base import (
     DialContext,
     Flow,
     LifecycleTx,
+    Lines,
     NewCall,
     NewOrder,
     NewTask,
@@ -418,13 +419,25 @@ class PostgresLifecycleTx(LifecycleTx):
         )
         return [candidate(row) for row in rows]
 
-    def lock_lines(
-        self, account_id: int, task_row_id: int, *, dialer_id: str
-    ) -> tuple[int, int] | None:
+    def forget_dialer(self, dialer_id: str) -> None:
+        self.conn.execute("DELETE FROM dialers WHERE dialer_id = %s", (dialer_id,))
+
+    def release_claims(self, account_id: int, *, dialer_id: str) -> int:
+        cur = self.conn.execute(
+            "UPDATE orders SET state = 'pending', claimed_by = NULL, claimed_at = NULL, "
+            "lease_until = NULL "
+            "WHERE account_id = %s AND state = 'dialling' AND claimed_by = %s",
+            (account_id, dialer_id),
+        )
+        return cur.rowcount
+
+    def lock_lines(self, account_id: int, task_row_id: int, *, dialer_id: str) -> Lines | None:
+        # The task's row is the lock of its lines (a report raising the floor takes it too).
         # NO KEY UPDATE: claims of one task exclude each other, but not the key-share locks
         # that reports take when they insert the task's calls.
         locked = self._one(
-            "SELECT 1 FROM tasks WHERE account_id = %s AND id = %s FOR NO KEY UPDATE SKIP LOCKED",
+            "SELECT dial_floor FROM tasks WHERE account_id = %s AND id = %s "
+            "FOR NO KEY UPDATE SKIP LOCKED",
             (account_id, task_row_id),
         )
         if locked is None:
@@ -435,7 +448,7 @@ class PostgresLifecycleTx(LifecycleTx):
             (dialer_id, account_id, task_row_id),
         )
         assert row is not None
-        return int(row[0]), int(row[1])
+        return Lines(dialling=int(row[0]), mine=int(row[1]), floor=int(locked[0]))
 
     def claim_orders(
         self,
@@ -445,6 +458,7 @@ class PostgresLifecycleTx(LifecycleTx):
         *,
         limit: int,
         dialer_id: str,
+        claimed_at: int,
         lease_until: int,
     ) -> list[OrderState]:
         rows = self._all(
@@ -453,17 +467,24 @@ class PostgresLifecycleTx(LifecycleTx):
             "AND state = 'pending' AND next_attempt_ts <= %(now)s "
             "ORDER BY next_attempt_ts, id LIMIT %(limit)s FOR NO KEY UPDATE SKIP LOCKED) "
             "UPDATE orders AS o SET state = 'dialling', claimed_by = %(dialer)s, "
-            "claimed_at = %(now)s, lease_until = %(lease)s FROM picked "
+            "claimed_at = %(claimed_at)s, lease_until = %(lease)s FROM picked "
             f"WHERE o.account_id = %(account)s AND o.id = picked.id "
             f"RETURNING {', '.join('o.' + c.strip() for c in ORDER_COLUMNS.split(','))}",
             {"account": account_id, "task": task_row_id, "now": now, "limit": limit,
-             "dialer": dialer_id, "lease": lease_until},
+             "dialer": dialer_id, "claimed_at": claimed_at, "lease": lease_until},
         )  # fmt: skip
         claimed = sorted(
             (order_state(row) for row in rows), key=lambda o: (o.next_attempt_ts, o.id)
         )
-        return [replace(o, state="dialling", claimed_by=dialer_id, claimed_at=now,
+        return [replace(o, state="dialling", claimed_by=dialer_id, claimed_at=claimed_at,
                         lease_until=lease_until) for o in claimed]  # fmt: skip
+
+    def raise_dial_floor(self, account_id: int, task_row_id: int, ts: int) -> None:
+        self.conn.execute(
+            "UPDATE tasks SET dial_floor = %s "
+            "WHERE account_id = %s AND id = %s AND dial_floor < %s",
+            (ts, account_id, task_row_id, ts),
+        )
 
     def dial_context(self, account_id: int, task_row_id: int) -> DialContext:
         row = self._one(

@@ -100,6 +100,19 @@ class PostgresOutbox(OutboxStore):
                 (state, next_ms, status, error, delivered_ms, item_id),
             )
 
+    def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
+        if not items:
+            return
+        with self._write() as conn:
+            # Only a lease still running is given up (one that passed may be another's now).
+            conn.execute(
+                "UPDATE outbox AS o SET lease_until_ms = 0 "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS r (account_id, id) "
+                "WHERE o.account_id = r.account_id AND o.id = r.id "
+                "AND o.state = 'pending' AND o.lease_until_ms > %s",
+                ([i.account_id for i in items], [i.id for i in items], now_ms),
+            )
+
     def list_callbacks(self, *, failed_only: bool = False, limit: int = 100) -> list[OutboxItem]:
         state = "AND state = 'failed' " if failed_only else ""
         with self._connection() as conn:

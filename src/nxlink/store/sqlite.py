@@ -25,12 +25,15 @@ from nxlink.store.base import (
     Flow,
     KeyAuth,
     LifecycleTx,
+    Loader,
     Query,
     Route,
     Store,
     StoreError,
+    StoreUnavailable,
     TaskFilter,
 )
+from nxlink.store.copy import Table
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
@@ -80,6 +83,18 @@ def _path_from_url(url: str) -> str:
     return url[len(prefix) :]
 
 
+@contextlib.contextmanager
+def _busy_is_unavailable(waited_ms: int) -> Iterator[None]:
+    """SQLite's lock timeouts (SQLITE_BUSY, SQLITE_LOCKED) as :class:`StoreUnavailable`."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended codes keep it low
+        if primary not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+        raise StoreUnavailable(f"{exc} (waited {waited_ms} ms)") from exc
+
+
 def _rate_ge(a: int, t: int, p: str, q: str) -> int:
     """Exact ``100*a/t >= p/q`` for bounds too precise for 64-bit SQL arithmetic."""
     return int(100 * a * int(q) >= int(p) * t)
@@ -105,6 +120,10 @@ class SQLiteStore(SQLiteOutbox, Store):
 
     # -- connections -----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        with _busy_is_unavailable(self._busy_timeout_ms):
+            return self._connect_now()
+
+    def _connect_now(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, cached_statements=256
         )
@@ -135,21 +154,28 @@ class SQLiteStore(SQLiteOutbox, Store):
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; the single writer of this process."""
-        with self._write_lock:
-            conn = self._conn
-            changes = conn.total_changes
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
+        """One write transaction; the single writer of this process. Waiting longer than the
+        busy timeout, for this process's writer or another's, raises StoreUnavailable."""
+        waited_ms = self._busy_timeout_ms
+        if not self._write_lock.acquire(timeout=waited_ms / 1000):
+            raise StoreUnavailable(f"another write held the lock (waited {waited_ms} ms)")
+        try:
+            with _busy_is_unavailable(waited_ms):
+                conn = self._conn
+                changes = conn.total_changes
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # a failed COMMIT leaves it open
+                        conn.execute("ROLLBACK")
+                    raise
                 # A transaction that wrote nothing (an idle dialer's poll) keeps the caches.
                 if conn.total_changes != changes:
                     self._write_count += 1
+        finally:
+            self._write_lock.release()
 
     def _cache(self, conn: sqlite3.Connection) -> _ReadCache:
         """This thread's read cache, emptied whenever the database may have changed.
@@ -168,12 +194,13 @@ class SQLiteStore(SQLiteOutbox, Store):
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot for several statements."""
-        conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+        with _busy_is_unavailable(self._busy_timeout_ms):
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._all_lock:
@@ -410,6 +437,37 @@ class SQLiteStore(SQLiteOutbox, Store):
     def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
         with self._read() as conn:
             return next_dialer_event(conn, now, dialer_id=dialer_id)
+
+    # -- copying a whole database ----------------------------------------------------------
+    def count_rows(self, table: Table) -> int:
+        return int(self._conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0])
+
+    def dump_rows(self, table: Table, *, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        columns = ", ".join(f"CAST({c} AS BLOB)" if c in table.binary else c for c in table.columns)
+        order = ", ".join(table.order)
+        with self._read() as conn:
+            cursor = conn.execute(f"SELECT {columns} FROM {table.name} ORDER BY {order}")
+            while rows := cursor.fetchmany(batch):
+                yield rows
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[Loader]:
+        def load(table: Table, rows: list[tuple[Any, ...]]) -> None:
+            names = ", ".join(table.columns)
+            marks = ", ".join("?" * len(table.columns))
+            conn.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+            if table.name == "tasks":  # the name index follows the tasks (see 0003)
+                at = table.columns.index("id"), table.columns.index("name_fold")
+                conn.executemany(
+                    "INSERT INTO task_names (rowid, name_fold) VALUES (?, ?)",
+                    [(row[at[0]], indexed_name(row[at[1]])) for row in rows],
+                )
+
+        with self._write() as conn:
+            try:
+                yield load
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"rows not loaded: {exc}") from None
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Query]:

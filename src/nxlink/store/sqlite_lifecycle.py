@@ -18,6 +18,7 @@ from nxlink.store.base import (
     DialContext,
     Flow,
     LifecycleTx,
+    Lines,
     NewCall,
     NewOrder,
     OrderState,
@@ -281,6 +282,17 @@ class SQLiteLifecycleTx(LifecycleTx):
         self.conn.execute("DELETE FROM dialers WHERE seen_until_ms <= ?", (now_ms,))
         return int(self.conn.execute("SELECT count(*) FROM dialers").fetchone()[0])
 
+    def forget_dialer(self, dialer_id: str) -> None:
+        self.conn.execute("DELETE FROM dialers WHERE dialer_id = ?", (dialer_id,))
+
+    def release_claims(self, account_id: int, *, dialer_id: str) -> int:
+        cur = self.conn.execute(
+            "UPDATE orders SET state = 'pending', claimed_by = NULL, claimed_at = NULL, "
+            "lease_until = NULL WHERE account_id = ? AND state = 'dialling' AND claimed_by = ?",
+            (account_id, dialer_id),
+        )
+        return cur.rowcount
+
     def adopt_expired(
         self, account_id: int, now: int, *, dialer_id: str, lease_until: int
     ) -> list[OrderState]:
@@ -318,15 +330,14 @@ class SQLiteLifecycleTx(LifecycleTx):
         ).fetchall()
         return [_candidate(row) for row in rows]
 
-    def lock_lines(
-        self, account_id: int, task_row_id: int, *, dialer_id: str
-    ) -> tuple[int, int] | None:
+    def lock_lines(self, account_id: int, task_row_id: int, *, dialer_id: str) -> Lines | None:
         row = self.conn.execute(
-            "SELECT count(*), coalesce(sum(claimed_by = ?), 0) FROM orders "
-            "WHERE account_id = ? AND task_row_id = ? AND state = 'dialling'",
-            (dialer_id, account_id, task_row_id),
+            "SELECT (SELECT dial_floor FROM tasks WHERE account_id = ?1 AND id = ?2), "
+            "count(*), coalesce(sum(claimed_by = ?3), 0) FROM orders "
+            "WHERE account_id = ?1 AND task_row_id = ?2 AND state = 'dialling'",
+            (account_id, task_row_id, dialer_id),
         ).fetchone()
-        return int(row[0]), int(row[1])
+        return Lines(dialling=int(row[1]), mine=int(row[2]), floor=int(row[0]))
 
     def claim_orders(
         self,
@@ -336,6 +347,7 @@ class SQLiteLifecycleTx(LifecycleTx):
         *,
         limit: int,
         dialer_id: str,
+        claimed_at: int,
         lease_until: int,
     ) -> list[OrderState]:
         rows = self.conn.execute(
@@ -346,13 +358,19 @@ class SQLiteLifecycleTx(LifecycleTx):
         self.conn.executemany(
             "UPDATE orders SET state = 'dialling', claimed_by = ?, claimed_at = ?, "
             "lease_until = ? WHERE account_id = ? AND id = ?",
-            [(dialer_id, now, lease_until, account_id, row[0]) for row in rows],
+            [(dialer_id, claimed_at, lease_until, account_id, row[0]) for row in rows],
         )
         return [
-            replace(_order(row), state="dialling", claimed_by=dialer_id, claimed_at=now,
+            replace(_order(row), state="dialling", claimed_by=dialer_id, claimed_at=claimed_at,
                     lease_until=lease_until)
             for row in rows
         ]  # fmt: skip
+
+    def raise_dial_floor(self, account_id: int, task_row_id: int, ts: int) -> None:
+        self.conn.execute(
+            "UPDATE tasks SET dial_floor = ? WHERE account_id = ? AND id = ? AND dial_floor < ?",
+            (ts, account_id, task_row_id, ts),
+        )
 
     def dial_context(self, account_id: int, task_row_id: int) -> DialContext:
         row = self.conn.execute(

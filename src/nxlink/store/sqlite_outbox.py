@@ -92,6 +92,17 @@ class SQLiteOutbox(OutboxStore):
                 (state, next_ms, status, error, delivered_ms, item_id),
             )
 
+    def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
+        if not items:
+            return
+        with self._write() as conn:
+            # Only a lease still running is given up (one that passed may be another's now).
+            conn.executemany(
+                "UPDATE outbox SET lease_until_ms = 0 WHERE account_id = ? AND id = ? "
+                "AND state = 'pending' AND lease_until_ms > ?",
+                [(item.account_id, item.id, now_ms) for item in items],
+            )
+
     def list_callbacks(self, *, failed_only: bool = False, limit: int = 100) -> list[OutboxItem]:
         where = "WHERE state = 'failed' " if failed_only else ""
         rows = self._conn.execute(
