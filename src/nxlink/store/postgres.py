@@ -140,7 +140,6 @@ class PostgresStore(PostgresOutbox, Store):
                 open=False,
                 configure=self._configure,
                 check=self._check,
-                reset=self._reset,
                 timeout=pool_timeout_s,
                 name=f"nxlink {self.shown}",
             )
@@ -162,14 +161,16 @@ class PostgresStore(PostgresOutbox, Store):
         if returned is None or time.monotonic() - returned > IDLE_CHECK_S:
             psycopg_pool.ConnectionPool.check_connection(conn)
 
-    def _reset(self, conn: psycopg.Connection[Any]) -> None:
-        self._returned[conn] = time.monotonic()
-
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection of the pool for the block (autocommit); driver errors translated."""
+        # (No reset callback: with one, the pool returns connections on a worker thread, and
+        # one returned just before close() would be left open.)
         with self._translated(), self._pool.connection() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                self._returned[conn] = time.monotonic()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
