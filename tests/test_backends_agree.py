@@ -34,11 +34,15 @@ def _tenant(store: Store, url: str) -> Tenant:
     account = admin.create_account(store, "acme")
     key = store.create_key(account.id, access_key="AK-1000000000000000001-1001",
                            secret="0123456789abcdef0123456789abcdef", now=NOW)  # fmt: skip
-    flow = admin.create_flow(store, "acme", name="Acme agent", variables=["name", "city"])
-    route = admin.create_route(store, "acme", name="HK mobile", country_code="852",
+    # Created at NOW, not at the wall clock's second: flow/list and route/list show the time.
+    flow = store.create_flow(account.id, name="Acme agent", variables=["name", "city"], now=NOW)
+    route = store.create_route(account.id, name="HK mobile", country_code="852",
                                answer_probability=0.7, talk_seconds_mean=50,
-                               price_per_minute_cents=3, route_id="AcmeRoute01")  # fmt: skip
-    admin.create_route(store, "acme", name="Spare", route_id="SpareRoute")
+                               price_per_minute_cents=3, route_id="AcmeRoute01",
+                               now=NOW)  # fmt: skip
+    store.create_route(account.id, name="Spare", route_id="SpareRoute", country_code="",
+                       price_per_minute_cents=0, answer_probability=0.5, talk_seconds_mean=60,
+                       now=NOW)  # fmt: skip
     result = CliRunner().invoke(main, ["seed", "--account", "acme", "--tasks", "400",
                                        "--seed", "11", "--now", str(NOW), "--db", url])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -51,6 +51,8 @@ def test_the_command_tree() -> None:
         "nxlink callbacks listen",
         "nxlink callbacks retry",
         "nxlink db copy",
+        "nxlink db current",
+        "nxlink db upgrade",
         "nxlink flows create",
         "nxlink flows disable",
         "nxlink flows enable",

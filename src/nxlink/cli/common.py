@@ -27,10 +27,11 @@ def db_option(func: F) -> F:
 
 
 @contextmanager
-def opened(db_url: str) -> Iterator[Store]:
-    """Open the store (creating or upgrading the schema); refusals become usage-style errors."""
+def opened(db_url: str, *, migrate: bool = True) -> Iterator[Store]:
+    """Open the store (creating or upgrading the schema unless told not to); refusals become
+    usage-style errors."""
     try:
-        store = open_store(db_url)
+        store = open_store(db_url, migrate=migrate)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     try:

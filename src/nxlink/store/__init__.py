@@ -15,12 +15,14 @@ from nxlink.store.base import (
     StoreUnavailable,
     TaskFilter,
 )
+from nxlink.store.options import DatabaseOptions
 from nxlink.store.urls import masked
 
 __all__ = [
     "STAT_COUNTERS",
     "AccessKey",
     "Account",
+    "DatabaseOptions",
     "Flow",
     "KeyAuth",
     "NewTask",
@@ -34,24 +36,47 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the database at ``url`` (``sqlite:///path``), creating or upgrading its schema.
+def open_store(url: str, *, migrate: bool = True, options: DatabaseOptions | None = None) -> Store:
+    """Open the database at ``url``, creating or upgrading its schema.
 
-    Backends are imported lazily, so that a missing optional driver only matters to its users.
+    ``sqlite:///path`` or ``postgresql://user[:password]@host[:port]/database[?params]``
+    (``postgres://`` too; libpq parameters such as ``options=-csearch_path=<schema>,public``
+    apply to every connection). ``options`` (pool and time limits) default to the
+    ``NXLINK_DB_*`` environment variables (:class:`DatabaseOptions`). Backends are imported
+    lazily, so that a missing optional driver only matters to its users.
     """
     scheme = url.split(":", 1)[0].lower()
+    opts = options if options is not None else DatabaseOptions.from_env()
     store: Store
     if scheme == "sqlite":
         from nxlink.store.sqlite import SQLiteStore
 
-        store = SQLiteStore(url)
+        store = SQLiteStore(url, busy_timeout_ms=opts.lock_timeout_ms)
     elif scheme in ("postgresql", "postgres"):
-        raise StoreError(
-            f"{url.split('@')[-1]!r}: the PostgreSQL backend is not available in this version; "
-            "use sqlite:///PATH"
+        try:
+            from nxlink.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                f"{masked(url)}: the PostgreSQL driver is missing ({exc.name or exc}): "
+                "install nxlink[postgres]"
+            ) from None
+        store = PostgresStore(
+            url,
+            pool_min=opts.pool_min,
+            pool_max=opts.pool_max,
+            pool_timeout_s=opts.pool_timeout_s,
+            statement_timeout_ms=opts.statement_timeout_ms,
+            lock_timeout_ms=opts.lock_timeout_ms,
         )
     else:
-        raise StoreError(f"unsupported database URL {url!r}: expected sqlite:///PATH")
+        raise StoreError(
+            f"unsupported database URL {masked(url)!r}: expected sqlite:///PATH or "
+            "postgresql://USER@HOST/DATABASE"
+        )
     if migrate:
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
     return store

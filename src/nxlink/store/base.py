@@ -754,6 +754,11 @@ class Store(OutboxStore):
         """The highest applied migration, 0 for an empty database."""
 
     @abc.abstractmethod
+    def known_migrations(self) -> list[tuple[int, str]]:
+        """Every migration this version of nxlink has for the backend: ``(version, file
+        name)``, ascending (``nxlink db current`` shows the latest)."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release every connection."""
 

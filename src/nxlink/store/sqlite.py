@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -223,13 +224,20 @@ class SQLiteStore(SQLiteOutbox, Store):
         row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
         return int(row[0])
 
-    def migrate(self) -> list[int]:
+    @staticmethod
+    def _scripts() -> list[tuple[int, Traversable]]:
         folder = importlib.resources.files("nxlink.store") / "migrations" / "sqlite"
-        scripts = sorted(
-            (int(entry.name.split("_", 1)[0]), entry)
-            for entry in folder.iterdir()
-            if entry.name.endswith(".sql")
-        )
+        return sorted(
+            ((int(entry.name.split("_", 1)[0]), entry)
+             for entry in folder.iterdir() if entry.name.endswith(".sql")),
+            key=lambda script: script[0],
+        )  # fmt: skip
+
+    def known_migrations(self) -> list[tuple[int, str]]:
+        return [(version, entry.name) for version, entry in self._scripts()]
+
+    def migrate(self) -> list[int]:
+        scripts = self._scripts()
         applied: list[int] = []
         with self._write() as conn:
             conn.execute(

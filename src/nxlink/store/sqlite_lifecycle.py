@@ -27,17 +27,16 @@ from nxlink.store.base import (
     TaskRow,
     TaskState,
 )
-
-_TASK_COLUMNS: Final = (
-    "t.id, t.account_id, t.task_id, t.user_task_id, t.task_name, t.other, t.auto_flow_id, "
-    "coalesce(f.name, ''), t.route_id, t.task_status, t.pause_reason, t.task_keep, "
-    "t.startup_type, t.startup_at, t.shutdown_at, t.startup_fired, t.shutdown_fired, "
-    "t.max_call, t.max_ring_time, t.order_max_call, t.replay_interval, t.agent_group_id, "
-    "t.task_callback_url, t.call_callback_url, t.country_code, t.create_ts"
-)
-_TASK_FROM: Final = (
-    "FROM tasks AS t LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id"
-)
+from nxlink.store.rows import CONTEXT_COLUMNS as _CONTEXT_COLUMNS
+from nxlink.store.rows import ORDER_COLUMNS as _ORDER_COLUMNS
+from nxlink.store.rows import STAT_INSERT_COLUMNS as _STAT_INSERT_COLUMNS
+from nxlink.store.rows import TASK_COLUMNS as _TASK_COLUMNS
+from nxlink.store.rows import TASK_FROM as _TASK_FROM
+from nxlink.store.rows import TASK_INSERT_COLUMNS as _TASK_INSERT_COLUMNS
+from nxlink.store.rows import call_record, stat_row_values, task_row_values
+from nxlink.store.rows import candidate as _candidate
+from nxlink.store.rows import order_state as _order
+from nxlink.store.rows import task_state as _task
 
 #: What a task's JSON is rendered from (``TaskDocInputs``, field order).
 _DOC_INPUTS: Final = f"""
@@ -64,16 +63,6 @@ WITH RECURSIVE pending (task_row_id) AS (
     FROM pending WHERE pending.task_row_id IS NOT NULL
 )"""
 
-_ORDER_COLUMNS: Final = (
-    "id, account_id, task_row_id, contact_id, phone, state, attempts, answered, "
-    "next_attempt_ts, claimed_by, claimed_at, lease_until"
-)
-
-_CONTEXT_COLUMNS: Final = (
-    "t.task_id, t.max_ring_time, t.agent_group_id, t.route_id, r.answer_probability, "
-    "r.talk_seconds_mean, r.price_per_minute_cents"
-)
-
 #: The call record of ``call/list`` and of the call callback, key order as sent.
 _CALL_RECORD: Final = """
 SELECT c.id, c.call_id, t.task_id, t.user_task_id, o.contact_id, t.auto_flow_id,
@@ -85,73 +74,6 @@ JOIN tasks AS t ON t.id = c.task_row_id
 JOIN orders AS o ON o.id = c.order_id
 LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id
 """
-_CALL_KEYS: Final = (
-    "id", "callId", "taskId", "userTaskId", "contactId", "autoFlowId", "autoFlowName",
-    "calleePhone", "createTs", "callResult", "callElapsed", "userIntent", "callRingTime",
-    "callStart", "callAnswer", "callEnd", "orderHead", "orderTail", "manualCallStatus",
-    "manualElapsed",
-)  # fmt: skip
-
-_TASK_INSERT_COLUMNS: Final = (
-    "account_id", "id", "task_id", "user_task_id", "other", "auto_flow_id", "task_status",
-    "pause_reason", "task_name", "name_fold", "task_desc", "task_keep", "startup_type",
-    "startup_at", "shutdown_at", "startup_by", "route_id", "max_call", "import_type",
-    "func_flag", "max_ring_time", "strategy_id", "agent_group_id", "task_callback_url",
-    "call_callback_url", "country_code", "create_ts", "order_max_call", "replay_interval",
-    "startup_fired", "shutdown_fired", "synthetic",
-)  # fmt: skip
-_STAT_INSERT_COLUMNS: Final = ("account_id", "task_row_id", "id", "task_id", "auto_flow_id",
-                               "create_ts", "task_status", *STAT_COUNTERS)  # fmt: skip
-
-
-def task_row_values(account_id: int, row: TaskRow, *, synthetic: bool) -> tuple[Any, ...]:
-    """A ``tasks`` row in :data:`_TASK_INSERT_COLUMNS` order."""
-    task, flag = row.task, int(synthetic)
-    return (
-        account_id, row.row_id, task.task_id, task.user_task_id, task.other,
-        task.auto_flow_id, task.task_status, task.pause_reason, task.task_name,
-        task.task_name.casefold(), task.task_desc, task.task_keep, task.startup_type,
-        task.startup_at, task.shutdown_at, task.startup_by, task.route_id, task.max_call,
-        task.import_type, task.func_flag, task.max_ring_time, task.strategy_id,
-        task.agent_group_id, task.task_callback_url, task.call_callback_url, task.country_code,
-        task.create_ts, task.order_max_call, task.replay_interval, flag, flag, flag,
-    )  # fmt: skip
-
-
-def stat_row_values(account_id: int, row: TaskRow) -> tuple[Any, ...]:
-    """A ``task_stats`` row in :data:`_STAT_INSERT_COLUMNS` order."""
-    task = row.task
-    return (
-        account_id, row.row_id, row.stat_id, task.task_id, task.auto_flow_id, task.create_ts,
-        task.task_status, *(task.stats.get(name, 0) for name in STAT_COUNTERS),
-    )  # fmt: skip
-
-
-def _task(row: tuple[Any, ...]) -> TaskState:
-    return TaskState(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
-        row[10], row[11], row[12], row[13], row[14], bool(row[15]), bool(row[16]), row[17],
-        row[18], row[19], row[20], row[21], row[22], row[23], row[24], row[25],
-    )  # fmt: skip
-
-
-def _order(row: tuple[Any, ...]) -> OrderState:
-    return OrderState(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]),
-                      row[8], row[9], row[10], row[11])  # fmt: skip
-
-
-def _candidate(row: tuple[Any, ...]) -> DialCandidate:
-    return DialCandidate(
-        task_row_id=row[0], account_id=row[1], task_status=row[2], max_call=row[3],
-        default_max_call=row[4], account_enabled=bool(row[5]), balance_cents=row[6],
-        flow_enabled=bool(row[7]), route_enabled=bool(row[8]), shutdown_at=row[9],
-        shutdown_fired=bool(row[10]),
-        context=None if row[14] is None else DialContext(*row[11:18]),
-    )  # fmt: skip
-
-
-def call_record(row: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(_CALL_KEYS, row, strict=True))
 
 
 class SQLiteLifecycleTx(LifecycleTx):

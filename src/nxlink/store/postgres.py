@@ -1,0 +1,715 @@
+"""PostgreSQL backend: psycopg 3 over a ``psycopg_pool.ConnectionPool``.
+
+Every operation borrows a connection (autocommit; a write is one explicit transaction, READ
+COMMITTED, with row locks where the rules need them; a read of several statements is one
+REPEATABLE READ READ ONLY transaction, or one statement). Several processes may serve and dial
+against one database at once. The URL's libpq parameters (e.g. ``options=-csearch_path=...``)
+apply to every connection, migrations included.
+
+Time limits (lock, statement, waiting for a free connection) and a lost connection raise
+:class:`~nxlink.store.StoreUnavailable`, never a driver exception; the pool replaces broken
+connections, so the store carries on once the server is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import json
+import math
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import Any, Final
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+
+from nxlink.store.base import (
+    AccessKey,
+    Account,
+    CallFilter,
+    ClockAnchor,
+    Flow,
+    KeyAuth,
+    LifecycleTx,
+    Loader,
+    Query,
+    Route,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    TaskFilter,
+)
+from nxlink.store.copy import Table
+from nxlink.store.postgres_lifecycle import (
+    NUL,
+    PostgresLifecycleTx,
+    call_page,
+    copy_rows,
+    first_line,
+    has_nul,
+    next_dialer_event,
+    no_nul,
+)
+from nxlink.store.postgres_outbox import PostgresOutbox
+from nxlink.store.urls import masked
+
+_INT64_MAX: Final = (1 << 63) - 1
+# Counters are 32-bit in the contract; a rate bound p/q compares as 100*a*q >= p*t in bigint
+# as long as neither side can pass 2**63, else in numeric.
+_COUNTER_MAX: Final = (1 << 31) - 1
+
+#: Offsets up to this are skipped row by row (an index-only scan); deeper ones start from the
+#: creation hour they fall in.
+DIRECT_SKIP: Final = 1_000
+#: Name searches this long or longer are served by the trigram index; shorter ones scan the
+#: account's names.
+TRIGRAM: Final = 3
+#: A pooled connection idle for longer than this is checked before it is lent out (one
+#: round trip); one in steady use is not.
+IDLE_CHECK_S: Final = 1.0
+#: ``pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(current_schema()))`` serialises the
+#: migrations of one schema ("nxm").
+MIGRATION_LOCK: Final = 0x6E786D
+
+#: Every table, for ``VACUUM (ANALYZE)`` after a bulk load.
+TABLES: Final = (
+    "accounts", "access_keys", "flows", "routes", "tasks", "task_stats", "task_pages",
+    "account_task_counts", "account_day_counts", "account_status_day_counts",
+    "account_hour_counts", "account_status_hour_counts", "orders", "calls", "outbox",
+    "dialers", "sim_clock", "schema_migrations",
+)  # fmt: skip
+
+
+def _reason(exc: BaseException) -> str:
+    """libpq's reason for a failed connection, in a few words (``connection refused``,
+    ``password authentication failed for user "app"``, ``database "nx" does not exist``)."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # "connection to server at "h", port p failed: <reason>" (one line per address tried)
+    failed = [line.rsplit("failed: ", 1)[1] for line in lines if "failed: " in line]
+    reason = failed[-1] if failed else (lines[0] if lines else type(exc).__name__)
+    reason = reason.removeprefix("FATAL:").strip()
+    if reason[:1].isupper() and reason[1:2].islower():
+        reason = reason[0].lower() + reason[1:]
+    return reason
+
+
+class PostgresStore(PostgresOutbox, Store):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_min: int = 1,
+        pool_max: int = 10,
+        pool_timeout_s: float = 10.0,
+        statement_timeout_ms: int = 30_000,
+        lock_timeout_ms: int = 10_000,
+    ) -> None:
+        self.url = url
+        self.shown = masked(url)
+        self.pool_timeout_s = pool_timeout_s
+        self.statement_timeout_ms = statement_timeout_ms
+        self.lock_timeout_ms = lock_timeout_ms
+        try:
+            given = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise StoreError(f"{self.shown}: bad database URL ({first_line(exc)})") from None
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in given:
+            kwargs["connect_timeout"] = max(1, math.ceil(pool_timeout_s))
+        # One connection first: a server that cannot be reached, a refused password or a
+        # missing database is one clear line, not a pool timing out.
+        try:
+            psycopg.connect(url, **kwargs).close()
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.shown}: cannot connect ({_reason(exc)})") from None
+        self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
+            psycopg_pool.ConnectionPool(
+                url,
+                kwargs=kwargs,
+                min_size=pool_min,
+                max_size=pool_max,
+                open=False,
+                configure=self._configure,
+                check=self._check,
+                timeout=pool_timeout_s,
+                name=f"nxlink {self.shown}",
+            )
+        )
+        try:
+            self._pool.open(wait=True, timeout=pool_timeout_s)
+        except psycopg_pool.PoolTimeout:
+            self._pool.close()
+            raise StoreError(f"{self.shown}: cannot connect (no connection within "
+                             f"{pool_timeout_s:g} s)") from None  # fmt: skip
+
+    # -- connections -----------------------------------------------------------------------
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+        conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        returned = self._returned.get(conn)
+        if returned is None or time.monotonic() - returned > IDLE_CHECK_S:
+            psycopg_pool.ConnectionPool.check_connection(conn)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of the pool for the block (autocommit); driver errors translated."""
+        # (No reset callback: with one, the pool returns connections on a worker thread, and
+        # one returned just before close() would be left open.)
+        with self._translated(), self._pool.connection() as conn:
+            try:
+                yield conn
+            finally:
+                self._returned[conn] = time.monotonic()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[Any]]:
+        """One READ COMMITTED transaction: committed when the block ends, else rolled back."""
+        with self._connection() as conn, conn.transaction():
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[psycopg.Connection[Any]]:
+        """One consistent snapshot for several statements (REPEATABLE READ, READ ONLY)."""
+        with self._connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Driver and pool errors as the store's: time limits and lost connections as
+        :class:`StoreUnavailable`, anything else the database refused as :class:`StoreError`."""
+        try:
+            yield
+        except psycopg_pool.PoolTimeout:
+            raise StoreUnavailable(
+                f"the database is busy: no free connection within {self.pool_timeout_s:g} s"
+            ) from None
+        except pg_errors.LockNotAvailable:
+            raise StoreUnavailable(
+                f"the database is busy: a lock was not granted within {self.lock_timeout_ms} ms"
+            ) from None
+        except pg_errors.QueryCanceled:
+            raise StoreUnavailable(
+                f"the database did not answer within {self.statement_timeout_ms} ms"
+            ) from None
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+            raise StoreUnavailable(
+                "the transaction conflicted with a concurrent one and was rolled back"
+            ) from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StoreUnavailable(f"the database is unavailable ({_reason(exc)})") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"the database refused: {first_line(exc)}") from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def ping(self) -> None:
+        with self._connection() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    # -- schema ----------------------------------------------------------------------------
+    @staticmethod
+    def _scripts() -> list[tuple[int, str, str]]:
+        folder = importlib.resources.files("nxlink.store") / "migrations" / "postgres"
+        return sorted(
+            (int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8"))
+            for entry in folder.iterdir()
+            if entry.name.endswith(".sql")
+        )
+
+    def known_migrations(self) -> list[tuple[int, str]]:
+        return [(version, name) for version, name, _ in self._scripts()]
+
+    @staticmethod
+    def _version(conn: psycopg.Connection[Any]) -> int:
+        row = conn.execute(
+            "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL ELSE 1 END"
+        ).fetchone()
+        if row is None or row[0] is None:
+            return 0
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def schema_version(self) -> int:
+        with self._connection() as conn:
+            return self._version(conn)
+
+    def migrate(self) -> list[int]:
+        scripts = self._scripts()
+        applied: list[int] = []
+        with self._connection() as conn:
+            if self._version(conn) >= scripts[-1][0]:
+                return applied
+            for version, name, script in scripts:
+                # One transaction per migration, under a lock of this schema's migrations: a
+                # process starting beside this one waits, then finds the migration applied.
+                with conn.transaction():
+                    conn.execute("SET LOCAL lock_timeout = 0")
+                    conn.execute("SET LOCAL statement_timeout = 0")
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s, "
+                        "hashtext(coalesce(current_schema(), '')))",
+                        (MIGRATION_LOCK,),
+                    )
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY "
+                        "KEY, name text NOT NULL, applied_ts bigint NOT NULL)"
+                    )
+                    if self._version(conn) >= version:
+                        continue
+                    conn.execute(script.encode())  # no parameters: the whole script at once
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_ts) "
+                        "VALUES (%s, %s, extract(epoch FROM now())::bigint)",
+                        (version, name),
+                    )
+                    applied.append(version)
+        return applied
+
+    def analyze(self) -> None:
+        with self._connection() as conn:
+            conn.execute("SET statement_timeout = 0")
+            try:
+                conn.execute(f"VACUUM (ANALYZE) {', '.join(TABLES)}")
+            finally:
+                conn.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+
+    # -- accounts and keys -----------------------------------------------------------------
+    def create_account(self, name: str, *, now: int) -> Account:
+        no_nul("account not created", name=name)
+        try:
+            with self._write() as conn:
+                row = conn.execute(
+                    "INSERT INTO accounts (name, created_ts) VALUES (%s, %s) RETURNING id",
+                    (name, now),
+                ).fetchone()
+        except StoreError as exc:
+            if isinstance(exc.__cause__, pg_errors.UniqueViolation):
+                raise StoreError(f"account {name!r} already exists") from None
+            raise
+        assert row is not None
+        return Account(int(row[0]), name, True, 0, 10, now)
+
+    def get_account(self, name: str) -> Account | None:
+        if has_nul(name):
+            return None
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
+                "FROM accounts WHERE name = %s",
+                (name,),
+            ).fetchone()
+        return None if row is None else Account(row[0], row[1], bool(row[2]), *row[3:])
+
+    def list_accounts(self) -> list[Account]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
+                "FROM accounts ORDER BY id"
+            ).fetchall()
+        return [Account(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+
+    def create_key(self, account_id: int, *, access_key: str, secret: str, now: int) -> AccessKey:
+        no_nul("access key not created", access_key=access_key, secret=secret)
+        try:
+            with self._write() as conn:
+                name = conn.execute(
+                    "SELECT name FROM accounts WHERE id = %s", (account_id,)
+                ).fetchone()
+                if name is None:
+                    raise StoreError(f"no account with id {account_id}")
+                conn.execute(
+                    "INSERT INTO access_keys (account_id, access_key, secret, created_ts) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (account_id, access_key, secret, now),
+                )
+        except StoreError as exc:
+            if isinstance(exc.__cause__, pg_errors.UniqueViolation):
+                raise StoreError(f"access key {access_key!r} already exists") from None
+            raise
+        return AccessKey(access_key, account_id, name[0], True, now, None)
+
+    def list_keys(self) -> list[AccessKey]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT k.access_key, k.account_id, a.name, k.enabled, k.created_ts, "
+                "k.revoked_ts FROM access_keys AS k JOIN accounts AS a ON a.id = k.account_id "
+                "ORDER BY k.account_id, k.created_ts, k.access_key"
+            ).fetchall()
+        return [AccessKey(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+
+    def revoke_key(self, access_key: str, *, now: int) -> bool:
+        if has_nul(access_key):
+            return False
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE access_keys SET enabled = 0, revoked_ts = %s "
+                "WHERE access_key = %s AND enabled = 1",
+                (now, access_key),
+            )
+            return cur.rowcount == 1
+
+    def key_auth(self, access_key: str) -> KeyAuth | None:
+        if has_nul(access_key):
+            return None
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT k.account_id, k.secret FROM access_keys AS k "
+                "JOIN accounts AS a ON a.id = k.account_id "
+                "WHERE k.access_key = %s AND k.enabled = 1 AND a.enabled = 1",
+                (access_key,),
+            ).fetchone()
+        return None if row is None else KeyAuth(row[0], row[1])
+
+    # -- flows and routes ------------------------------------------------------------------
+    def create_flow(
+        self, account_id: int, *, name: str, variables: Sequence[str], now: int
+    ) -> Flow:
+        no_nul("flow not created", name=name, variables=json.dumps(list(variables)))
+        try:
+            with self._write() as conn:
+                row = conn.execute(
+                    "INSERT INTO flows (account_id, name, variables, created_ts) "
+                    "VALUES (%s, %s, %s, %s) RETURNING id",
+                    (account_id, name, json.dumps(list(variables)), now),
+                ).fetchone()
+        except StoreError as exc:
+            if isinstance(exc.__cause__, psycopg.IntegrityError):
+                raise StoreError(
+                    f"flow {name!r} not created: {first_line(exc.__cause__)}"
+                ) from None
+            raise
+        assert row is not None
+        return Flow(int(row[0]), account_id, name, tuple(variables), now)
+
+    def list_flows(self, account_id: int) -> list[Flow]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT id, account_id, name, variables, created_ts, enabled FROM flows "
+                "WHERE account_id = %s ORDER BY id",
+                (account_id,),
+            ).fetchall()
+        return [Flow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], bool(r[5])) for r in rows]
+
+    def create_route(
+        self,
+        account_id: int,
+        *,
+        route_id: str,
+        name: str,
+        country_code: str,
+        price_per_minute_cents: int,
+        answer_probability: float,
+        talk_seconds_mean: int,
+        now: int,
+    ) -> Route:
+        no_nul(f"route {route_id.replace(NUL, '?')!r} not created", route_id=route_id,
+               name=name, country_code=country_code)  # fmt: skip
+        try:
+            with self._write() as conn:
+                row = conn.execute(
+                    "INSERT INTO routes (account_id, route_id, name, country_code, "
+                    "price_per_minute_cents, answer_probability, talk_seconds_mean, created_ts) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (account_id, route_id, name, country_code, price_per_minute_cents,
+                     answer_probability, talk_seconds_mean, now),
+                ).fetchone()  # fmt: skip
+        except StoreError as exc:
+            if isinstance(exc.__cause__, psycopg.IntegrityError):
+                raise StoreError(
+                    f"route {route_id!r} not created: {first_line(exc.__cause__)}"
+                ) from None
+            raise
+        assert row is not None
+        return Route(
+            int(row[0]), account_id, route_id, name, country_code,
+            price_per_minute_cents, answer_probability, talk_seconds_mean, now,
+        )  # fmt: skip
+
+    def list_routes(self, account_id: int) -> list[Route]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
+                "answer_probability, talk_seconds_mean, created_ts, enabled FROM routes "
+                "WHERE account_id = %s ORDER BY id",
+                (account_id,),
+            ).fetchall()
+        return [
+            Route(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows
+        ]
+
+    # -- copying a whole database ----------------------------------------------------------
+    def count_rows(self, table: Table) -> int:
+        where = f" WHERE {_EVERY_ACCOUNT}" if table.tenant else ""
+        with self._connection() as conn:
+            row = conn.execute(f"SELECT count(*) FROM {table.name}{where}").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def dump_rows(self, table: Table, *, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        columns = ", ".join(table.columns)
+        order = ", ".join(table.order)
+        with self._read() as conn:
+            accounts: list[int | None] = [None]
+            if table.tenant:
+                accounts = [int(r[0]) for r in conn.execute(
+                    "SELECT id FROM accounts ORDER BY id").fetchall()]  # fmt: skip
+            for account_id in accounts:
+                where, params = ("", ()) if account_id is None else (
+                    " WHERE account_id = %s", (account_id,))  # fmt: skip
+                with conn.cursor(name=f"nxlink_dump_{table.name}") as cur:
+                    cur.itersize = batch
+                    cur.execute(f"SELECT {columns} FROM {table.name}{where} ORDER BY {order}",
+                                params)  # fmt: skip
+                    while rows := cur.fetchmany(batch):
+                        yield [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                               for row in rows]  # fmt: skip
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[Loader]:
+        def load(table: Table, rows: list[tuple[Any, ...]]) -> None:
+            try:
+                with conn.cursor() as cur:
+                    copy_rows(cur, table.name, table.columns, rows)
+            except psycopg.DataError as exc:
+                raise StoreError(f"rows of {table.name} not loaded: {first_line(exc)}") from None
+            except psycopg.IntegrityError as exc:
+                raise StoreError(f"rows not loaded: {first_line(exc)}") from None
+
+        with self._write() as conn:
+            conn.execute("SET LOCAL statement_timeout = 0")
+            yield load
+            # Ids go on after the highest one loaded.
+            for table, sequence in _SEQUENCES:
+                conn.execute(
+                    f"SELECT setval({sequence!r}, coalesce(max(id), 0) + 1, false) "
+                    f"FROM {table} WHERE {_EVERY_ACCOUNT if table != 'accounts' else 'true'}"
+                )
+
+    # -- the life of tasks -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[LifecycleTx]:
+        with self._write() as conn:
+            yield PostgresLifecycleTx(conn)
+
+    def call_page(
+        self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]] | None:
+        with self._read() as conn:
+            return call_page(conn, account_id, task_id, flt, offset=offset, limit=limit)
+
+    def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:
+        with self._write() as conn:
+            # The timeline's row is locked for the decision; a first one is created by
+            # whichever simulator comes first (the other waits, then reads it).
+            current = _anchor(conn, lock=True)
+            if current is None:
+                fresh = ClockAnchor(real_ms, real_ms // 1000, speed)
+                made = conn.execute(
+                    "INSERT INTO sim_clock (id, origin_real_ms, origin_sim, speed) "
+                    "VALUES (1, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
+                    (fresh.origin_real_ms, fresh.origin_sim, fresh.speed),
+                ).fetchone()
+                if made is not None:
+                    return fresh
+                current = _anchor(conn, lock=True)
+                assert current is not None
+            if current.speed == speed:
+                return current
+            anchor = ClockAnchor(real_ms, current.at(real_ms), speed)
+            conn.execute(
+                "UPDATE sim_clock SET origin_real_ms = %s, origin_sim = %s, speed = %s "
+                "WHERE id = 1",
+                (anchor.origin_real_ms, anchor.origin_sim, anchor.speed),
+            )
+            return anchor
+
+    def sim_clock(self) -> ClockAnchor | None:
+        with self._connection() as conn:
+            return _anchor(conn, lock=False)
+
+    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+        with self._read() as conn:
+            return next_dialer_event(conn, now, dialer_id=dialer_id)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Query]:
+        with self._read() as conn:
+            # verify-counters reads every task: no statement limit for it.
+            conn.execute("SET LOCAL statement_timeout = 0")
+            yield lambda sql, params: conn.execute(_portable(sql), params).fetchall()
+
+    def count_tasks(self, account_id: int) -> int:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT coalesce(sum(n), 0)::bigint FROM account_task_counts WHERE account_id = %s",
+                (account_id,),
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def task_page(
+        self, account_id: int, flt: TaskFilter, *, offset: int, limit: int
+    ) -> tuple[int, list[bytes]]:
+        if flt.name_fold is not None and NUL in flt.name_fold:
+            return 0, []  # no name holds a NUL (text cannot)
+        statement, params = _page_statement(account_id, flt, offset=offset, limit=limit)
+        with self._connection() as conn:
+            rows = conn.execute(statement, params).fetchall()
+        total = int(rows[0][0])
+        found = sorted(((r[1], r[2], r[3]) for r in rows if r[1] is not None), reverse=True)
+        if not found and offset < total:
+            raise StoreError("time-bucket task counts disagree with the task counts")
+        # Ordered here rather than by a SQL sort of whole rows: the page is at most 1000 rows,
+        # and (create_ts, id) is unique, so the JSON is never compared.
+        return total, [bytes(doc) for _, _, doc in found]
+
+
+#: Every account's rows of a tenant table (a statement on them all names the accounts).
+_EVERY_ACCOUNT: Final = "account_id = ANY(ARRAY(SELECT id FROM accounts))"
+#: The sequences ids are taken from, by table.
+_SEQUENCES: Final = (
+    ("accounts", "accounts_id_seq"), ("flows", "flows_id_seq"), ("routes", "routes_id_seq"),
+    ("tasks", "task_ids"), ("orders", "orders_id_seq"), ("calls", "calls_id_seq"),
+    ("outbox", "outbox_id_seq"),
+)  # fmt: skip
+
+
+def _anchor(conn: psycopg.Connection[Any], *, lock: bool) -> ClockAnchor | None:
+    row = conn.execute(
+        "SELECT origin_real_ms, origin_sim, speed FROM sim_clock WHERE id = 1"
+        + (" FOR UPDATE" if lock else "")
+    ).fetchone()
+    return None if row is None else ClockAnchor(int(row[0]), int(row[1]), float(row[2]))
+
+
+def _portable(statement: str) -> str:
+    """Portable SQL (``?`` parameters) for psycopg (``%s``; a literal ``%`` doubled)."""
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+# -- the task list ---------------------------------------------------------------------------
+
+
+def _like(needle: str) -> str:
+    """A LIKE pattern for text containing ``needle`` (``\\``, ``%`` and ``_`` literal)."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _rate_clause(op: str, bound: Fraction, params: dict[str, Any], key: str) -> str:
+    p, q = bound.numerator, bound.denominator
+    params[f"{key}_p"], params[f"{key}_q"] = p, q
+    if 100 * _COUNTER_MAX * q <= _INT64_MAX and _COUNTER_MAX * p <= _INT64_MAX:
+        return (f"100 * s.answer_call_count * %({key}_q)s::bigint {op} "
+                f"%({key}_p)s::bigint * s.total_call_count")  # fmt: skip
+    return (f"100 * s.answer_call_count::numeric * %({key}_q)s::numeric {op} "
+            f"%({key}_p)s::numeric * s.total_call_count")  # fmt: skip
+
+
+def _where(flt: TaskFilter, params: dict[str, Any]) -> tuple[str, str]:
+    """``(FROM clause, WHERE clause)`` of the tasks matching ``flt`` (params filled in)."""
+    source = "task_stats AS s"
+    clauses = ["s.account_id = %(account)s"]
+    for value, key, clause in (
+        (flt.status, "status", "s.task_status = %(status)s"),
+        (flt.created_from, "created_from", "s.create_ts >= %(created_from)s"),
+        (flt.created_to, "created_to", "s.create_ts <= %(created_to)s"),
+        (flt.min_contacts, "min_contacts", "s.total_order_count >= %(min_contacts)s"),
+        (flt.max_contacts, "max_contacts", "s.total_order_count <= %(max_contacts)s"),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params[key] = value
+    if flt.min_answer_rate is not None or flt.max_answer_rate is not None:
+        clauses.append("s.total_call_count > 0")
+        if flt.min_answer_rate is not None:
+            clauses.append(_rate_clause(">=", flt.min_answer_rate, params, "min_rate"))
+        if flt.max_answer_rate is not None:
+            clauses.append(_rate_clause("<=", flt.max_answer_rate, params, "max_rate"))
+    if flt.name_fold is not None:
+        source += " JOIN tasks AS t ON t.account_id = s.account_id AND t.id = s.task_row_id"
+        clauses.append("t.account_id = %(account)s")
+        if len(flt.name_fold) >= TRIGRAM:
+            # The trigram index finds the candidates; strpos() keeps the answer exact.
+            clauses.append("t.name_fold LIKE %(name_like)s")
+            params["name_like"] = _like(flt.name_fold)
+        clauses.append("strpos(t.name_fold, %(name)s) > 0")
+        params["name"] = flt.name_fold
+    return source, " AND ".join(clauses)
+
+
+def _page_statement(
+    account_id: int, flt: TaskFilter, *, offset: int, limit: int
+) -> tuple[str, dict[str, Any]]:
+    """One statement answering ``(total, create_ts, row id, JSON)`` rows for a page: the
+    total in every row, and one row of NULLs besides it when the page is empty."""
+    params: dict[str, Any] = {"account": account_id, "offset": offset, "limit": limit}
+    jump = ""
+    cutoff = ""
+    skip = "%(offset)s"
+    if flt.status_only():
+        status = "" if flt.status is None else " AND task_status = %(status)s"
+        if flt.status is not None:
+            params["status"] = flt.status
+        total = (f"SELECT coalesce(sum(n), 0)::bigint AS n FROM account_task_counts "
+                 f"WHERE account_id = %(account)s{status}")  # fmt: skip
+        if flt.status is None:
+            source, where = "task_pages AS s", "s.account_id = %(account)s"
+        else:
+            source, where = (
+                "task_stats AS s",
+                "s.account_id = %(account)s AND s.task_status = %(status)s",
+            )
+        if offset > DIRECT_SKIP:
+            # Jump to the creation hour the offset falls in (the day and hour counts' running
+            # totals); skip only within that hour.
+            kind = "account" if flt.status is None else "account_status"
+            jump = f""",
+            day AS (
+                SELECT day, before FROM (
+                    SELECT day, n, sum(n) OVER (ORDER BY day DESC) - n AS before
+                    FROM {kind}_day_counts WHERE account_id = %(account)s{status} AND n > 0
+                ) AS x WHERE before <= %(offset)s AND %(offset)s < before + n),
+            hour AS (
+                SELECT hour, before FROM (
+                    SELECT c.hour, c.n, day.before + sum(c.n) OVER (ORDER BY c.hour DESC) - c.n
+                           AS before
+                    FROM {kind}_hour_counts AS c, day
+                    WHERE c.account_id = %(account)s{status.replace("task_status", "c.task_status")}
+                      AND c.hour BETWEEN day.day * 24 AND day.day * 24 + 23 AND c.n > 0
+                ) AS x WHERE before <= %(offset)s AND %(offset)s < before + n)"""
+            cutoff = " AND s.create_ts < (SELECT (hour + 1) * 3600 FROM hour)"
+            skip = "(%(offset)s - (SELECT before FROM hour))::bigint"
+    else:
+        source, where = _where(flt, params)
+        total = f"SELECT count(*) AS n FROM {source} WHERE {where}"
+    statement = f"""
+    WITH total AS ({total}){jump}
+    SELECT (SELECT n FROM total), p.create_ts, p.task_row_id, d.doc
+    FROM (SELECT 1) AS one
+    LEFT JOIN (
+        SELECT s.create_ts, s.task_row_id FROM {source}
+        WHERE {where}{cutoff} AND %(offset)s < (SELECT n FROM total)
+        ORDER BY s.create_ts DESC, s.task_row_id DESC LIMIT %(limit)s OFFSET {skip}
+    ) AS p ON true
+    LEFT JOIN task_pages AS d
+      ON d.account_id = %(account)s AND d.create_ts = p.create_ts AND d.task_row_id = p.task_row_id
+    """
+    return statement, params

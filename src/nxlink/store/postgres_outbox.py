@@ -1,0 +1,153 @@
+"""The delivery side of the callback outbox on PostgreSQL, mixed into :class:`PostgresStore`.
+
+Rows are written by the lifecycle in the transaction of the change they announce; this mixin
+claims due rows for a deliverer, records each try, and lists and retries them for the CLI.
+A claim locks the rows it leases with ``FOR UPDATE SKIP LOCKED`` (deliverers in other threads
+and processes pass over them instead of waiting), and the lease written there keeps a claimed
+row from being claimed again, by anyone, until it passes.
+
+The outbox is tenant data, but a deliverer serves every account: each statement names the
+accounts it works on (``account_id = ANY(ARRAY(SELECT id FROM accounts))``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Final
+
+import psycopg
+
+from nxlink.store.base import OutboxItem, OutboxStore, SigningKey
+
+_COLUMNS: Final = (
+    "id, account_id, event_id, kind, url, body, created_ms, state, attempts, round_base, "
+    "next_attempt_ms, last_status, last_error, delivered_ms"
+)
+#: The accounts a statement on the whole outbox works on.
+_ACCOUNTS: Final = "account_id = ANY(ARRAY(SELECT id FROM accounts))"
+
+
+def _item(row: Sequence[Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row[0],
+        account_id=row[1],
+        event_id=row[2],
+        kind=row[3],
+        url=row[4],
+        body=bytes(row[5]),
+        created_ms=row[6],
+        state=row[7],
+        attempts=row[8],
+        round_base=row[9],
+        next_attempt_ms=row[10],
+        last_status=row[11],
+        last_error=row[12],
+        delivered_ms=row[13],
+    )
+
+
+class PostgresOutbox(OutboxStore):
+    """Every :class:`OutboxStore` operation for PostgreSQL, on the host store's pool."""
+
+    if TYPE_CHECKING:
+        # Provided by PostgresStore, the class this is mixed into.
+        def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]: ...
+
+        def _write(self) -> AbstractContextManager[psycopg.Connection[Any]]: ...
+
+    def claim_callbacks(self, now_ms: int, *, limit: int, lease_ms: int) -> list[OutboxItem]:
+        with self._write() as conn:
+            rows = conn.execute(
+                "WITH due AS ("
+                f"SELECT account_id, id FROM outbox WHERE {_ACCOUNTS} "
+                "AND state = 'pending' AND next_attempt_ms <= %(now)s "
+                "AND lease_until_ms <= %(now)s "
+                "ORDER BY next_attempt_ms, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+                "UPDATE outbox AS o SET lease_until_ms = %(lease)s FROM due "
+                "WHERE o.account_id = due.account_id AND o.id = due.id "
+                f"RETURNING {', '.join('o.' + c.strip() for c in _COLUMNS.split(','))}",
+                {"now": now_ms, "limit": limit,
+                 "lease": now_ms + lease_ms},
+            ).fetchall()  # fmt: skip
+        return sorted((_item(row) for row in rows), key=lambda i: (i.next_attempt_ms, i.id))
+
+    def record_delivery(
+        self,
+        item_id: int,
+        *,
+        now_ms: int,
+        delivered: bool,
+        status: int | None,
+        error: str,
+        next_attempt_ms: int | None,
+    ) -> None:
+        if delivered:
+            state, next_ms, delivered_ms = "delivered", None, now_ms
+        elif next_attempt_ms is None:
+            state, next_ms, delivered_ms = "failed", None, None
+        else:
+            state, next_ms, delivered_ms = "pending", next_attempt_ms, None
+        error = error.replace("\0", "\\0")  # an error text is shown, never matched
+        with self._write() as conn:
+            # Only a pending row takes a try: a late report of a try whose lease had passed
+            # must not turn a row another deliverer has since delivered back into a pending one.
+            conn.execute(
+                "UPDATE outbox SET state = %s, attempts = attempts + 1, "
+                "next_attempt_ms = coalesce(%s, next_attempt_ms), lease_until_ms = 0, "
+                "last_status = %s, last_error = %s, delivered_ms = %s "
+                f"WHERE {_ACCOUNTS} AND id = %s AND state = 'pending'",
+                (state, next_ms, status, error, delivered_ms, item_id),
+            )
+
+    def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
+        if not items:
+            return
+        with self._write() as conn:
+            # Only a lease still running is given up (one that passed may be another's now).
+            conn.execute(
+                "UPDATE outbox AS o SET lease_until_ms = 0 "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS r (account_id, id) "
+                "WHERE o.account_id = r.account_id AND o.id = r.id "
+                "AND o.state = 'pending' AND o.lease_until_ms > %s",
+                ([i.account_id for i in items], [i.id for i in items], now_ms),
+            )
+
+    def list_callbacks(self, *, failed_only: bool = False, limit: int = 100) -> list[OutboxItem]:
+        state = "AND state = 'failed' " if failed_only else ""
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE {_ACCOUNTS} {state}ORDER BY id DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [_item(row) for row in rows]
+
+    def get_callback(self, item_id: int) -> OutboxItem | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE {_ACCOUNTS} AND id = %s",
+                (item_id,),
+            ).fetchone()
+        return None if row is None else _item(row)
+
+    def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
+        with self._write() as conn:
+            # The lease is kept: a try in flight finishes before the row can be claimed again.
+            cur = conn.execute(
+                "UPDATE outbox SET state = 'pending', round_base = attempts, "
+                "next_attempt_ms = %s "
+                f"WHERE {_ACCOUNTS} AND id = %s AND state <> 'delivered'",
+                (now_ms, item_id),
+            )
+            return cur.rowcount == 1
+
+    def signing_key(self, account_id: int) -> SigningKey | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT k.access_key, k.secret FROM access_keys AS k "
+                "JOIN accounts AS a ON a.id = k.account_id "
+                "WHERE k.account_id = %s AND k.enabled = 1 AND a.enabled = 1 "
+                "ORDER BY k.created_ts DESC, k.id DESC LIMIT 1",
+                (account_id,),
+            ).fetchone()
+        return None if row is None else SigningKey(row[0], row[1])

@@ -1,0 +1,105 @@
+"""Rows of the store's tables as the interface's values, and the portable SQL fragments both
+backends select them with (column lists, the task's FROM clause); each backend's own SQL lives in
+its module."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from nxlink.store.base import (
+    STAT_COUNTERS,
+    DialCandidate,
+    DialContext,
+    OrderState,
+    TaskRow,
+    TaskState,
+)
+
+TASK_COLUMNS: Final = (
+    "t.id, t.account_id, t.task_id, t.user_task_id, t.task_name, t.other, t.auto_flow_id, "
+    "coalesce(f.name, ''), t.route_id, t.task_status, t.pause_reason, t.task_keep, "
+    "t.startup_type, t.startup_at, t.shutdown_at, t.startup_fired, t.shutdown_fired, "
+    "t.max_call, t.max_ring_time, t.order_max_call, t.replay_interval, t.agent_group_id, "
+    "t.task_callback_url, t.call_callback_url, t.country_code, t.create_ts"
+)
+TASK_FROM: Final = (
+    "FROM tasks AS t LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id"
+)
+
+ORDER_COLUMNS: Final = (
+    "id, account_id, task_row_id, contact_id, phone, state, attempts, answered, "
+    "next_attempt_ts, claimed_by, claimed_at, lease_until"
+)
+
+CONTEXT_COLUMNS: Final = (
+    "t.task_id, t.max_ring_time, t.agent_group_id, t.route_id, r.answer_probability, "
+    "r.talk_seconds_mean, r.price_per_minute_cents"
+)
+
+CALL_KEYS: Final = (
+    "id", "callId", "taskId", "userTaskId", "contactId", "autoFlowId", "autoFlowName",
+    "calleePhone", "createTs", "callResult", "callElapsed", "userIntent", "callRingTime",
+    "callStart", "callAnswer", "callEnd", "orderHead", "orderTail", "manualCallStatus",
+    "manualElapsed",
+)  # fmt: skip
+
+TASK_INSERT_COLUMNS: Final = (
+    "account_id", "id", "task_id", "user_task_id", "other", "auto_flow_id", "task_status",
+    "pause_reason", "task_name", "name_fold", "task_desc", "task_keep", "startup_type",
+    "startup_at", "shutdown_at", "startup_by", "route_id", "max_call", "import_type",
+    "func_flag", "max_ring_time", "strategy_id", "agent_group_id", "task_callback_url",
+    "call_callback_url", "country_code", "create_ts", "order_max_call", "replay_interval",
+    "startup_fired", "shutdown_fired", "synthetic",
+)  # fmt: skip
+STAT_INSERT_COLUMNS: Final = ("account_id", "task_row_id", "id", "task_id", "auto_flow_id",
+                               "create_ts", "task_status", *STAT_COUNTERS)  # fmt: skip
+
+
+def task_row_values(account_id: int, row: TaskRow, *, synthetic: bool) -> tuple[Any, ...]:
+    """A ``tasks`` row in :data:`TASK_INSERT_COLUMNS` order."""
+    task, flag = row.task, int(synthetic)
+    return (
+        account_id, row.row_id, task.task_id, task.user_task_id, task.other,
+        task.auto_flow_id, task.task_status, task.pause_reason, task.task_name,
+        task.task_name.casefold(), task.task_desc, task.task_keep, task.startup_type,
+        task.startup_at, task.shutdown_at, task.startup_by, task.route_id, task.max_call,
+        task.import_type, task.func_flag, task.max_ring_time, task.strategy_id,
+        task.agent_group_id, task.task_callback_url, task.call_callback_url, task.country_code,
+        task.create_ts, task.order_max_call, task.replay_interval, flag, flag, flag,
+    )  # fmt: skip
+
+
+def stat_row_values(account_id: int, row: TaskRow) -> tuple[Any, ...]:
+    """A ``task_stats`` row in :data:`STAT_INSERT_COLUMNS` order."""
+    task = row.task
+    return (
+        account_id, row.row_id, row.stat_id, task.task_id, task.auto_flow_id, task.create_ts,
+        task.task_status, *(task.stats.get(name, 0) for name in STAT_COUNTERS),
+    )  # fmt: skip
+
+
+def task_state(row: tuple[Any, ...]) -> TaskState:
+    return TaskState(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+        row[10], row[11], row[12], row[13], row[14], bool(row[15]), bool(row[16]), row[17],
+        row[18], row[19], row[20], row[21], row[22], row[23], row[24], row[25],
+    )  # fmt: skip
+
+
+def order_state(row: tuple[Any, ...]) -> OrderState:
+    return OrderState(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]),
+                      row[8], row[9], row[10], row[11])  # fmt: skip
+
+
+def candidate(row: tuple[Any, ...]) -> DialCandidate:
+    return DialCandidate(
+        task_row_id=row[0], account_id=row[1], task_status=row[2], max_call=row[3],
+        default_max_call=row[4], account_enabled=bool(row[5]), balance_cents=row[6],
+        flow_enabled=bool(row[7]), route_enabled=bool(row[8]), shutdown_at=row[9],
+        shutdown_fired=bool(row[10]),
+        context=None if row[14] is None else DialContext(*row[11:18]),
+    )  # fmt: skip
+
+
+def call_record(row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(CALL_KEYS, row, strict=True))
