@@ -17,6 +17,7 @@ import contextlib
 import importlib.resources
 import json
 import math
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
@@ -72,6 +73,8 @@ TRIGRAM: Final = 3
 #: A pooled connection idle for longer than this is checked before it is lent out (one
 #: round trip); one in steady use is not.
 IDLE_CHECK_S: Final = 1.0
+#: During an outage, the server is probed at most this often; requests in between fail at once.
+PROBE_EVERY_S: Final = 0.5
 #: ``pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(current_schema()))`` serialises the
 #: migrations of one schema ("nxm").
 MIGRATION_LOCK: Final = 0x6E786D
@@ -115,62 +118,125 @@ class PostgresStore(PostgresOutbox, Store):
         self.pool_timeout_s = pool_timeout_s
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
+        self._pool_sizes = (pool_min, pool_max)
         try:
             given = conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
             raise StoreError(f"{self.shown}: bad database URL ({first_line(exc)})") from None
-        kwargs: dict[str, Any] = {"autocommit": True}
+        self._kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in given:
-            kwargs["connect_timeout"] = max(1, math.ceil(pool_timeout_s))
+            self._kwargs["connect_timeout"] = max(2, math.ceil(pool_timeout_s))
         # One connection first: a server that cannot be reached, a refused password or a
         # missing database is one clear line, not a pool timing out.
         try:
-            psycopg.connect(url, **kwargs).close()
+            psycopg.connect(url, **self._kwargs).close()
         except psycopg.Error as exc:
             raise StoreError(f"{self.shown}: cannot connect ({_reason(exc)})") from None
         self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
         )
-        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
-            psycopg_pool.ConnectionPool(
-                url,
-                kwargs=kwargs,
-                min_size=pool_min,
-                max_size=pool_max,
-                open=False,
-                configure=self._configure,
-                check=self._check,
-                timeout=pool_timeout_s,
-                name=f"nxlink {self.shown}",
-            )
-        )
+        #: Set while the server is out of reach: (since when, why, last probe).
+        self._outage: tuple[float, str, float] | None = None
+        self._outage_lock = threading.Lock()
+        self._closed = False
+        self._pool = self._new_pool()
         try:
-            self._pool.open(wait=True, timeout=pool_timeout_s)
+            self._pool.wait(timeout=pool_timeout_s)
         except psycopg_pool.PoolTimeout:
             self._pool.close()
             raise StoreError(f"{self.shown}: cannot connect (no connection within "
                              f"{pool_timeout_s:g} s)") from None  # fmt: skip
 
     # -- connections -----------------------------------------------------------------------
+    def _new_pool(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
+        pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = psycopg_pool.ConnectionPool(
+            self.url,
+            kwargs=self._kwargs,
+            min_size=self._pool_sizes[0],
+            max_size=self._pool_sizes[1],
+            open=False,
+            configure=self._configure,
+            timeout=self.pool_timeout_s,
+            # The pool's own reconnection gives up soon: after an outage the store starts a
+            # new pool as soon as the server answers (see _pool_now).
+            reconnect_timeout=max(self.pool_timeout_s, 5.0),
+            name=f"nxlink {self.shown}",
+        )
+        pool.open(wait=False)
+        return pool
+
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
         conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
 
-    def _check(self, conn: psycopg.Connection[Any]) -> None:
-        returned = self._returned.get(conn)
-        if returned is None or time.monotonic() - returned > IDLE_CHECK_S:
-            psycopg_pool.ConnectionPool.check_connection(conn)
+    def _pool_now(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
+        """The pool to borrow from. During an outage, no request waits for the pool's own
+        reconnection: the server is probed (at most every ``PROBE_EVERY_S``) and, while it does
+        not answer, the request fails at once; once it answers, a new pool replaces the old
+        one (whose connections are all dead)."""
+        if self._outage is None or self._closed:
+            return self._pool
+        with self._outage_lock:
+            if self._outage is None:
+                return self._pool
+            since, reason, probed = self._outage
+            now = time.monotonic()
+            if now - probed < PROBE_EVERY_S:
+                raise StoreUnavailable(f"the database is unavailable ({reason})")
+            try:
+                psycopg.connect(self.url, **{**self._kwargs, "connect_timeout": 2}).close()
+            except psycopg.Error as exc:
+                self._outage = (since, _reason(exc), time.monotonic())
+                raise StoreUnavailable(f"the database is unavailable ({_reason(exc)})") from None
+            old, self._pool, self._outage = self._pool, self._new_pool(), None
+        old.close(timeout=1.0)
+        return self._pool
+
+    def _lost(self, reason: str) -> None:
+        """A connection failed: the server may be gone (the next request probes it)."""
+        with self._outage_lock:
+            if self._outage is None:
+                self._outage = (time.monotonic(), reason, 0.0)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection of the pool for the block (autocommit); driver errors translated."""
-        # (No reset callback: with one, the pool returns connections on a worker thread, and
-        # one returned just before close() would be left open.)
-        with self._translated(), self._pool.connection() as conn:
+        """A connection of the pool for the block (autocommit); driver errors translated.
+
+        A connection idle for more than ``IDLE_CHECK_S`` is checked first (one round trip):
+        after a server restart, the first request does not fail on a dead connection.
+        """
+        # (No reset callback on the pool: with one, the pool returns connections on a worker
+        # thread, and one returned just before close() would be left open.)
+        with self._translated():
+            pool, conn = self._borrow()
             try:
                 yield conn
             finally:
                 self._returned[conn] = time.monotonic()
+                pool.putconn(conn)
+
+    def _borrow(
+        self,
+    ) -> tuple[psycopg_pool.ConnectionPool[psycopg.Connection[Any]], psycopg.Connection[Any]]:
+        """A working connection and its pool. One that fails its check (the server restarted
+        since it was used) is handed back, and one more is taken, from a new pool if the
+        server answers: nothing was sent yet, so trying again is safe."""
+        for attempt in range(2):
+            pool = self._pool_now()
+            conn = pool.getconn()
+            returned = self._returned.get(conn)
+            if returned is not None and time.monotonic() - returned <= IDLE_CHECK_S:
+                return pool, conn
+            try:
+                conn.execute("")
+            except psycopg.OperationalError as exc:
+                pool.putconn(conn)
+                if attempt:
+                    raise
+                self._lost(_reason(exc))
+                continue
+            return pool, conn
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
@@ -201,6 +267,8 @@ class PostgresStore(PostgresOutbox, Store):
             raise StoreUnavailable(
                 f"the database is busy: no free connection within {self.pool_timeout_s:g} s"
             ) from None
+        except psycopg_pool.PoolClosed:
+            raise StoreUnavailable("the store is closed") from None
         except pg_errors.LockNotAvailable:
             raise StoreUnavailable(
                 f"the database is busy: a lock was not granted within {self.lock_timeout_ms} ms"
@@ -214,12 +282,15 @@ class PostgresStore(PostgresOutbox, Store):
                 "the transaction conflicted with a concurrent one and was rolled back"
             ) from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._lost(_reason(exc))
             raise StoreUnavailable(f"the database is unavailable ({_reason(exc)})") from None
         except psycopg.Error as exc:
             raise StoreError(f"the database refused: {first_line(exc)}") from exc
 
     def close(self) -> None:
-        self._pool.close()
+        with self._outage_lock:
+            self._closed = True
+            self._pool.close()
 
     def ping(self) -> None:
         with self._connection() as conn:
