@@ -642,7 +642,7 @@ class PostgresStore(PostgresOutbox, Store):
             return 0, []  # no name holds a NUL (text cannot)
         statement, params = _page_statement(account_id, flt, offset=offset, limit=limit)
         with self._connection() as conn:
-            rows = conn.execute(statement, params).fetchall()
+            rows = conn.execute(statement, params, binary=True).fetchall()
         total = int(rows[0][0])
         found = sorted(((r[1], r[2], r[3]) for r in rows if r[1] is not None), reverse=True)
         if not found and offset < total:
@@ -694,14 +694,19 @@ def _rate_clause(op: str, bound: Fraction, params: dict[str, Any], key: str) -> 
             f"%({key}_p)s::numeric * s.total_call_count")  # fmt: skip
 
 
-def _where(flt: TaskFilter, params: dict[str, Any]) -> tuple[str, str]:
-    """``(FROM clause, WHERE clause)`` of the tasks matching ``flt`` (params filled in)."""
-    source = "task_stats AS s"
-    clauses = ["s.account_id = %(account)s"]
+def _where(flt: TaskFilter, params: dict[str, Any], *, tasks_only: bool = False) -> tuple[str, str]:
+    """``(FROM clause, WHERE clause)`` of the tasks matching ``flt`` (params filled in).
+
+    ``tasks_only``: the tasks table alone (its own status and creation time), for a count
+    by name that needs no counter: the statistics rows are not joined.
+    """
+    at = "t" if tasks_only else "s"
+    source = "tasks AS t" if tasks_only else "task_stats AS s"
+    clauses = [f"{at}.account_id = %(account)s"]
     for value, key, clause in (
-        (flt.status, "status", "s.task_status = %(status)s"),
-        (flt.created_from, "created_from", "s.create_ts >= %(created_from)s"),
-        (flt.created_to, "created_to", "s.create_ts <= %(created_to)s"),
+        (flt.status, "status", f"{at}.task_status = %(status)s"),
+        (flt.created_from, "created_from", f"{at}.create_ts >= %(created_from)s"),
+        (flt.created_to, "created_to", f"{at}.create_ts <= %(created_to)s"),
         (flt.min_contacts, "min_contacts", "s.total_order_count >= %(min_contacts)s"),
         (flt.max_contacts, "max_contacts", "s.total_order_count <= %(max_contacts)s"),
     ):
@@ -715,8 +720,9 @@ def _where(flt: TaskFilter, params: dict[str, Any]) -> tuple[str, str]:
         if flt.max_answer_rate is not None:
             clauses.append(_rate_clause("<=", flt.max_answer_rate, params, "max_rate"))
     if flt.name_fold is not None:
-        source += " JOIN tasks AS t ON t.account_id = s.account_id AND t.id = s.task_row_id"
-        clauses.append("t.account_id = %(account)s")
+        if not tasks_only:
+            source += " JOIN tasks AS t ON t.account_id = s.account_id AND t.id = s.task_row_id"
+            clauses.append("t.account_id = %(account)s")
         if len(flt.name_fold) >= TRIGRAM:
             # The trigram index finds the candidates; strpos() keeps the answer exact.
             clauses.append("t.name_fold LIKE %(name_like)s")
@@ -724,6 +730,11 @@ def _where(flt: TaskFilter, params: dict[str, Any]) -> tuple[str, str]:
         clauses.append("strpos(t.name_fold, %(name)s) > 0")
         params["name"] = flt.name_fold
     return source, " AND ".join(clauses)
+
+
+def _counters_filtered(flt: TaskFilter) -> bool:
+    bounds = (flt.min_contacts, flt.max_contacts, flt.min_answer_rate, flt.max_answer_rate)
+    return any(bound is not None for bound in bounds)
 
 
 def _page_statement(
@@ -770,7 +781,13 @@ def _page_statement(
             skip = "(%(offset)s - (SELECT before FROM hour))::bigint"
     else:
         source, where = _where(flt, params)
-        total = f"SELECT count(*) AS n FROM {source} WHERE {where}"
+        if flt.name_fold is not None and not _counters_filtered(flt):
+            # Counted from the tasks alone: a common name matches thousands.
+            total = "SELECT count(*) AS n FROM {} WHERE {}".format(
+                *_where(flt, params, tasks_only=True)
+            )
+        else:
+            total = f"SELECT count(*) AS n FROM {source} WHERE {where}"
     statement = f"""
     WITH total AS ({total}){jump}
     SELECT (SELECT n FROM total), p.create_ts, p.task_row_id, d.doc
