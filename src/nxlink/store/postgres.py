@@ -577,8 +577,16 @@ class PostgresStore(PostgresOutbox, Store):
     # -- the life of tasks -----------------------------------------------------------------
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[LifecycleTx]:
-        with self._write() as conn:
-            yield PostgresLifecycleTx(conn)
+        # BEGIN, COMMIT and the writes nobody waits for travel with the statements that read
+        # (PostgresLifecycleTx): committed when the block ends, rolled back when it raises.
+        with self._connection() as conn:
+            tx = PostgresLifecycleTx(conn)
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback()
+                raise
+            tx.commit()
 
     def call_page(
         self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
