@@ -330,3 +330,12 @@ def test_readyz_gives_up_on_a_database_that_does_not_answer(pinged: Pinged) -> N
         assert time.monotonic() < deadline, "the probe never recovered"
         time.sleep(0.01)
     ready(api)
+
+
+def test_the_openapi_document_tells_the_503(pinged: Pinged) -> None:
+    document = app_on(pinged).client.get("/openapi.json").json()
+    for path, method in ((TASK_LIST_PATH, "post"), (CREATE, "post"), ("/readyz", "get")):
+        answer = document["paths"][path][method]["responses"]["503"]
+        assert "Retry-After" in answer["headers"], path
+    example = document["paths"][CREATE]["post"]["responses"]["503"]["content"]
+    assert example["application/json"]["example"]["message"].startswith(BUSY)
