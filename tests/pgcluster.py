@@ -36,14 +36,21 @@ def free_port() -> int:
 
 
 class Cluster:
-    """``with Cluster(password="...") as cluster:`` a running server; ``cluster.url(db)``."""
+    """``with Cluster(password="...") as cluster:`` a running server; ``cluster.url(db)``.
 
-    def __init__(self, *, password: str | None = None) -> None:
+    ``settings`` are server settings given at every start (``{"shared_preload_libraries":
+    "pg_stat_statements"}``).
+    """
+
+    def __init__(
+        self, *, password: str | None = None, settings: dict[str, str] | None = None
+    ) -> None:
         found = server_bin()
         if found is None:
             raise RuntimeError("no initdb/pg_ctl found (PostgreSQL server binaries)")
         self.bin = found
         self.password = password
+        self.settings = dict(settings or {})
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="nxlink-pg-"))
         self.data = self.folder / "data"
@@ -81,6 +88,7 @@ class Cluster:
     def start(self) -> None:
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                    f"-c unix_socket_directories={self.folder} -c fsync=off")  # fmt: skip
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
                   "-o", options, "-w", "-t", "60", "start")  # fmt: skip
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,12 +25,12 @@ import pytest
 from backends import Backend
 from conftest import make_task, make_tenant
 from db import Observer
-from nxlink.service import lifecycle
+from nxlink.service import admin, lifecycle
 from nxlink.service.lifecycle import Clock
 from nxlink.service.requests import ContactIn, TaskCreate
 from nxlink.store import DatabaseOptions, Store, StoreError, StoreUnavailable, open_store
 from nxlink.store import postgres as pg_store
-from nxlink.store.base import TaskFilter
+from nxlink.store.base import CallFilter, TaskFilter
 from pgcluster import Cluster, server_bin
 
 NOW_MS = 1_767_225_600_000
@@ -37,6 +38,11 @@ NOW = NOW_MS // 1000
 
 #: Global tables (Citus reference tables); every other table holds one account's rows.
 GLOBAL_TABLES = {"accounts", "access_keys", "schema_migrations", "dialers", "sim_clock"}
+TENANT_TABLES = (
+    "flows", "routes", "tasks", "task_stats", "task_pages", "account_task_counts",
+    "account_day_counts", "account_status_day_counts", "account_hour_counts",
+    "account_status_hour_counts", "orders", "calls", "outbox",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -395,7 +401,7 @@ def server(postgres_url: str) -> Iterator[Cluster]:
         if os.environ.get("NXLINK_TEST_REQUIRE_POSTGRES"):
             pytest.fail("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
         pytest.skip("needs the PostgreSQL server binaries (initdb, pg_ctl)")
-    with Cluster() as cluster:
+    with Cluster(settings={"shared_preload_libraries": "pg_stat_statements"}) as cluster:
         yield cluster
 
 
@@ -490,3 +496,131 @@ def test_ids_after_a_rolled_back_insert(backend: Backend, store: Store) -> None:
     _, docs = store.task_page(tenant.account_id, TaskFilter(), offset=0, limit=10)
     ids = sorted((d["id"], d["statInfo"]["id"]) for d in map(json.loads, docs))
     assert ids == ([(1, 1), (2, 2)] if backend.name == "sqlite" else [(1, 1), (3, 3)])
+
+
+# -- every statement on tenant data names the account: what the server executed ---------------
+
+#: A reference to a table in a statement (FROM, JOIN, UPDATE, INSERT INTO, DELETE FROM, COPY).
+_TABLE_REFERENCE = re.compile(r"\b(?:from|join|update|into|copy)\s+([a-z_]+)\b")
+_UTILITY = re.compile(r"^\s*(?:create|alter|drop|do|set|begin|commit|rollback|vacuum|analyze|"
+                      r"lock|savepoint|release|select pg_advisory|select pg_stat_statements|"
+                      r"--)", re.IGNORECASE)  # fmt: skip
+
+
+def _workload(store: Store) -> None:
+    """Every kind of operation the store serves: accounts and keys, tasks and contacts, start,
+    pause, top-ups, a disabled flow, dialling to the end, callbacks, every list, verify,
+    copying out."""
+    from nxlink.callbacks import Deliverer
+    from nxlink.dialer.simulator import Simulator
+    from nxlink.service.requests import CallAppend, OrderDelete, TaskAction, TaskRef
+    from nxlink.store.copy import TABLES
+
+    clock = Clock.at(NOW_MS)
+    tenants = [make_tenant(store), make_tenant(store)]
+    for tenant in tenants:
+        lifecycle.top_up(store, tenant.account_id, 10_000, clock=clock)
+        store.insert_tasks(tenant.account_id, [make_task(tenant, task_name=f"Seeded {i}",
+                                                         create_ts=NOW - 3600 * i)
+                                               for i in range(40)])  # fmt: skip
+        ids = []
+        for n in range(3):
+            req = TaskCreate(
+                task_name=f"Live {n}", auto_flow_id=tenant.flow_id, route_id=tenant.route_id,
+                task_keep=n % 2, startup_type=3 if n else 2, startup_at=NOW + 60,
+                shutdown_at=NOW + 7200, max_call=2, order_max_call=2, replay_interval=30,
+                task_callback_url="http://127.0.0.1:9/t", call_callback_url="http://127.0.0.1:9/c",
+                user_task_id=f"u{n}",
+                contacts=tuple(ContactIn(contact_id=f"{tenant.name}-{n}-{i}", phone=f"+8529{i:07d}")
+                               for i in range(6)),
+            )  # fmt: skip
+            ids.append(lifecycle.create_task(store, tenant.account_id, req, clock=clock))
+        lifecycle.append_contacts(store, tenant.account_id, CallAppend(
+            ref=TaskRef(task_id=ids[1]), country_code="",
+            contacts=(ContactIn(contact_id=f"{tenant.name}-x", phone="+85290000001"),
+                      ContactIn(contact_id=f"{tenant.name}-y", phone="+85290000002"))),
+            clock=clock)  # fmt: skip
+        lifecycle.delete_contact(store, tenant.account_id, OrderDelete(
+            ref=TaskRef(task_id=ids[1]), contact_id=f"{tenant.name}-y"), clock=clock)  # fmt: skip
+        lifecycle.pause_task(store, tenant.account_id, TaskAction(ref=TaskRef(task_id=ids[2])),
+                             clock=clock)  # fmt: skip
+        lifecycle.start_task(store, tenant.account_id, TaskAction(ref=TaskRef(task_id=ids[2]),
+                             startup_by="ops"), clock=clock)  # fmt: skip
+    simulator = Simulator(store, seed=3, clock_ms=lambda: NOW_MS)
+    for moment in range(NOW, NOW + 4 * 3600, 300):  # event by event, past the shutdownAt
+        simulator.advance(moment)
+    assert simulator.reported > 20
+    simulator.port.release()
+    admin.set_enabled(store, flow_id=tenants[0].flow_id, enabled=False)
+    admin.set_enabled(store, flow_id=tenants[0].flow_id, enabled=True)
+    with Deliverer(store, clock_ms=lambda: NOW_MS + 10**7) as deliverer:
+        assert deliverer.deliver_due() > 0
+    items = store.claim_callbacks(NOW_MS + 10**9, limit=5, lease_ms=60_000)
+    store.release_callbacks(items, now_ms=NOW_MS + 10**9)
+    for item in store.list_callbacks(limit=3):
+        store.get_callback(item.id)
+        store.retry_callback(item.id, now_ms=NOW_MS)
+    store.list_callbacks(failed_only=True)
+    for tenant in tenants:
+        store.signing_key(tenant.account_id)
+        store.key_auth(tenant.access_key)
+        store.list_flows(tenant.account_id)
+        store.list_routes(tenant.account_id)
+        store.count_tasks(tenant.account_id)
+        for flt, offset in (
+            (TaskFilter(), 0), (TaskFilter(), 1500), (TaskFilter(status=2), 1500),
+            (TaskFilter(name_fold="live"), 0), (TaskFilter(name_fold="li"), 0),
+            (TaskFilter(status=2, created_from=NOW - 86400, created_to=NOW + 86400,
+                        min_answer_rate=Fraction(10), max_answer_rate=Fraction(10**40, 3 * 10**37),
+                        min_contacts=1, max_contacts=100), 0),
+        ):  # fmt: skip
+            store.task_page(tenant.account_id, flt, offset=offset, limit=10)
+        _, docs = store.task_page(
+            tenant.account_id, TaskFilter(name_fold="live"), offset=0, limit=1
+        )
+        task_id = json.loads(docs[0])["taskId"]
+        store.call_page(tenant.account_id, task_id, CallFilter(), offset=0, limit=10)
+        store.call_page(tenant.account_id, task_id, CallFilter(call_result=1, phone="x"),
+                        offset=0, limit=10)  # fmt: skip
+    assert store.recompute_counters().differences == []
+    for table in TABLES:
+        store.count_rows(table)
+        for _ in store.dump_rows(table, batch=100):
+            pass
+
+
+def test_every_statement_on_tenant_data_names_the_account(server: Cluster) -> None:
+    """What the server executed (``pg_stat_statements``) for every kind of operation, a copy
+    into another database included: each statement on a tenant table names ``account_id`` at
+    least once per tenant table it reads or writes."""
+    from nxlink.store.copy import copy_database
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        for name in ("nx_statements", "nx_statements_copy"):
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        store = open_store(server.url("nx_statements"))
+        target = open_store(server.url("nx_statements_copy"))
+        try:
+            conn.execute("SELECT pg_stat_statements_reset()")
+            _workload(store)
+            copy_database(store, target)
+        finally:
+            store.close()
+            target.close()
+        rows = conn.execute(
+            "SELECT s.query FROM pg_stat_statements AS s JOIN pg_database AS d "
+            "ON d.oid = s.dbid WHERE d.datname IN ('nx_statements', 'nx_statements_copy')"
+        ).fetchall()
+    checked = 0
+    for (query,) in rows:
+        if _UTILITY.match(query):
+            continue
+        text = query.lower()
+        references = [t for t in _TABLE_REFERENCE.findall(text) if t in TENANT_TABLES]
+        if not references:
+            continue
+        checked += 1
+        assert text.count("account_id") >= len(references), query
+    assert checked >= 60, f"only {checked} statements on tenant data were seen"
