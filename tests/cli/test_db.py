@@ -130,3 +130,16 @@ def test_a_wrong_password(guarded: Cluster) -> None:
     done = subprocess.run([str(NXLINK), "accounts", "list", "--db", guarded.url()],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_a_missing_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from nxlink.store import StoreError
+
+    monkeypatch.delitem(sys.modules, "nxlink.store.postgres", raising=False)
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # import fails
+    with pytest.raises(StoreError) as info:
+        open_store(f"postgresql://app:{PASSWORD}@127.0.0.1:1/nx")
+    assert str(info.value) == ("postgresql://app:***@127.0.0.1:1/nx: the PostgreSQL driver is "
+                               "missing (psycopg_pool): install nxlink[postgres]")  # fmt: skip
