@@ -624,3 +624,37 @@ def test_every_statement_on_tenant_data_names_the_account(server: Cluster) -> No
         checked += 1
         assert text.count("account_id") >= len(references), query
     assert checked >= 60, f"only {checked} statements on tenant data were seen"
+
+
+def test_a_connection_lost_while_committing_is_not_try_again(
+    pg: Store, pgdb: Observer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write whose COMMIT got no answer may have been made: CommitUncertain (the server's
+    500, which the client never resends), not StoreUnavailable (503, resent)."""
+    from conftest import make_api
+    from nxlink.store import CommitUncertain
+    from nxlink.store.postgres_lifecycle import PostgresLifecycleTx
+
+    tenant = make_tenant(pg)
+    _top_up(pg, tenant.account_id)
+
+    def lost(self: PostgresLifecycleTx) -> None:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(PostgresLifecycleTx, "commit", lost)
+    with pytest.raises(CommitUncertain, match="the connection was lost while committing"):
+        admin.top_up(pg, tenant.name, 100)
+    body = json.dumps({"taskName": "t", "autoFlowId": tenant.flow_id, "routeId": tenant.route_id,
+                       "taskKeep": 0, "startupType": 1})  # fmt: skip
+    answer = make_api(pg).post(tenant, body, path="/openapi/aiagent/task/create")
+    assert answer.status_code == 500
+    assert answer.json()["code"] == 20000
+    assert "retry-after" not in answer.headers
+
+    # A COMMIT the server refused (here: a lock not granted in time) rolled back: try again.
+    def refused(self: PostgresLifecycleTx) -> None:
+        raise psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(PostgresLifecycleTx, "commit", refused)
+    with pytest.raises(StoreUnavailable):
+        admin.top_up(pg, tenant.name, 100)

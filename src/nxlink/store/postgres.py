@@ -20,7 +20,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ from nxlink.store.base import (
     Account,
     CallFilter,
     ClockAnchor,
+    CommitUncertain,
     Flow,
     KeyAuth,
     LifecycleTx,
@@ -241,8 +242,15 @@ class PostgresStore(PostgresOutbox, Store):
     @contextlib.contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
         """One READ COMMITTED transaction: committed when the block ends, else rolled back."""
-        with self._connection() as conn, conn.transaction():
-            yield conn
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            _commit(lambda: conn.execute("COMMIT"))
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[psycopg.Connection[Any]]:
@@ -586,7 +594,7 @@ class PostgresStore(PostgresOutbox, Store):
             except BaseException:
                 tx.rollback()
                 raise
-            tx.commit()
+            _commit(tx.commit)
 
     def call_page(
         self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
@@ -668,6 +676,22 @@ _SEQUENCES: Final = (
     ("tasks", "task_ids"), ("orders", "orders_id_seq"), ("calls", "calls_id_seq"),
     ("outbox", "outbox_id_seq"),
 )  # fmt: skip
+
+
+def _commit(commit: Callable[[], object]) -> None:
+    """Send ``COMMIT``. A refusal by the server (a deferred write's error, a timeout) means
+    rolled back, and is translated as any other; a connection lost on the way leaves the
+    outcome unknown: :class:`CommitUncertain`, never "try again"."""
+    try:
+        commit()
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        state = exc.sqlstate
+        if state is None or state.startswith("08"):  # no answer, or a connection exception
+            raise CommitUncertain(
+                f"the connection was lost while committing ({_reason(exc)}); the change may "
+                "or may not have been made"
+            ) from None
+        raise
 
 
 def _anchor(conn: psycopg.Connection[Any], *, lock: bool) -> ClockAnchor | None:
