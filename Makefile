@@ -30,8 +30,8 @@ check: $(STAMP) ## Format check, lint, type check, tests
 demo: $(STAMP) ## Start the server on SQLite with demo data and print how to call it
 	$(BIN)/python scripts/demo.py --port $(DEMO_PORT)
 
-bench: $(STAMP) ## Run the HTTP benchmarks (builds a 1M-task dataset once)
-	$(BIN)/python -m benchmarks.run
+bench: $(STAMP) ## HTTP benchmarks on SQLite and PostgreSQL (BACKEND=sqlite|postgres|both, BENCH_ARGS=...)
+	$(BIN)/python -m benchmarks.run --backend $(or $(BACKEND),both) $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches (keeps demo and benchmark data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
 
+from benchmarks.cpu import descendants
 from benchmarks.signed import SignedRequest
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -30,22 +31,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and its descendants (uvicorn with workers > 1 runs them as children)."""
-    found = [pid]
-    index = 0
-    while index < len(found):
-        current = found[index]
-        index += 1
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
-                found.extend(int(c) for c in children)
-        except OSError:
-            continue
-    return found
 
 
 def _status_kib(pid: int, field: str) -> int:
@@ -149,11 +134,19 @@ class ServerProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def pids(self) -> list[int]:
+        """The server process and its workers (uvicorn runs ``--workers N`` > 1 as children)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return descendants(self.pid)
+
     def peak_rss_mib(self) -> float:
         """Largest VmHWM (peak resident set) of the server process and its workers, in MiB."""
-        if self.proc is None or self.proc.poll() is not None:
-            return 0.0
-        return max(_status_kib(pid, "VmHWM") for pid in _descendants(self.pid)) / 1024
+        return max((_status_kib(pid, "VmHWM") for pid in self.pids()), default=0) / 1024
+
+    def peak_rss_by_pid(self) -> dict[int, float]:
+        """VmHWM of each process of the server, in MiB."""
+        return {pid: _status_kib(pid, "VmHWM") / 1024 for pid in self.pids()}
 
     def stop(self, grace: float = 10.0) -> None:
         proc = self.proc
@@ -180,20 +173,23 @@ class ServerProcess:
         self.stop()
 
 
-def product_server(db_path: Path, request_log: Path, server_log: Path) -> ServerProcess:
-    """``nxlink serve`` on the benchmark database, one worker, request log into a file."""
+def product_server(
+    db_url: str, request_log: Path, server_log: Path, *, workers: int = 1
+) -> ServerProcess:
+    """``nxlink serve`` on the benchmark database (``sqlite:///…`` or ``postgresql://…``),
+    ``workers`` processes, request log into a file."""
     port = free_port()
     cmd = [
         str(VENV_BIN / "nxlink"),
         "serve",
         "--db",
-        f"sqlite:///{db_path}",
+        db_url,
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--log-file",
         str(request_log),
     ]
