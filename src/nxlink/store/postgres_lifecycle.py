@@ -56,6 +56,7 @@ from nxlink.store.rows import (
     TASK_COLUMNS,
     TASK_FROM,
     TASK_INSERT_COLUMNS,
+    call_filter,
     call_record,
     candidate,
     order_state,
@@ -757,19 +758,9 @@ def call_page(
         return 0, []  # no stored text holds a NUL
     clauses = ["c.account_id = %s", "c.task_row_id = %s"]
     params: list[Any] = [account_id, task[0]]
-    for value, clause in (
-        (flt.start_ts, "c.create_ts >= %s"),
-        (flt.end_ts, "c.create_ts <= %s"),
-        (flt.call_id, "c.call_id = %s"),
-        (flt.phone, "c.callee_phone = %s"),
-        (flt.call_result, "c.result = %s"),
-        (flt.user_intent, "c.user_intent = %s"),
-        (flt.min_elapsed, "c.talk_seconds >= %s"),
-        (flt.max_elapsed, "c.talk_seconds <= %s"),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
+    more, values = call_filter(flt, "%s")
+    clauses += more
+    params += values
     where = " AND ".join(clauses)
     total = conn.execute(f"SELECT count(*) FROM calls AS c WHERE {where}", params).fetchone()
     assert total is not None
