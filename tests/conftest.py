@@ -32,6 +32,28 @@ NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 BACKENDS = ["sqlite", "postgres"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 
 
+#: Set (CI sets it) to make a run without ``NXLINK_TEST_POSTGRES_URL`` fail instead of running
+#: the PostgreSQL tests nowhere.
+REQUIRE_POSTGRES_ENV = "NXLINK_TEST_REQUIRE_POSTGRES"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(REQUIRE_POSTGRES_ENV) and not os.environ.get(POSTGRES_ENV):
+        raise pytest.UsageError(f"{REQUIRE_POSTGRES_ENV} is set but {POSTGRES_ENV} is not: "
+                                "the PostgreSQL tests would not run")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """``NXLINK_TEST_POSTGRES_URL`` for the tests only PostgreSQL has (skipped, with the
+    reason shown, when it is not set; CI sets it)."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL only: set {POSTGRES_ENV} (e.g. "
+                    "postgresql://postgres@127.0.0.1:5432/test)")  # fmt: skip
+    return url
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresBackend]:
     """The PostgreSQL server of ``NXLINK_TEST_POSTGRES_URL``: one schema per database."""

@@ -197,9 +197,13 @@ class Simulator:
         port = self.port
         while True:
             while self._calls and self._calls[0].end <= now:
-                call = heapq.heappop(self._calls)
+                call = self._calls[0]
+                # Taken off only once reported: a report that fails (a lost connection, a
+                # conflict) is tried again at the next step instead of leaving the contact
+                # held until its lease passes.
                 if port.report(call.held, call.outcome, now=now):
                     self.reported += 1
+                heapq.heappop(self._calls)
             port.fire_schedules(now)
             ends_now = False
             for held in port.claim(now):

@@ -2,9 +2,10 @@
 
 Routes parse and authenticate, call one service function and render the envelope. A pure ASGI
 middleware gives every answer its ``traceId`` (body and ``X-Trace-Id``), turns a database that
-cannot answer in time (:class:`StoreUnavailable`) into a 503 and any unexpected exception into a
-500 envelope without a stack trace, writes the request log, and calls the API endpoints (plain
-ASGI callables) directly; Starlette serves the other routes.
+cannot answer in time (:class:`StoreUnavailable`) into a 503 (:func:`store_busy`, also Starlette's
+handler for its routes) and any unexpected exception into a 500 envelope without a stack trace,
+writes the request log, and calls the API endpoints (plain ASGI callables) directly; Starlette
+serves the other routes.
 
 The event loop never waits on the database: each API request reads its body on the loop, then
 makes one hop to a database thread (:mod:`nxlink.server.dbpool`) for authentication (the key
@@ -331,19 +332,19 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         scope = request.scope
-        retry_after_s = settings.retry_after_s
         try:
             ping = state.probe.run(state.store.ping)
             await asyncio.wait_for(ping, settings.ready_timeout_ms / 1000)
-        except StoreUnavailable as exc:
-            return store_busy(scope, exc, retry_after_s=retry_after_s)
+        except StoreUnavailable:
+            raise  # the database is busy: the same answer as every endpoint's (busy below)
         except TimeoutError:
             problem = f"no answer within {settings.ready_timeout_ms} ms"
         except Exception as exc:  # any database failure means "not ready"; its class says which
             problem = type(exc).__name__
         else:
             return _json_response(scope, envelope(scope["state"]["nx_trace"], 0, "success"))
-        return unavailable(scope, f"database not ready: {problem}", retry_after_s=retry_after_s)
+        message = f"database not ready: {problem}"
+        return unavailable(scope, message, retry_after_s=settings.retry_after_s)
 
     document = openapi_document(settings)
     document_bytes = orjson.dumps(document)
@@ -377,6 +378,10 @@ def create_app(
             **headers,
         )
 
+    async def busy(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StoreUnavailable)
+        return store_busy(request.scope, exc, retry_after_s=settings.retry_after_s)
+
     async def internal_error(request: Request, exc: Exception) -> Response:
         # Starlette's outermost layer calls this, then re-raises for the server's own log.
         trace_id = request.scope["state"]["nx_trace"]
@@ -406,7 +411,11 @@ def create_app(
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: http_error, Exception: internal_error},
+        exception_handlers={
+            HTTPException: http_error,
+            StoreUnavailable: busy,
+            Exception: internal_error,
+        },
         lifespan=lifespan,
     )
     fast_routes = {("POST", path): app for path, app in api_routes.items()}

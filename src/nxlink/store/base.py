@@ -47,6 +47,13 @@ class StoreError(Exception):
     """A store operation was refused (unknown name, duplicate, ...); the message says why."""
 
 
+class CommitUncertain(StoreError):
+    """The connection was lost while a transaction committed: the change may or may not have
+    been made. Unlike :class:`StoreUnavailable` this is never answered as "try again" (a
+    retried write could be made twice): the server answers 500 and the client does not resend
+    a write."""
+
+
 class StoreUnavailable(StoreError):
     """The database could not answer in time (a lock, pool or statement timeout, a lost
     connection): the request may be tried again later. The server answers 503 with

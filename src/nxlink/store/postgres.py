@@ -17,9 +17,10 @@ import contextlib
 import importlib.resources
 import json
 import math
+import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ from nxlink.store.base import (
     Account,
     CallFilter,
     ClockAnchor,
+    CommitUncertain,
     Flow,
     KeyAuth,
     LifecycleTx,
@@ -72,6 +74,8 @@ TRIGRAM: Final = 3
 #: A pooled connection idle for longer than this is checked before it is lent out (one
 #: round trip); one in steady use is not.
 IDLE_CHECK_S: Final = 1.0
+#: During an outage, the server is probed at most this often; requests in between fail at once.
+PROBE_EVERY_S: Final = 0.5
 #: ``pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(current_schema()))`` serialises the
 #: migrations of one schema ("nxm").
 MIGRATION_LOCK: Final = 0x6E786D
@@ -115,68 +119,138 @@ class PostgresStore(PostgresOutbox, Store):
         self.pool_timeout_s = pool_timeout_s
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
+        self._pool_sizes = (pool_min, pool_max)
         try:
             given = conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
             raise StoreError(f"{self.shown}: bad database URL ({first_line(exc)})") from None
-        kwargs: dict[str, Any] = {"autocommit": True}
+        self._kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in given:
-            kwargs["connect_timeout"] = max(1, math.ceil(pool_timeout_s))
+            self._kwargs["connect_timeout"] = max(2, math.ceil(pool_timeout_s))
         # One connection first: a server that cannot be reached, a refused password or a
         # missing database is one clear line, not a pool timing out.
         try:
-            psycopg.connect(url, **kwargs).close()
+            psycopg.connect(url, **self._kwargs).close()
         except psycopg.Error as exc:
             raise StoreError(f"{self.shown}: cannot connect ({_reason(exc)})") from None
         self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
         )
-        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
-            psycopg_pool.ConnectionPool(
-                url,
-                kwargs=kwargs,
-                min_size=pool_min,
-                max_size=pool_max,
-                open=False,
-                configure=self._configure,
-                check=self._check,
-                timeout=pool_timeout_s,
-                name=f"nxlink {self.shown}",
-            )
-        )
+        #: Set while the server is out of reach: (since when, why, last probe).
+        self._outage: tuple[float, str, float] | None = None
+        self._outage_lock = threading.Lock()
+        self._closed = False
+        self._pool = self._new_pool()
         try:
-            self._pool.open(wait=True, timeout=pool_timeout_s)
+            self._pool.wait(timeout=pool_timeout_s)
         except psycopg_pool.PoolTimeout:
             self._pool.close()
             raise StoreError(f"{self.shown}: cannot connect (no connection within "
                              f"{pool_timeout_s:g} s)") from None  # fmt: skip
 
     # -- connections -----------------------------------------------------------------------
+    def _new_pool(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
+        pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = psycopg_pool.ConnectionPool(
+            self.url,
+            kwargs=self._kwargs,
+            min_size=self._pool_sizes[0],
+            max_size=self._pool_sizes[1],
+            open=False,
+            configure=self._configure,
+            timeout=self.pool_timeout_s,
+            # The pool's own reconnection gives up soon: after an outage the store starts a
+            # new pool as soon as the server answers (see _pool_now).
+            reconnect_timeout=max(self.pool_timeout_s, 5.0),
+            name=f"nxlink {self.shown}",
+        )
+        pool.open(wait=False)
+        return pool
+
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
         conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
 
-    def _check(self, conn: psycopg.Connection[Any]) -> None:
-        returned = self._returned.get(conn)
-        if returned is None or time.monotonic() - returned > IDLE_CHECK_S:
-            psycopg_pool.ConnectionPool.check_connection(conn)
+    def _pool_now(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
+        """The pool to borrow from. During an outage, no request waits for the pool's own
+        reconnection: the server is probed (at most every ``PROBE_EVERY_S``) and, while it does
+        not answer, the request fails at once; once it answers, a new pool replaces the old
+        one (whose connections are all dead)."""
+        if self._outage is None or self._closed:
+            return self._pool
+        with self._outage_lock:
+            if self._outage is None:
+                return self._pool
+            since, reason, probed = self._outage
+            now = time.monotonic()
+            if now - probed < PROBE_EVERY_S:
+                raise StoreUnavailable(f"the database is unavailable ({reason})")
+            try:
+                psycopg.connect(self.url, **{**self._kwargs, "connect_timeout": 2}).close()
+            except psycopg.Error as exc:
+                self._outage = (since, _reason(exc), time.monotonic())
+                raise StoreUnavailable(f"the database is unavailable ({_reason(exc)})") from None
+            old, self._pool, self._outage = self._pool, self._new_pool(), None
+        old.close(timeout=1.0)
+        return self._pool
+
+    def _lost(self, reason: str) -> None:
+        """A connection failed: the server may be gone (the next request probes it)."""
+        with self._outage_lock:
+            if self._outage is None:
+                self._outage = (time.monotonic(), reason, 0.0)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection of the pool for the block (autocommit); driver errors translated."""
-        # (No reset callback: with one, the pool returns connections on a worker thread, and
-        # one returned just before close() would be left open.)
-        with self._translated(), self._pool.connection() as conn:
+        """A connection of the pool for the block (autocommit); driver errors translated.
+
+        A connection idle for more than ``IDLE_CHECK_S`` is checked first (one round trip):
+        after a server restart, the first request does not fail on a dead connection.
+        """
+        # (No reset callback on the pool: with one, the pool returns connections on a worker
+        # thread, and one returned just before close() would be left open.)
+        with self._translated():
+            pool, conn = self._borrow()
             try:
                 yield conn
             finally:
                 self._returned[conn] = time.monotonic()
+                pool.putconn(conn)
+
+    def _borrow(
+        self,
+    ) -> tuple[psycopg_pool.ConnectionPool[psycopg.Connection[Any]], psycopg.Connection[Any]]:
+        """A working connection and its pool. One that fails its check (the server restarted
+        since it was used) is handed back, and one more is taken, from a new pool if the
+        server answers: nothing was sent yet, so trying again is safe."""
+        for attempt in range(2):
+            pool = self._pool_now()
+            conn = pool.getconn()
+            returned = self._returned.get(conn)
+            if returned is not None and time.monotonic() - returned <= IDLE_CHECK_S:
+                return pool, conn
+            try:
+                conn.execute("")
+            except psycopg.OperationalError as exc:
+                pool.putconn(conn)
+                if attempt:
+                    raise
+                self._lost(_reason(exc))
+                continue
+            return pool, conn
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
         """One READ COMMITTED transaction: committed when the block ends, else rolled back."""
-        with self._connection() as conn, conn.transaction():
-            yield conn
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            _commit(lambda: conn.execute("COMMIT"))
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[psycopg.Connection[Any]]:
@@ -201,6 +275,8 @@ class PostgresStore(PostgresOutbox, Store):
             raise StoreUnavailable(
                 f"the database is busy: no free connection within {self.pool_timeout_s:g} s"
             ) from None
+        except psycopg_pool.PoolClosed:
+            raise StoreUnavailable("the store is closed") from None
         except pg_errors.LockNotAvailable:
             raise StoreUnavailable(
                 f"the database is busy: a lock was not granted within {self.lock_timeout_ms} ms"
@@ -214,12 +290,15 @@ class PostgresStore(PostgresOutbox, Store):
                 "the transaction conflicted with a concurrent one and was rolled back"
             ) from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._lost(_reason(exc))
             raise StoreUnavailable(f"the database is unavailable ({_reason(exc)})") from None
         except psycopg.Error as exc:
             raise StoreError(f"the database refused: {first_line(exc)}") from exc
 
     def close(self) -> None:
-        self._pool.close()
+        with self._outage_lock:
+            self._closed = True
+            self._pool.close()
 
     def ping(self) -> None:
         with self._connection() as conn:
@@ -506,8 +585,16 @@ class PostgresStore(PostgresOutbox, Store):
     # -- the life of tasks -----------------------------------------------------------------
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[LifecycleTx]:
-        with self._write() as conn:
-            yield PostgresLifecycleTx(conn)
+        # BEGIN, COMMIT and the writes nobody waits for travel with the statements that read
+        # (PostgresLifecycleTx): committed when the block ends, rolled back when it raises.
+        with self._connection() as conn:
+            tx = PostgresLifecycleTx(conn)
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback()
+                raise
+            _commit(tx.commit)
 
     def call_page(
         self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
@@ -571,7 +658,7 @@ class PostgresStore(PostgresOutbox, Store):
             return 0, []  # no name holds a NUL (text cannot)
         statement, params = _page_statement(account_id, flt, offset=offset, limit=limit)
         with self._connection() as conn:
-            rows = conn.execute(statement, params).fetchall()
+            rows = conn.execute(statement, params, binary=True).fetchall()
         total = int(rows[0][0])
         found = sorted(((r[1], r[2], r[3]) for r in rows if r[1] is not None), reverse=True)
         if not found and offset < total:
@@ -589,6 +676,22 @@ _SEQUENCES: Final = (
     ("tasks", "task_ids"), ("orders", "orders_id_seq"), ("calls", "calls_id_seq"),
     ("outbox", "outbox_id_seq"),
 )  # fmt: skip
+
+
+def _commit(commit: Callable[[], object]) -> None:
+    """Send ``COMMIT``. A refusal by the server (a deferred write's error, a timeout) means
+    rolled back, and is translated as any other; a connection lost on the way leaves the
+    outcome unknown: :class:`CommitUncertain`, never "try again"."""
+    try:
+        commit()
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        state = exc.sqlstate
+        if state is None or state.startswith("08"):  # no answer, or a connection exception
+            raise CommitUncertain(
+                f"the connection was lost while committing ({_reason(exc)}); the change may "
+                "or may not have been made"
+            ) from None
+        raise
 
 
 def _anchor(conn: psycopg.Connection[Any], *, lock: bool) -> ClockAnchor | None:
@@ -623,14 +726,19 @@ def _rate_clause(op: str, bound: Fraction, params: dict[str, Any], key: str) -> 
             f"%({key}_p)s::numeric * s.total_call_count")  # fmt: skip
 
 
-def _where(flt: TaskFilter, params: dict[str, Any]) -> tuple[str, str]:
-    """``(FROM clause, WHERE clause)`` of the tasks matching ``flt`` (params filled in)."""
-    source = "task_stats AS s"
-    clauses = ["s.account_id = %(account)s"]
+def _where(flt: TaskFilter, params: dict[str, Any], *, tasks_only: bool = False) -> tuple[str, str]:
+    """``(FROM clause, WHERE clause)`` of the tasks matching ``flt`` (params filled in).
+
+    ``tasks_only``: the tasks table alone (its own status and creation time), for a count
+    by name that needs no counter: the statistics rows are not joined.
+    """
+    at = "t" if tasks_only else "s"
+    source = "tasks AS t" if tasks_only else "task_stats AS s"
+    clauses = [f"{at}.account_id = %(account)s"]
     for value, key, clause in (
-        (flt.status, "status", "s.task_status = %(status)s"),
-        (flt.created_from, "created_from", "s.create_ts >= %(created_from)s"),
-        (flt.created_to, "created_to", "s.create_ts <= %(created_to)s"),
+        (flt.status, "status", f"{at}.task_status = %(status)s"),
+        (flt.created_from, "created_from", f"{at}.create_ts >= %(created_from)s"),
+        (flt.created_to, "created_to", f"{at}.create_ts <= %(created_to)s"),
         (flt.min_contacts, "min_contacts", "s.total_order_count >= %(min_contacts)s"),
         (flt.max_contacts, "max_contacts", "s.total_order_count <= %(max_contacts)s"),
     ):
@@ -644,8 +752,9 @@ def _where(flt: TaskFilter, params: dict[str, Any]) -> tuple[str, str]:
         if flt.max_answer_rate is not None:
             clauses.append(_rate_clause("<=", flt.max_answer_rate, params, "max_rate"))
     if flt.name_fold is not None:
-        source += " JOIN tasks AS t ON t.account_id = s.account_id AND t.id = s.task_row_id"
-        clauses.append("t.account_id = %(account)s")
+        if not tasks_only:
+            source += " JOIN tasks AS t ON t.account_id = s.account_id AND t.id = s.task_row_id"
+            clauses.append("t.account_id = %(account)s")
         if len(flt.name_fold) >= TRIGRAM:
             # The trigram index finds the candidates; strpos() keeps the answer exact.
             clauses.append("t.name_fold LIKE %(name_like)s")
@@ -653,6 +762,11 @@ def _where(flt: TaskFilter, params: dict[str, Any]) -> tuple[str, str]:
         clauses.append("strpos(t.name_fold, %(name)s) > 0")
         params["name"] = flt.name_fold
     return source, " AND ".join(clauses)
+
+
+def _counters_filtered(flt: TaskFilter) -> bool:
+    bounds = (flt.min_contacts, flt.max_contacts, flt.min_answer_rate, flt.max_answer_rate)
+    return any(bound is not None for bound in bounds)
 
 
 def _page_statement(
@@ -699,7 +813,13 @@ def _page_statement(
             skip = "(%(offset)s - (SELECT before FROM hour))::bigint"
     else:
         source, where = _where(flt, params)
-        total = f"SELECT count(*) AS n FROM {source} WHERE {where}"
+        if flt.name_fold is not None and not _counters_filtered(flt):
+            # Counted from the tasks alone: a common name matches thousands.
+            total = "SELECT count(*) AS n FROM {} WHERE {}".format(
+                *_where(flt, params, tasks_only=True)
+            )
+        else:
+            total = f"SELECT count(*) AS n FROM {source} WHERE {where}"
     statement = f"""
     WITH total AS ({total}){jump}
     SELECT (SELECT n FROM total), p.create_ts, p.task_row_id, d.doc

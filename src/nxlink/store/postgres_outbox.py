@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg
 
 from nxlink.store.base import OutboxItem, OutboxStore, SigningKey
+from nxlink.store.rows import outbox_item
 
 _COLUMNS: Final = (
     "id, account_id, event_id, kind, url, body, created_ms, state, attempts, round_base, "
@@ -26,25 +27,6 @@ _COLUMNS: Final = (
 )
 #: The accounts a statement on the whole outbox works on.
 _ACCOUNTS: Final = "account_id = ANY(ARRAY(SELECT id FROM accounts))"
-
-
-def _item(row: Sequence[Any]) -> OutboxItem:
-    return OutboxItem(
-        id=row[0],
-        account_id=row[1],
-        event_id=row[2],
-        kind=row[3],
-        url=row[4],
-        body=bytes(row[5]),
-        created_ms=row[6],
-        state=row[7],
-        attempts=row[8],
-        round_base=row[9],
-        next_attempt_ms=row[10],
-        last_status=row[11],
-        last_error=row[12],
-        delivered_ms=row[13],
-    )
 
 
 class PostgresOutbox(OutboxStore):
@@ -70,7 +52,7 @@ class PostgresOutbox(OutboxStore):
                 {"now": now_ms, "limit": limit,
                  "lease": now_ms + lease_ms},
             ).fetchall()  # fmt: skip
-        return sorted((_item(row) for row in rows), key=lambda i: (i.next_attempt_ms, i.id))
+        return sorted((outbox_item(row) for row in rows), key=lambda i: (i.next_attempt_ms, i.id))
 
     def record_delivery(
         self,
@@ -120,7 +102,7 @@ class PostgresOutbox(OutboxStore):
                 f"SELECT {_COLUMNS} FROM outbox WHERE {_ACCOUNTS} {state}ORDER BY id DESC LIMIT %s",
                 (limit,),
             ).fetchall()
-        return [_item(row) for row in rows]
+        return [outbox_item(row) for row in rows]
 
     def get_callback(self, item_id: int) -> OutboxItem | None:
         with self._connection() as conn:
@@ -128,7 +110,7 @@ class PostgresOutbox(OutboxStore):
                 f"SELECT {_COLUMNS} FROM outbox WHERE {_ACCOUNTS} AND id = %s",
                 (item_id,),
             ).fetchone()
-        return None if row is None else _item(row)
+        return None if row is None else outbox_item(row)
 
     def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
         with self._write() as conn:

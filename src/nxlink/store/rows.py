@@ -4,13 +4,16 @@ its module."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from nxlink.store.base import (
     STAT_COUNTERS,
+    CallFilter,
     DialCandidate,
     DialContext,
     OrderState,
+    OutboxItem,
     TaskRow,
     TaskState,
 )
@@ -103,3 +106,34 @@ def candidate(row: tuple[Any, ...]) -> DialCandidate:
 
 def call_record(row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(CALL_KEYS, row, strict=True))
+
+
+def call_filter(flt: CallFilter, mark: str) -> tuple[list[str], list[Any]]:
+    """The ``call/list`` filters as clauses on ``calls AS c`` (parameter marker ``mark``) and
+    their values, besides the account and task every page is limited to."""
+    clauses: list[str] = []
+    values: list[Any] = []
+    for value, clause in (
+        (flt.start_ts, "c.create_ts >= {}"),
+        (flt.end_ts, "c.create_ts <= {}"),
+        (flt.call_id, "c.call_id = {}"),
+        (flt.phone, "c.callee_phone = {}"),
+        (flt.call_result, "c.result = {}"),
+        (flt.user_intent, "c.user_intent = {}"),
+        (flt.min_elapsed, "c.talk_seconds >= {}"),
+        (flt.max_elapsed, "c.talk_seconds <= {}"),
+    ):
+        if value is not None:
+            clauses.append(clause.format(mark))
+            values.append(value)
+    return clauses, values
+
+
+def outbox_item(row: Sequence[Any]) -> OutboxItem:
+    """An ``outbox`` row (columns in :class:`OutboxItem` order) as the interface's value."""
+    return OutboxItem(
+        id=row[0], account_id=row[1], event_id=row[2], kind=row[3], url=row[4],
+        body=bytes(row[5]), created_ms=row[6], state=row[7], attempts=row[8],
+        round_base=row[9], next_attempt_ms=row[10], last_status=row[11], last_error=row[12],
+        delivered_ms=row[13],
+    )  # fmt: skip

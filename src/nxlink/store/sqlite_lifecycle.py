@@ -33,7 +33,7 @@ from nxlink.store.rows import STAT_INSERT_COLUMNS as _STAT_INSERT_COLUMNS
 from nxlink.store.rows import TASK_COLUMNS as _TASK_COLUMNS
 from nxlink.store.rows import TASK_FROM as _TASK_FROM
 from nxlink.store.rows import TASK_INSERT_COLUMNS as _TASK_INSERT_COLUMNS
-from nxlink.store.rows import call_record, stat_row_values, task_row_values
+from nxlink.store.rows import call_filter, call_record, stat_row_values, task_row_values
 from nxlink.store.rows import candidate as _candidate
 from nxlink.store.rows import order_state as _order
 from nxlink.store.rows import task_state as _task
@@ -585,19 +585,9 @@ def call_page(
         return None
     clauses = ["c.account_id = ?", "c.task_row_id = ?"]
     params: list[Any] = [account_id, task[0]]
-    for value, clause in (
-        (flt.start_ts, "c.create_ts >= ?"),
-        (flt.end_ts, "c.create_ts <= ?"),
-        (flt.call_id, "c.call_id = ?"),
-        (flt.phone, "c.callee_phone = ?"),
-        (flt.call_result, "c.result = ?"),
-        (flt.user_intent, "c.user_intent = ?"),
-        (flt.min_elapsed, "c.talk_seconds >= ?"),
-        (flt.max_elapsed, "c.talk_seconds <= ?"),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
+    more, values = call_filter(flt, "?")
+    clauses += more
+    params += values
     where = " AND ".join(clauses)
     total = conn.execute(f"SELECT count(*) FROM calls AS c WHERE {where}", params).fetchone()[0]
     if offset >= total:

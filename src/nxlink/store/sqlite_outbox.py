@@ -12,33 +12,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from nxlink.store.base import OutboxItem, OutboxStore, SigningKey
+from nxlink.store.rows import outbox_item
 
 _COLUMNS: Final = (
     "id, account_id, event_id, kind, url, CAST(body AS BLOB), created_ms, state, attempts, "
     "round_base, next_attempt_ms, last_status, last_error, delivered_ms"
 )
-
-
-def _item(row: Sequence[Any]) -> OutboxItem:
-    return OutboxItem(
-        id=row[0],
-        account_id=row[1],
-        event_id=row[2],
-        kind=row[3],
-        url=row[4],
-        body=bytes(row[5]),
-        created_ms=row[6],
-        state=row[7],
-        attempts=row[8],
-        round_base=row[9],
-        next_attempt_ms=row[10],
-        last_status=row[11],
-        last_error=row[12],
-        delivered_ms=row[13],
-    )
 
 
 class SQLiteOutbox(OutboxStore):
@@ -63,7 +45,7 @@ class SQLiteOutbox(OutboxStore):
                 "UPDATE outbox SET lease_until_ms = ? WHERE id = ?",
                 [(now_ms + lease_ms, row[0]) for row in rows],
             )
-        return [_item(row) for row in rows]
+        return [outbox_item(row) for row in rows]
 
     def record_delivery(
         self,
@@ -108,13 +90,13 @@ class SQLiteOutbox(OutboxStore):
         rows = self._conn.execute(
             f"SELECT {_COLUMNS} FROM outbox {where}ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [_item(row) for row in rows]
+        return [outbox_item(row) for row in rows]
 
     def get_callback(self, item_id: int) -> OutboxItem | None:
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,)
         ).fetchone()
-        return None if row is None else _item(row)
+        return None if row is None else outbox_item(row)
 
     def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
         with self._write() as conn:
