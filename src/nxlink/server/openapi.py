@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from nxlink import __version__, signing
+from nxlink.contract.callrecord import CALL_RESULTS
 from nxlink.contract.codes import Code
 from nxlink.server.settings import Settings
 
@@ -615,7 +616,6 @@ COUNTRY_CODE_PATTERN: Final = r"^\+?[0-9]{1,4}$"
 URL_PATTERN: Final = "^[hH][tT][tT][pP][sS]?://"
 EVENT_ID_PATTERN: Final = "^[0-9a-f]{32}$"
 MAX_CONTACTS: Final = 10_000
-CALL_RESULTS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)
 CALL_RESULT_TEXT: Final = (
     "1 answered, conversation completed; 2 no answer before maxRingTime; 3 answered, callee hung "
     "up early; 4 busy; 5 rejected by the callee; 6 unreachable / powered off; 7 invalid number; "

@@ -7,18 +7,15 @@ record that causes them; ``Store.recompute_counters`` checks the result against 
 
 from __future__ import annotations
 
-from typing import Final
+from nxlink.contract.callrecord import (
+    ANSWERED_RESULTS,
+    CALL_RESULTS,
+    FINAL_RESULTS,
+    MANUAL_ANSWERED,
+    MANUAL_FAILED,
+)
 
-#: Call results counted as answered (``decisions.md`` #18).
-ANSWERED_RESULTS: Final = frozenset({1, 3, 17, 21})
-#: Results after which a contact is never called again (answered, invalid number, blocked).
-FINAL_RESULTS: Final = frozenset({1, 3, 7, 8, 17, 21})
-#: Every result of the ``callResult`` table.
-CALL_RESULTS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)
-
-#: A transfer leg's state (``manualCallStatus``).
-MANUAL_ANSWERED: Final = 1
-MANUAL_FAILED: Final = 2
+__all__ = ["ANSWERED_RESULTS", "CALL_RESULTS", "FINAL_RESULTS", "MANUAL_ANSWERED", "MANUAL_FAILED"]
 
 
 def contacts_imported(n: int) -> dict[str, int]:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from nxlink.contract.callrecord import CALL_RESULTS
 from nxlink.service.coerce import (
     NonFinite,
     clip,
@@ -39,8 +40,6 @@ MAX_DESC_LENGTH: Final = 1000
 MAX_OTHER_LENGTH: Final = 4096
 MAX_URL_LENGTH: Final = 2048
 MAX_PARAM_VALUE_LENGTH: Final = 1000
-#: ``callResult`` values (``lifecycle.md``, "Call results").
-CALL_RESULTS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)
 
 _PHONE = re.compile(r"\+?[0-9]+")
 _COUNTRY_CODE = re.compile(r"\+?[0-9]{1,4}")

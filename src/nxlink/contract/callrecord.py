@@ -1,0 +1,168 @@
+"""The call record: the vendor's whole call object, as ``call/list`` answers it and the call
+callback sends it (``lifecycle.md``, "Call results"; ``decisions.md`` #20).
+
+:class:`CallRecord` is the one declaration of its fields: their wire names, order, types and
+meaning. The renderer, the OpenAPI document, the reference in ``docs/`` and the tests read it
+from here. :class:`CallEvent` is the record as a call callback carries it (with ``other``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+#: ``callResult`` values (``lifecycle.md``, "Call results").
+CALL_RESULTS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)
+#: Results with a conversation: they count as answered.
+ANSWERED_RESULTS: Final = frozenset((1, 3, 17, 21))
+#: Results after which a contact is never called again (besides the answered ones).
+FINAL_RESULTS: Final = frozenset((1, 3, 7, 8, 17, 21))
+
+#: ``callStatus``: whether the callee's line was connected.
+CALL_STATUS_CONNECTED: Final = 1
+CALL_STATUS_NOT_CONNECTED: Final = 2
+CALL_STATUS_FAILED: Final = 3
+#: ``manualCallStatus``: the human leg of a transfer (result 17).
+MANUAL_NONE: Final = 0
+MANUAL_ANSWERED: Final = 1
+MANUAL_FAILED: Final = 2
+
+
+def call_status(result: int) -> int:
+    """``callStatus`` of a ``callResult``: 1 connected (answered results), 2 not connected
+    (no answer, busy, rejected, unreachable), 3 failed (invalid number, blocked, route
+    failure)."""
+    if result in ANSWERED_RESULTS:
+        return CALL_STATUS_CONNECTED
+    if result in (7, 8, 9):
+        return CALL_STATUS_FAILED
+    return CALL_STATUS_NOT_CONNECTED
+
+
+class Attribute(BaseModel):
+    """One variable of the contact (its ``params`` from ``call/append``), as sent."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    name: str
+    """The variable's name."""
+    value: str
+    """Its value as text (a number sent in ``params`` is its decimal text)."""
+
+
+class CallRecord(BaseModel):
+    """One completed call attempt. Every key is always present; a field with nothing to say is
+    ``""`` (strings) or ``0`` (numbers), never ``null``. Times are epoch seconds."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+    id: int
+    """Internal row id of the call; unique, and the tie-breaker of ``call/list``'s order."""
+    call_id: str
+    """The call's id (unique)."""
+    task_id: str
+    """The task's ``taskId``."""
+    user_task_id: str
+    """The task's ``userTaskId``, ``""`` when not given."""
+    contact_id: str
+    """The contact's ``contactId``."""
+    auto_flow_id: int
+    """The AI agent (flow) that made the call."""
+    auto_flow_name: str
+    """The AI agent's name."""
+    callee_phone: str
+    """The contact's number, as imported."""
+    caller_phone: str
+    """The number the call came from: the route's caller number."""
+    real_phone: str
+    """The number actually dialled: the callee's number with its country code, ``+`` first."""
+    create_ts: int
+    """When the call was placed."""
+    op_ts: int
+    """When the record last changed: the call's end (its report)."""
+    call_status: int
+    """1 connected (answered results), 2 not connected (2, 4, 5, 6), 3 failed (7, 8, 9)."""
+    call_result: int
+    """The outcome, one of the call-result table (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)."""
+    call_elapsed: int
+    """Seconds of talk with the AI agent; 0 when not answered."""
+    call_ring_time: int
+    """Seconds of ringing before the answer or the give-up."""
+    call_start: int
+    """When dialling began."""
+    call_answer: int
+    """When the callee answered; 0 when not answered."""
+    call_end: int
+    """When the call ended."""
+    user_intent: str
+    """The conversation's tag (answered calls), ``""`` otherwise."""
+    call_summary: str
+    """A one-line summary of the conversation (answered calls), ``""`` otherwise."""
+    turn_time: int
+    """Conversation turns (answered calls), 0 otherwise."""
+    hangup_reason: str
+    """Why the call ended, e.g. ``"callee hung up"``, ``"no answer"``, ``"busy"``."""
+    sip_code: str
+    """The SIP final response code, e.g. ``"200"``, ``"486"``."""
+    sip_addr: str
+    """The SIP address the call was sent to."""
+    line_id: str
+    """The line (trunk) of the route that carried the call."""
+    route_id: str
+    """The route's ``routeId``."""
+    call_audio_url: str
+    """Absolute, expiring, signed URL of the recording (a WAV file as long as the call);
+    ``""`` when not answered."""
+    attributes: list[Attribute] = Field(default_factory=list)
+    """The contact's variables, in the order imported."""
+    order_head: int
+    """1 for the first call of its contact, else 0."""
+    order_tail: int
+    """1 for the last call of its contact (it will not be called again), else 0."""
+    agent_group_id: str
+    """The task's human agent group (transfers), ``""`` when none."""
+    agent_group_name: str
+    """That group's name, ``""`` when none."""
+    agent_id: str
+    """The human agent who took the transfer (human leg answered), ``""`` otherwise."""
+    agent_name: str
+    """That agent's name, ``""`` otherwise."""
+    manual_call_status: int
+    """The human leg of a transfer (result 17): 1 answered, 2 failed; 0 without one."""
+    manual_call_start: int
+    """When the transfer to a human began; 0 without one."""
+    manual_call_answer: int
+    """When the human answered; 0 when not answered."""
+    manual_call_end: int
+    """When the human leg ended; 0 without one."""
+    manual_elapsed: int
+    """Seconds of talk with the human; 0 when not answered."""
+    call_callback_url: str
+    """Where this call's callback goes: the contact's own URL from ``call/append``, else the
+    task's ``callCallbackUrl``; ``""`` when neither is set."""
+    order_callback_url: str
+    """The contact's own callback URL from ``call/append``, ``""`` when none was given."""
+
+
+class CallEvent(CallRecord):
+    """The call record as the call callback carries it: the record and the contact's
+    pass-through ``other``."""
+
+    other: str
+    """The contact's ``other`` from ``call/append``, returned unchanged."""
+
+
+#: The wire keys of a call record, in the order they are sent.
+CALL_RECORD_KEYS: Final[tuple[str, ...]] = tuple(
+    field.alias or name for name, field in CallRecord.model_fields.items()
+)
