@@ -110,6 +110,11 @@ Or call the task list with curl (paste as is; it signs with md5 over the exact b
 
 {curl_command(base_url=base_url, access_key=access_key, secret=secret)}
 
+The admin commands work on this database once told where it is:
+
+  export NXLINK_DB=sqlite:///{db_path}
+  .venv/bin/nxlink verify-counters
+
 Ctrl-C stops the server. The database and key are kept for the next `make demo`.
 """,
             flush=True,

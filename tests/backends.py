@@ -214,3 +214,11 @@ class PostgresBackend(Backend):
                 f"{len(leaked)} connection(s) to schema {schema} were still open when the "
                 f"test ended (pids {sorted(leaked)}): a store, observer or process not closed"
             )
+
+
+def existing(url: str) -> str:
+    """``url`` with its database present and empty: a SQLite file is created (an empty file is
+    an empty database); a PostgreSQL schema of the fixtures exists already."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).touch()
+    return url

@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from backends import Backend
+from backends import Backend, existing
 from nxlink.cli import main
 from nxlink.store import TaskFilter, open_store
 
@@ -90,8 +90,12 @@ def test_db_option_beats_environment(make_store_url: Callable[[str], str]) -> No
     env = {"NXLINK_DB": make_store_url("env")}
     db = make_store_url("opt")
     _run("accounts", "create", "acme", "--db", db, env=env)
+    _run("accounts", "create", "other", env=env)
     assert "acme" in _run("accounts", "list", "--db", db).stdout
-    assert "acme" not in _run("accounts", "list", env=env).stdout
+    assert "other" not in _run("accounts", "list", "--db", db).stdout
+    listed = _run("accounts", "list", env=env).stdout
+    assert "other" in listed
+    assert "acme" not in listed
 
 
 def test_unsupported_database_url_is_refused(tmp_path: Path) -> None:
@@ -142,7 +146,9 @@ def test_keys_are_unique(store_url: str) -> None:
 
 
 def test_keys_create_for_unknown_account_is_refused(store_url: str) -> None:
-    result = _refused("keys", "create", "--account", "nobody", "--json", "--db", store_url)
+    result = _refused(
+        "keys", "create", "--account", "nobody", "--json", "--db", existing(store_url)
+    )
     assert "nobody" in result.output
 
 

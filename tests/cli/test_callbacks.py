@@ -8,6 +8,7 @@ import time
 
 from click.testing import CliRunner, Result
 
+from backends import existing
 from callbacks import add_callback
 from conftest import make_tenant
 from nxlink.cli.callbacks import callbacks
@@ -105,7 +106,7 @@ def test_list_as_json(store_url: str) -> None:
 
 
 def test_list_of_an_empty_outbox(store_url: str) -> None:
-    db = store_url
+    db = existing(store_url)
     table = _run("list", "--db", db)
     assert table.exit_code == 0, table.output
     assert len(table.output.splitlines()) == 2

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from click.testing import CliRunner
 
+from backends import existing
 from live import NXLINK, free_port
 from nxlink.cli import main
 from nxlink.store import open_store
@@ -28,6 +29,7 @@ def _invoke(*args: str) -> str:
 
 
 def test_current_and_upgrade_from_empty(store_url: str) -> None:
+    existing(store_url)
     store = open_store(store_url, migrate=False)
     try:
         names = [name for _, name in store.known_migrations()]

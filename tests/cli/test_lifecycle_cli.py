@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from backends import existing
 from conftest import Tenant, make_tenant
 from db import Observer
 from nxlink.cli import main
@@ -271,7 +272,7 @@ OK_TAIL = "task(s), every counter equals its recomputation from orders and calls
 
 
 def test_verify_counters_on_an_empty_database(url: str) -> None:
-    result = _run("verify-counters", "--db", url)
+    result = _run("verify-counters", "--db", existing(url))
     assert result.stdout == f"ok: 0 {OK_TAIL}\n"
 
 

@@ -70,21 +70,27 @@ READY, IN_PROGRESS, COMPLETED, FAILED, PAUSED, PAUSED_BALANCE = 1, 2, 3, 4, 5, 6
 #: The paths of one user operation through two moves of the state table (any other change
 #: by a user operation is a single move). Each is one operation that puts a task in progress
 #: and then finds, in the same transaction, that it cannot stay there:
+#: - task/create with startupType 3: inserted as 1, then moved (and announced) to 2, which
+#:   goes 2 -> 6 at once without balance: 1 -> 2 -> 6;
 #: - task/start of a ready or paused task whose balance is at or below zero: 1|5 -> 2 -> 6;
 #: - task/start of a paused task (taskKeep 0) whose last contacts finished while it was
-#:   paused (calls in flight when it was paused are still reported): 5 -> 2 -> 3;
-#: - a top-up of a task paused for balance whose last contacts finished meanwhile: 6 -> 2 -> 3,
-#:   or whose route was disabled meanwhile: 6 -> 2 -> 4 (a task in progress on a disabled
-#:   route fails, as the state table says; test_top_up_fails_a_task_whose_route_..._disabled).
-#: A ready task has never been dialled, so 1 -> 2 -> 3 cannot happen: no contact of it has
-#: finished. Nor can 3 -> 2 -> 6 (contacts appended to a completed task with taskKeep 1, no
-#: balance left): only a task with taskKeep 0 completes, and it takes no more contacts.
-#: Creating a task is not a move: it is inserted as 1, or as 2 for startupType 3, which may
-#: go 2 -> 6 at once. The dialer's steps (calls reported, schedules fired, claims taken over)
-#: may move a task any number of times; each move must still be in the table.
+#:   paused (calls in flight when it was paused are still reported): 5 -> 2 -> 3, whatever
+#:   the balance (nothing is left to pay for);
+#: - a top-up of a task paused for balance whose route was disabled meanwhile: 6 -> 2 -> 4
+#:   (a task in progress on a disabled route fails, as the state table says;
+#:   test_top_up_fails_a_task_whose_route_..._disabled).
+#: A task paused for balance whose last contacts finish completes then (6 -> 3), so a top-up
+#: never finds one done: 6 -> 2 -> 3 cannot happen. A ready task has never been dialled, so
+#: 1 -> 2 -> 3 cannot happen: no contact of it has finished. Nor can 3 -> 2 -> 6 (contacts
+#: appended to a completed task with taskKeep 1, no balance left): only a task with taskKeep 0
+#: completes, and it takes no more contacts. The dialer's steps (calls reported, schedules
+#: fired, claims taken over) may move a task any number of times; each move must still be in
+#: the table.
 USER_CHAINS: dict[str, frozenset[tuple[int, ...]]] = {
+    "create": frozenset({(1, 2, 6)}),
+    "init": frozenset({(1, 2, 6)}),  # the world's first tasks, each created once
     "start": frozenset({(1, 2, 6), (5, 2, 6), (5, 2, 3)}),
-    "top_up": frozenset({(6, 2, 3), (6, 2, 4)}),
+    "top_up": frozenset({(6, 2, 4)}),
 }
 
 
@@ -230,9 +236,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def entered(self, row_id: int, keep: int, balance: int) -> int:
         """Where a task that just became in progress ends the operation."""
-        if balance <= 0:
-            return PAUSED_BALANCE
-        return COMPLETED if keep == 0 and self.done(row_id) else IN_PROGRESS
+        if keep == 0 and self.done(row_id):
+            return COMPLETED  # nothing is left to pay for
+        return PAUSED_BALANCE if balance <= 0 else IN_PROGRESS
 
     def new_contacts(self, n: int) -> list[str]:
         ids = [f"c{self.next_contact + i}" for i in range(n)]
@@ -319,7 +325,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         task_id = lifecycle.create_task(self.store, account.tenant.account_id, req,
                                         clock=self.clock(), new_id=self.new_task_id)  # fmt: skip
-        inserted = IN_PROGRESS if startup_type == 3 else READY
+        inserted = READY  # startupType 3 then moves it on, announced (USER_CHAINS)
         task = TaskModel(self.accounts.index(account), task_id, user_task_id, route_id,
                          inserted, list(ids))  # fmt: skip
         self.tasks.append(task)
@@ -397,7 +403,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert self.one("SELECT state FROM orders WHERE task_row_id = ? AND contact_id = ?",
                             row_id, contact) == ("deleted",)  # fmt: skip
             want = status
-            if status == IN_PROGRESS and keep == 0 and self.done(row_id):
+            if status in (IN_PROGRESS, PAUSED_BALANCE) and keep == 0 and self.done(row_id):
                 want = COMPLETED
             assert self.task_row(task)[1] == want
             self.last_op = "delete"

@@ -154,6 +154,12 @@ class Outbox:
     def nothing(self) -> None:
         assert self.new() == []
 
+    def started(self, *task_ids: str) -> None:
+        """The creation of each task with startupType 3 announced its move to 2, in order."""
+        moves = [(kind, event["taskId"], event["taskStatus"], event["pauseReason"])
+                 for kind, _url, event in self.new()]  # fmt: skip
+        assert moves == [("task", task_id, 2, None) for task_id in task_ids]
+
 
 @pytest.fixture
 def outbox(db: Observer) -> Outbox:
@@ -198,14 +204,19 @@ def announced(
 # -- creation -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("startup_type", "status"), [(0, 1), (1, 1), (2, 1), (3, 2)])
-def test_created_ready_or_in_progress(
-    store: Store, tenant: Tenant, api: Api, outbox: Outbox, startup_type: int, status: int
-) -> None:
+@pytest.mark.parametrize("startup_type", [0, 1, 2])
+def test_created_ready(api: Api, tenant: Tenant, outbox: Outbox, startup_type: int) -> None:
     extra = {"startupAt": NOW + HOUR} if startup_type == 2 else {}
     task_id = create(api, tenant, startupType=startup_type, list=contacts("c", 2), **extra)
-    assert state(api, tenant, task_id) == (status, None)
-    outbox.nothing()  # creation is not a change of state
+    assert state(api, tenant, task_id) == (1, None)
+    outbox.nothing()  # a task is created ready: its creation is task/create's answer
+
+
+def test_created_immediate_is_announced_in_progress(
+    api: Api, tenant: Tenant, outbox: Outbox
+) -> None:
+    task_id = create(api, tenant, startupType=3, list=contacts("c", 2))
+    announced(outbox, api, tenant, task_id, status=2, reason=None, event_ms=NOW_MS)
 
 
 def test_created_immediate_on_an_empty_account_pauses_for_balance(
@@ -213,7 +224,11 @@ def test_created_immediate_on_an_empty_account_pauses_for_balance(
 ) -> None:
     broke = make_tenant(store, "acme")
     task_id = create(api, broke, startupType=3, list=contacts("c", 1))
-    announced(outbox, api, broke, task_id, status=6, reason=3, event_ms=NOW_MS)
+    rows = outbox.new()
+    assert [(kind, url) for kind, url, _ in rows] == [("task", TASK_URL)] * 2, rows
+    moves = [(event["taskStatus"], event["pauseReason"], event["eventTs"]) for *_, event in rows]
+    assert moves == [(2, None, NOW_MS), (6, 3, NOW_MS)]
+    assert state(api, broke, task_id) == (6, 3)
 
 
 # -- started by a user, paused by a user ---------------------------------------------------------
@@ -313,6 +328,7 @@ def test_shutdown_at_reached_pauses_a_task_in_progress(
     at = NOW + 5 * MINUTE
     task_id = create(api, tenant, shutdownAt=at, routeId=route(store, tenant, answer=0.0),
                      orderMaxCall=5, replayInterval=2 * MINUTE, list=contacts("c", 4))  # fmt: skip
+    outbox.started(task_id)
     sim = simulator(store)
     sim.advance(NOW)
     sim.advance(at - 1)
@@ -346,6 +362,7 @@ def test_balance_reaching_zero_pauses_and_a_top_up_resumes(
     paid = route(store, payer, answer=1.0, talk=0, price=100)
     task_id = create(api, payer, routeId=paid, maxCall=1, list=contacts("c", 3))
     idle = create(api, payer, startupType=3)  # in progress, with nothing to dial
+    outbox.started(task_id, idle)
     outbox.nothing()
     sim = simulator(store)
     sim.advance(NOW)
@@ -386,6 +403,7 @@ def test_a_top_up_that_leaves_the_balance_at_or_below_zero_resumes_nothing(
     lifecycle.top_up(store, payer.account_id, 50, clock=ADMIN)
     paid = route(store, payer, answer=1.0, talk=0, price=100)
     task_id = create(api, payer, routeId=paid, maxCall=1, list=contacts("c", 2))
+    outbox.started(task_id)
     sim = simulator(store)
     sim.advance(NOW)
     sim.advance(NOW + HOUR)
@@ -422,11 +440,49 @@ def test_a_top_up_does_not_leave_a_task_in_progress_on_a_disabled_route(
 # -- completion ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("keep", "after"), [(0, (3, None)), (1, (6, 3))])
+def test_a_task_paused_for_balance_whose_last_call_ends_completes_with_task_keep_0(
+    store: Store, api: Api, outbox: Outbox, keep: int, after: tuple[int, int | None]
+) -> None:
+    payer = make_tenant(store, "acme")
+    lifecycle.top_up(store, payer.account_id, 100, clock=ADMIN)
+    paid = route(store, payer, answer=1.0, price=100)  # 100 cents per started minute
+    waiting = create(api, payer, routeId=paid, taskKeep=keep, list=contacts("w", 1))
+    spender = create(api, payer, routeId=paid, taskKeep=0, list=contacts("s", 1))
+    outbox.started(waiting, spender)
+    held = {h.contact_id: h for h in lifecycle.claim(
+        store, NOW, dialer_id="test-dialer", lease_seconds=HOUR, now_ms=NOW * 1000)}  # fmt: skip
+    assert sorted(held) == ["s0", "w0"]
+
+    def answered(contact: str, call_id: str, at: int) -> None:
+        outcome = CallOutcome(call_id=call_id, result=1, ring_seconds=5, talk_seconds=40,
+                              user_intent="A")  # fmt: skip
+        assert lifecycle.report(store, held[contact], outcome, dialer_id="test-dialer",
+                                clock=Clock(at, at * 1000))  # fmt: skip
+
+    # The spender's call empties the balance: it completes (its last contact), the other
+    # task pauses for balance with its call still in flight.
+    answered("s0", "5b0c6f1e-0000-4000-8000-000000000001", NOW + 45)
+    assert balance(store, payer) == 0
+    assert [(e["taskId"], e["taskStatus"], e["pauseReason"]) for *_, e in outbox.new()] == [
+        (spender, 3, None), (waiting, 6, 3),
+    ]  # fmt: skip
+    # The waiting task's call ends: nothing is left to dial. taskKeep 0 completes it (there
+    # is nothing to pay for); taskKeep 1 keeps it open, paused until a top-up.
+    answered("w0", "5b0c6f1e-0000-4000-8000-000000000002", NOW + 50)
+    assert state(api, payer, waiting) == after
+    if keep == 0:
+        announced(outbox, api, payer, waiting, status=3, reason=None, event_ms=(NOW + 50) * 1000)
+    else:
+        outbox.nothing()
+
+
 def test_every_order_finished_completes_a_task_keep_0_task(
     store: Store, api: Api, tenant: Tenant, outbox: Outbox
 ) -> None:
     task_id = create(api, tenant, routeId=route(store, tenant, answer=1.0), taskKeep=0,
                      list=contacts("c", 4))  # fmt: skip
+    outbox.started(task_id)
     sim = simulator(store)
     sim.advance(NOW)
     outbox.nothing()
@@ -445,6 +501,7 @@ def test_a_task_keep_1_task_stays_in_progress(
 ) -> None:
     task_id = create(api, tenant, routeId=route(store, tenant, answer=1.0), taskKeep=1,
                      list=contacts("c", 4))  # fmt: skip
+    outbox.started(task_id)
     sim = simulator(store)
     sim.advance(NOW)
     sim.advance(NOW + HOUR)
@@ -460,6 +517,7 @@ def test_appending_to_a_completed_task_keep_1_task_reopens_it(
     # state a completed taskKeep 1 task would be in is written directly.
     task_id = create(api, tenant, routeId=route(store, tenant, answer=1.0), taskKeep=1,
                      list=contacts("c", 2))  # fmt: skip
+    outbox.started(task_id)
     sim = simulator(store)
     sim.advance(NOW)
     sim.advance(NOW + HOUR)
@@ -482,6 +540,7 @@ def test_deleting_the_last_open_contact_completes_the_task(
     store: Store, api: Api, tenant: Tenant, outbox: Outbox
 ) -> None:
     task_id = create(api, tenant, maxCall=1, list=contacts("c", 2))
+    outbox.started(task_id)
     (held,) = lifecycle.claim(
         store, NOW, dialer_id="test-dialer", lease_seconds=HOUR, now_ms=NOW * 1000
     )
@@ -665,6 +724,7 @@ def test_counters_and_callbacks_after_the_simulator(
     task_id = create(api, tenant, routeId=mixed, agentGroupId="humans", orderMaxCall=3,
                      replayInterval=90, maxCall=6, callCallbackUrl=CALL_URL,
                      list=contacts("c", 60))  # fmt: skip
+    outbox.started(task_id)
     ok(api, tenant, DELETE, {"taskId": task_id, "contactId": "c59"})
     ok(api, tenant, APPEND, {"taskId": task_id, "list": contacts("late", 5)})
     outbox.nothing()

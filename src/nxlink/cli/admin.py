@@ -9,7 +9,6 @@ import click
 
 from nxlink.cli.common import db_option, opened
 from nxlink.cli.output import print_table, when
-from nxlink.service import admin
 
 
 @click.group()
@@ -25,7 +24,9 @@ def accounts_create(name: str, db_url: str) -> None:
 
     Example: nxlink accounts create acme
     """
-    with opened(db_url) as store:
+    with opened(db_url, create=True) as store:
+        from nxlink.service import admin
+
         account = admin.create_account(store, name)
     click.echo(f"created account {account.name!r} (saasUserId {account.id})")
 
@@ -57,6 +58,8 @@ def accounts_topup(name: str, amount: int, db_url: str) -> None:
     Example: nxlink accounts topup acme --amount 50000
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         balance, resumed = admin.top_up(store, name, amount)
     click.echo(f"balance of {name!r}: {balance} cents"
                + (f"; {resumed} task(s) resumed" if resumed else ""))  # fmt: skip
@@ -90,6 +93,8 @@ def keys_create(account_name: str, as_json: bool, as_export: bool, db_url: str) 
     if as_json and as_export:
         raise click.UsageError("--json and --export exclude each other")
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         issued = admin.create_key(store, account_name)
     if as_json:
         click.echo(json.dumps({
@@ -116,6 +121,8 @@ def keys_list(db_url: str) -> None:
     Example: nxlink keys list
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         rows = [
             (k.access_key, k.account_name, k.account_id, "active" if k.enabled else "revoked",
              when(k.created_ts), when(k.revoked_ts))
@@ -133,6 +140,8 @@ def keys_revoke(key: str, db_url: str) -> None:
     Example: nxlink keys revoke AK-6230339248928541113-2133
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         admin.revoke_key(store, key)
     click.echo(f"revoked {key}")
 
@@ -154,6 +163,8 @@ def flows_create(account_name: str, name: str, variables: str, as_json: bool, db
     Example: nxlink flows create --account acme --name "Renewal agent" --variables name,due
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         flow = admin.create_flow(store, account_name, name=name, variables=variables.split(","))
     if as_json:
         click.echo(json.dumps(
@@ -172,6 +183,8 @@ def flows_disable(flow_id: int, db_url: str) -> None:
     Example: nxlink flows disable 3
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         failed = admin.set_enabled(store, flow_id=flow_id, enabled=False)
     click.echo(f"disabled flow {flow_id}; {len(failed)} task(s) failed")
 
@@ -185,6 +198,8 @@ def flows_enable(flow_id: int, db_url: str) -> None:
     Example: nxlink flows enable 3
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         admin.set_enabled(store, flow_id=flow_id, enabled=True)
     click.echo(f"enabled flow {flow_id}")
 
@@ -227,6 +242,8 @@ def routes_create(
         --price-per-minute 4
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         route = admin.create_route(
             store, account_name, name=name, country_code=country_code,
             answer_probability=answer_rate, talk_seconds_mean=talk_seconds,
@@ -249,6 +266,8 @@ def routes_disable(route_id: str, db_url: str) -> None:
     Example: nxlink routes disable CJq6rtX2lg
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         failed = admin.set_enabled(store, route_id=route_id, enabled=False)
     click.echo(f"disabled route {route_id}; {len(failed)} task(s) failed")
 
@@ -262,6 +281,8 @@ def routes_enable(route_id: str, db_url: str) -> None:
     Example: nxlink routes enable CJq6rtX2lg
     """
     with opened(db_url) as store:
+        from nxlink.service import admin
+
         admin.set_enabled(store, route_id=route_id, enabled=True)
     click.echo(f"enabled route {route_id}")
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
@@ -19,7 +19,9 @@ from nxlink import signing
 from nxlink.cli.common import db_option, opened
 from nxlink.cli.options import client_options
 from nxlink.cli.output import print_table, when
-from nxlink.store.base import OutboxItem
+
+if TYPE_CHECKING:
+    from nxlink.store.base import OutboxItem
 
 TABLE_HEADERS: Final = (
     "id", "eventId", "kind", "state", "attempts", "next try", "last status", "last error", "url",

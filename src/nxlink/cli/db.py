@@ -8,7 +8,6 @@ import sys
 import click
 
 from nxlink.cli.common import db_option, opened
-from nxlink.store import StoreError, masked, open_store
 
 
 @click.group()
@@ -33,7 +32,7 @@ def db_upgrade(db_url: str) -> None:
       nxlink db upgrade --db sqlite:///./nxlink.db
       nxlink db upgrade --db postgresql://app@db.internal:5432/nxlink
     """
-    with opened(db_url, migrate=False) as store:
+    with opened(db_url, migrate=False, create=True) as store:
         names = dict(store.known_migrations())
         applied = store.migrate()
         version = store.schema_version()
@@ -82,19 +81,12 @@ def db_copy(source_url: str, target_url: str) -> None:
       nxlink db copy --from sqlite:///./nxlink.db --to postgresql://nxlink@db/nxlink
       nxlink db copy --from postgresql://nxlink@db/nxlink --to sqlite:///./back.db
     """
-    from nxlink.store.copy import copy_database, require_empty, total_rows
-
     if source_url == target_url:
         raise click.UsageError("--from and --to name the same database")
-    try:
-        source = open_store(source_url)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        try:
-            target = open_store(target_url)
-        except StoreError as exc:
-            raise click.ClickException(str(exc)) from None
+    with opened(source_url) as source, opened(target_url, create=True) as target:
+        from nxlink.store import StoreError, masked
+        from nxlink.store.copy import copy_database, require_empty, total_rows
+
         try:
             require_empty(target)
             total = total_rows(source)
@@ -104,10 +96,6 @@ def db_copy(source_url: str, target_url: str) -> None:
                 copied = copy_database(source, target, progress=lambda _t, n: bar.update(n))
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None
-        finally:
-            target.close()
-    finally:
-        source.close()
     tables = ", ".join(f"{name} {n}" for name, n in copied.items() if n)
     click.echo(f"copied {sum(copied.values())} row(s) from {masked(source_url)} to "
                f"{masked(target_url)} ({tables})")  # fmt: skip

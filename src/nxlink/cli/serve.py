@@ -6,7 +6,7 @@ import os
 
 import click
 
-from nxlink.cli.common import DEFAULT_DB, opened
+from nxlink.cli.common import DEFAULT_DB, missing_extra, opened
 
 
 @click.command()
@@ -56,9 +56,12 @@ def serve(
       nxlink serve --simulate --speed 60 --seed 7
       nxlink serve --db postgresql://nxlink@db/nxlink --workers 4 --no-deliver
     """
-    import uvicorn
+    try:
+        import uvicorn
 
-    from nxlink.server.settings import Settings
+        from nxlink.server.settings import Settings
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc) from None
 
     # Workers read their settings from the environment; validate them here first.
     os.environ["NXLINK_DB"] = db_url
@@ -79,7 +82,7 @@ def serve(
         settings = Settings()
     except ValueError as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
-    with opened(settings.db):
+    with opened(settings.db, create=True):
         pass  # creates or upgrades the schema once, before any worker starts
     simulating = f", simulating at {speed:g}x with seed {sim_seed}" if simulate else ""
     click.echo(

@@ -9,7 +9,6 @@ import time
 import click
 
 from nxlink.cli.common import db_option, opened
-from nxlink.store import masked
 
 
 @click.command()
@@ -55,6 +54,8 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with opened(db_url) as store:
+        from nxlink.store import masked
+
         threads: list[tuple[threading.Thread, threading.Event]] = []
         simulator = None
         parts = []

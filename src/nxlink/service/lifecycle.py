@@ -62,6 +62,7 @@ TRANSITIONS: Final = frozenset({
     (IN_PROGRESS, PAUSED),  # paused by a user, or shutdownAt reached
     (IN_PROGRESS, PAUSED_BALANCE), (PAUSED_BALANCE, IN_PROGRESS),  # balance
     (IN_PROGRESS, COMPLETED),  # last order finished, taskKeep 0
+    (PAUSED_BALANCE, COMPLETED),  # ... while paused for balance (its last calls reported)
     (IN_PROGRESS, FAILED),  # flow or route removed or disabled
     (COMPLETED, IN_PROGRESS),  # contacts appended to a completed task with taskKeep 1
 })  # fmt: skip
@@ -125,7 +126,8 @@ def create_task(
             raise business_error(problems)
         _refuse_taken(tx, account_id, req.contacts)
         task_id = new_id()
-        status = IN_PROGRESS if req.startup_type == 3 else READY
+        # Every task starts ready; startupType 3 moves it on at once, announced as any move.
+        status = READY
         row_id = tx.insert_task(
             account_id,
             NewTask(
@@ -155,7 +157,8 @@ def create_task(
         )
         if req.contacts:
             _import(tx, account_id, row_id, req.contacts, req.country_code, clock=clock)
-        if status == IN_PROGRESS:
+        if req.startup_type == 3:
+            _set_status(tx, tx.task_by_row(account_id, row_id), IN_PROGRESS, None, clock=clock)
             _after_entering_progress(tx, tx.task_by_row(account_id, row_id), clock=clock)
         return task_id
 
@@ -509,10 +512,11 @@ def report(
             record = tx.call_record(account_id, call_row)
             _enqueue(tx, task, "call", task.call_callback_url,
                      {"eventType": "call.completed", "call": record}, clock=clock)  # fmt: skip
-        if balance is not None and balance <= 0:
-            _pause_for_balance(tx, task.account_id, clock=clock)
+        # A task this call finished completes before a balance it emptied pauses the others.
         if finished:
             _complete_if_done(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
+        if balance is not None and balance <= 0:
+            _pause_for_balance(tx, task.account_id, clock=clock)
         return True
 
 
@@ -668,20 +672,25 @@ def _enqueue(
 
 
 def _after_entering_progress(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> None:
-    """A task just became in progress: no balance pauses it at once; no open contact left
-    (taskKeep 0) completes it."""
+    """A task just became in progress: no open contact left (taskKeep 0) completes it;
+    otherwise no balance pauses it at once."""
+    if _complete_if_done(tx, task, clock=clock):
+        return
     if tx.account(task.account_id).balance_cents <= 0:
         _set_status(tx, task, PAUSED_BALANCE, BY_BALANCE, clock=clock)
-        return
-    _complete_if_done(tx, task, clock=clock)
 
 
-def _complete_if_done(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> None:
-    if task.task_status != IN_PROGRESS or task.task_keep != 0:
-        return
+def _complete_if_done(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> bool:
+    """Every contact of a task with taskKeep 0 finished: it completes, whether in progress or
+    paused for balance (nothing is left to pay for); a task paused by a user stays paused.
+    Returns whether it completed."""
+    if task.task_status not in (IN_PROGRESS, PAUSED_BALANCE) or task.task_keep != 0:
+        return False
     still_open, finished = tx.open_orders(task.account_id, task.row_id)
-    if not still_open and finished:
-        _set_status(tx, task, COMPLETED, None, clock=clock)
+    if still_open or not finished:
+        return False
+    _set_status(tx, task, COMPLETED, None, clock=clock)
+    return True
 
 
 def _pause_for_balance(tx: LifecycleTx, account_id: int, *, clock: Clock) -> None:
