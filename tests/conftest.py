@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import os
 import random
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ from nxlink.store import NewTask, Store, open_store
 
 #: The fixed server clock of in-process tests (epoch ms).
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+# Every store of the run (in this process and the server processes it starts) seals secrets
+# under one master key of the run's own, never the user's (~/.config/nxlink/master.key): the
+# default key file's folder moves to the run's, and NXLINK_MASTER_KEY_FILE names the same
+# file, for the tests that start commands without the NXLINK_* environment.
+_CONFIG = Path(tempfile.mkdtemp(prefix="nxlink-test-config-"))
+os.environ["XDG_CONFIG_HOME"] = str(_CONFIG)
+os.environ.pop("NXLINK_MASTER_KEY", None)
+os.environ["NXLINK_MASTER_KEY_FILE"] = str(_CONFIG / "nxlink" / "master.key")
 
 
 # -- databases: every test that asks for one runs on each backend ------------------------------

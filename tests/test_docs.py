@@ -59,6 +59,7 @@ def test_the_command_tree() -> None:
         "nxlink keys create",
         "nxlink keys list",
         "nxlink keys revoke",
+        "nxlink keys rotate-master",
         "nxlink routes create",
         "nxlink routes disable",
         "nxlink routes enable",

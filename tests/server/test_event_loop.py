@@ -82,6 +82,7 @@ class HeldSearch(SQLiteStore):
 def held(tmp_path: Path) -> Iterator[HeldSearch]:
     store = HeldSearch(f"sqlite:///{tmp_path / 'held.db'}")
     store.migrate()
+    store.unlock()
     yield store
     store.release.set()
     store.close()
@@ -197,6 +198,7 @@ def test_a_write_waiting_for_the_lock_holds_up_no_read(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     store = LockedOut(f"sqlite:///{path}")
     store.migrate()
+    store.unlock()
     tenant = make_tenant(store)
     holder = sqlite3.connect(path, isolation_level=None)
     body = json.dumps(

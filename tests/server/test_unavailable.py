@@ -75,6 +75,7 @@ def quick(db_path: Path) -> Iterator[SQLiteStore]:
     """A real store that waits at most 50 ms for a lock."""
     store = SQLiteStore(f"sqlite:///{db_path}", busy_timeout_ms=50)
     store.migrate()
+    store.unlock()
     yield store
     store.close()
 
@@ -225,6 +226,7 @@ class TimingOut(SQLiteStore):
 def timing_out(tmp_path: Path) -> Iterator[TimingOut]:
     store = TimingOut(f"sqlite:///{tmp_path / 'slow.db'}", fail="")
     store.migrate()
+    store.unlock()
     yield store
     store.close()
 
@@ -285,6 +287,7 @@ class Pinged(SQLiteStore):
 def pinged(tmp_path: Path) -> Iterator[Pinged]:
     store = Pinged(f"sqlite:///{tmp_path / 'ready.db'}")
     store.migrate()
+    store.unlock()
     yield store
     store.release.set()
     store.close()

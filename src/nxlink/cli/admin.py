@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 
@@ -144,6 +145,42 @@ def keys_revoke(key: str, db_url: str) -> None:
 
         admin.revoke_key(store, key)
     click.echo(f"revoked {key}")
+
+
+@keys.command("rotate-master")
+@click.option(
+    "--new-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the new master key to this new file (needed when NXLINK_MASTER_KEY is set).",
+)
+@db_option
+def keys_rotate_master(new_key_file: Path | None, db_url: str) -> None:
+    """Seal every access secret under a new master key, in one transaction.
+
+    The new key goes first in the key file (NXLINK_MASTER_KEY_FILE, default
+    ~/.config/nxlink/master.key), which keeps the older keys for other databases; or to
+    --new-key-file. Stop the servers and workers on the database first, and start them with
+    the new key. No key or secret is printed.
+
+    \b
+    Examples:
+      nxlink keys rotate-master
+      nxlink keys rotate-master --new-key-file /etc/nxlink/master.key.2
+    """
+    with opened(db_url) as store:
+        from nxlink.service import admin
+        from nxlink.store import MasterKeySource
+
+        done = admin.rotate_master(store, MasterKeySource.from_env(), new_key_file=new_key_file)
+    click.echo(f"sealed {done.resealed} secret(s) under master key {done.key_id}, "
+               f"kept in {done.key_file}")  # fmt: skip
+    if new_key_file is not None:
+        click.echo(
+            f"point NXLINK_MASTER_KEY_FILE at {new_key_file}, or set NXLINK_MASTER_KEY "
+            "to its contents, before starting nxlink on this database",
+            err=True,
+        )
 
 
 @click.group()

@@ -25,6 +25,7 @@ EXTRAS = {
     "starlette": "server",
     "uvicorn": "server",
     "pydantic_settings": "server",
+    "cryptography": "server",
     "psycopg": "postgres",
     "psycopg_pool": "postgres",
 }

@@ -35,6 +35,7 @@ def db_upgrade(db_url: str) -> None:
     with opened(db_url, migrate=False, create=True) as store:
         names = dict(store.known_migrations())
         applied = store.migrate()
+        store.unlock()
         version = store.schema_version()
     for number in applied:
         click.echo(f"applied {names.get(number, number)}")

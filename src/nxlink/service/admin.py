@@ -9,10 +9,12 @@ import string
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from nxlink.service import lifecycle
 from nxlink.service.lifecycle import Clock
 from nxlink.store import AccessKey, Account, Flow, Route, Store, StoreError
+from nxlink.store.secretbox import MasterKeySource, SecretBox, write_key_file
 
 _ROUTE_ALPHABET = string.ascii_letters + string.digits
 _ROUTE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -78,6 +80,39 @@ def revoke_key(store: Store, access_key: str) -> None:
 
 def list_keys(store: Store) -> list[AccessKey]:
     return store.list_keys()
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A master key rotation: the new key's id, the secrets sealed again, where the key is."""
+
+    key_id: str
+    resealed: int
+    key_file: Path
+
+
+def rotate_master(
+    store: Store, source: MasterKeySource, *, new_key_file: Path | None = None
+) -> Rotation:
+    """Seal every secret of ``store`` under a new master key.
+
+    The new key is written first, so that no crash leaves the database sealed under a key
+    that is nowhere: to ``new_key_file`` (created, 0600) when given, else first in the key
+    file's ring, which keeps the older keys for the other databases that share it.
+    """
+    new = SecretBox.generate()
+    if new_key_file is not None:
+        if new_key_file.exists():
+            raise StoreError(f"{new_key_file} exists: give a new file for the new key")
+        write_key_file(new_key_file, [new])
+        where = new_key_file
+    elif source.path is None:
+        raise StoreError("the master key comes from NXLINK_MASTER_KEY: give --new-key-file "
+                         "for the new key")  # fmt: skip
+    else:
+        source.add_newest(new)
+        where = source.path
+    return Rotation(new.key_id, store.rotate_master(new), where)
 
 
 def create_flow(store: Store, account_name: str, *, name: str, variables: Sequence[str]) -> Flow:

@@ -17,6 +17,7 @@ from nxlink.store.base import (
     TaskFilter,
 )
 from nxlink.store.options import DatabaseOptions
+from nxlink.store.secretbox import MasterKeyError, MasterKeySource
 from nxlink.store.urls import masked
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "DatabaseOptions",
     "Flow",
     "KeyAuth",
+    "MasterKeyError",
+    "MasterKeySource",
     "NewTask",
     "Route",
     "Store",
@@ -38,8 +41,16 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, migrate: bool = True, options: DatabaseOptions | None = None) -> Store:
-    """Open the database at ``url``, creating or upgrading its schema.
+def open_store(
+    url: str,
+    *,
+    migrate: bool = True,
+    options: DatabaseOptions | None = None,
+    master_key: MasterKeySource | None = None,
+) -> Store:
+    """Open the database at ``url``, creating or upgrading its schema, and unlock its sealed
+    secrets with the master key (``master_key``, default ``NXLINK_MASTER_KEY`` or the key file:
+    :class:`~nxlink.store.secretbox.MasterKeySource`).
 
     ``sqlite:///path`` or ``postgresql://user[:password]@host[:port]/database[?params]``
     (``postgres://`` too; libpq parameters such as ``options=-csearch_path=<schema>,public``
@@ -78,6 +89,7 @@ def open_store(url: str, *, migrate: bool = True, options: DatabaseOptions | Non
     if migrate:
         try:
             store.migrate()
+            store.unlock(master_key)
         except BaseException:
             store.close()
             raise

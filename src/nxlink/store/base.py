@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
 
+if TYPE_CHECKING:
+    from nxlink.store.secretbox import MasterKeySource, SecretBox
+
 #: The statistics counters, in the order of the ``task_stats`` columns.
 STAT_COUNTERS: Final[tuple[str, ...]] = (
     "total_order_count",
@@ -750,6 +753,83 @@ class Store(OutboxStore):
     """One database. Methods are synchronous; every write is one transaction."""
 
     url: str
+    _box: SecretBox | None = None
+
+    # -- secrets at rest -------------------------------------------------------------------
+    def unlock(self, source: MasterKeySource | None = None) -> SecretBox:
+        """Open the database's sealed secrets with the master key (``source``, default the
+        environment: :class:`~nxlink.store.secretbox.MasterKeySource`).
+
+        A database without a key check yet (new, or from before secrets were sealed) gets
+        one, and every plaintext secret is sealed, in one transaction. A missing or wrong key
+        raises :class:`~nxlink.store.secretbox.MasterKeyError`.
+        """
+        from nxlink.store import secretbox
+
+        source = source if source is not None else secretbox.MasterKeySource.from_env()
+        for _ in range(3):  # another process may be sealing the same database right now
+            box, new = secretbox.unlock(source, self._key_check())
+            if not new:
+                self._box = box
+                return box
+
+            def seal_plain(access_key: str, value: str, box: SecretBox = box) -> str:
+                if secretbox.is_sealed(value):
+                    return value
+                return box.seal(secretbox.secret_purpose(access_key), value)
+
+            if self._reseal(seal_plain, box.key_id, box.check(), expected=None) is not None:
+                self._box = box
+                return box
+        raise secretbox.MasterKeyError("the database's key check kept changing; try again")
+
+    def rotate_master(self, new: SecretBox) -> int:
+        """Seal every secret under ``new`` instead, in one transaction; returns how many."""
+        from nxlink.store import secretbox
+
+        old = self.secrets
+
+        def reseal(access_key: str, value: str) -> str:
+            purpose = secretbox.secret_purpose(access_key)
+            return new.seal(purpose, old.open(purpose, value))
+
+        stored = self._key_check()
+        count = self._reseal(reseal, new.key_id, new.check(),
+                             expected=None if stored is None else stored[1])  # fmt: skip
+        if count is None:
+            raise secretbox.MasterKeyError("the database's key check changed; try again")
+        self._box = new
+        return count
+
+    @property
+    def secrets(self) -> SecretBox:
+        """The unlocked master key (:meth:`unlock`; ``open_store`` does it)."""
+        if self._box is None:
+            raise StoreError(f"{self.url}: secrets are locked (open it with open_store)")
+        return self._box
+
+    def seal_secret(self, access_key: str, secret: str) -> str:
+        from nxlink.store.secretbox import secret_purpose
+
+        return self.secrets.seal(secret_purpose(access_key), secret)
+
+    def open_secret(self, access_key: str, stored: str) -> str:
+        from nxlink.store.secretbox import secret_purpose
+
+        return self.secrets.open(secret_purpose(access_key), stored)
+
+    @abc.abstractmethod
+    def _key_check(self) -> tuple[str, str] | None:
+        """The stored ``(key_id, check)``, None before the first :meth:`unlock`."""
+
+    @abc.abstractmethod
+    def _reseal(
+        self, change: Callable[[str, str], str], key_id: str, check: str, *, expected: str | None
+    ) -> int | None:
+        """In one write transaction, if the stored check is still ``expected``: replace every
+        access key's stored secret by ``change(access_key, stored)``, store ``check`` (of key
+        ``key_id``), and return how many secrets changed; None when the check moved. Leaves
+        no old secret readable in the database's files."""
 
     # -- lifecycle -------------------------------------------------------------------------
     @abc.abstractmethod

@@ -300,6 +300,42 @@ class PostgresStore(PostgresOutbox, Store):
             self._closed = True
             self._pool.close()
 
+    def _key_check(self) -> tuple[str, str] | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT key_id, check_value FROM master_key_check").fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def _reseal(
+        self, change: Callable[[str, str], str], key_id: str, check: str, *, expected: str | None
+    ) -> int | None:
+        with self._write() as conn:
+            # Sealing processes wait for each other: the first stores the check, the others
+            # then find it moved (an empty table has no row to lock).
+            conn.execute("LOCK TABLE master_key_check IN EXCLUSIVE MODE")
+            row = conn.execute("SELECT check_value FROM master_key_check").fetchone()
+            if (None if row is None else row[0]) != expected:
+                return None
+            changed = 0
+            for access_key, stored in conn.execute(
+                "SELECT access_key, secret FROM access_keys ORDER BY access_key FOR UPDATE"
+            ).fetchall():
+                new = change(access_key, stored)
+                if new != stored:
+                    conn.execute("UPDATE access_keys SET secret = %s WHERE access_key = %s",
+                                 (new, access_key))  # fmt: skip
+                    changed += 1
+            conn.execute(
+                "INSERT INTO master_key_check (id, key_id, check_value) VALUES (1, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, "
+                "check_value = excluded.check_value",
+                (key_id, check),
+            )
+        if changed:
+            # Rewrite the table: the old row versions are not left in its file.
+            with self._connection() as conn:
+                conn.execute("VACUUM FULL access_keys")
+        return changed
+
     def ping(self) -> None:
         with self._connection() as conn:
             conn.execute("SELECT 1").fetchone()
@@ -418,7 +454,7 @@ class PostgresStore(PostgresOutbox, Store):
                 conn.execute(
                     "INSERT INTO access_keys (account_id, access_key, secret, created_ts) "
                     "VALUES (%s, %s, %s, %s)",
-                    (account_id, access_key, secret, now),
+                    (account_id, access_key, self.seal_secret(access_key, secret), now),
                 )
         except StoreError as exc:
             if isinstance(exc.__cause__, pg_errors.UniqueViolation):
@@ -456,7 +492,7 @@ class PostgresStore(PostgresOutbox, Store):
                 "WHERE k.access_key = %s AND k.enabled = 1 AND a.enabled = 1",
                 (access_key,),
             ).fetchone()
-        return None if row is None else KeyAuth(row[0], row[1])
+        return None if row is None else KeyAuth(row[0], self.open_secret(access_key, row[1]))
 
     # -- flows and routes ------------------------------------------------------------------
     def create_flow(

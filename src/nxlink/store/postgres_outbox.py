@@ -38,6 +38,8 @@ class PostgresOutbox(OutboxStore):
 
         def _write(self) -> AbstractContextManager[psycopg.Connection[Any]]: ...
 
+        def open_secret(self, access_key: str, stored: str) -> str: ...
+
     def claim_callbacks(self, now_ms: int, *, limit: int, lease_ms: int) -> list[OutboxItem]:
         with self._write() as conn:
             rows = conn.execute(
@@ -132,4 +134,4 @@ class PostgresOutbox(OutboxStore):
                 "ORDER BY k.created_ts DESC, k.id DESC LIMIT 1",
                 (account_id,),
             ).fetchone()
-        return None if row is None else SigningKey(row[0], row[1])
+        return None if row is None else SigningKey(row[0], self.open_secret(row[0], row[1]))

@@ -8,6 +8,7 @@ import contextlib
 import importlib.resources
 import itertools
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -75,6 +76,22 @@ ORDER BY create_ts DESC, task_row_id DESC LIMIT ? OFFSET ?
 """
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file with mode 0600 (SQLite gives its -wal and -shm files the same
+    mode), or take group and other permissions away from an existing one and its companions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the database file: {exc}") from None
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if each.stat().st_mode & 0o077:
+                each.chmod(0o600)
+
+
 def _path_from_url(url: str) -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or len(url) == len(prefix):
@@ -111,6 +128,7 @@ class SQLiteStore(SQLiteOutbox, Store):
         parent = Path(self.path).parent
         if not parent.exists():
             raise StoreError(f"{url}: directory {str(parent)!r} does not exist")
+        _private_file(Path(self.path))
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -263,6 +281,39 @@ class SQLiteStore(SQLiteOutbox, Store):
                 applied.append(version)
         return applied
 
+    def _key_check(self) -> tuple[str, str] | None:
+        row = self._conn.execute("SELECT key_id, check_value FROM master_key_check").fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def _reseal(
+        self, change: Callable[[str, str], str], key_id: str, check: str, *, expected: str | None
+    ) -> int | None:
+        with self._write() as conn:
+            row = conn.execute("SELECT check_value FROM master_key_check").fetchone()
+            if (None if row is None else row[0]) != expected:
+                return None
+            # Freed space is zeroed, so the old values are not left in the file's pages.
+            conn.execute("PRAGMA secure_delete = ON")
+            changed = 0
+            for access_key, stored in conn.execute(
+                "SELECT access_key, secret FROM access_keys ORDER BY access_key"
+            ).fetchall():
+                new = change(access_key, stored)
+                if new != stored:
+                    conn.execute("UPDATE access_keys SET secret = ? WHERE access_key = ?",
+                                 (new, access_key))  # fmt: skip
+                    changed += 1
+            conn.execute(
+                "INSERT INTO master_key_check (id, key_id, check_value) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, "
+                "check_value = excluded.check_value",
+                (key_id, check),
+            )
+        if changed:
+            # The write-ahead log still holds the old pages: copy it into the file and empty it.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return changed
+
     def analyze(self) -> None:
         with self._write_lock:
             self._conn.execute("ANALYZE")
@@ -303,7 +354,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                 conn.execute(
                     "INSERT INTO access_keys (account_id, access_key, secret, created_ts) "
                     "VALUES (?, ?, ?, ?)",
-                    (account_id, access_key, secret, now),
+                    (account_id, access_key, self.seal_secret(access_key, secret), now),
                 )
             except sqlite3.IntegrityError:
                 raise StoreError(f"access key {access_key!r} already exists") from None
@@ -340,7 +391,7 @@ class SQLiteStore(SQLiteOutbox, Store):
         ).fetchone()
         if row is None:
             return None  # unknown keys are not remembered: a flood of them stays bounded
-        found = cache.keys[access_key] = KeyAuth(row[0], row[1])
+        found = cache.keys[access_key] = KeyAuth(row[0], self.open_secret(access_key, row[1]))
         return found
 
     # -- flows and routes ------------------------------------------------------------------

@@ -33,6 +33,8 @@ class SQLiteOutbox(OutboxStore):
 
         def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
+        def open_secret(self, access_key: str, stored: str) -> str: ...
+
     def claim_callbacks(self, now_ms: int, *, limit: int, lease_ms: int) -> list[OutboxItem]:
         with self._write() as conn:
             rows = conn.execute(
@@ -116,4 +118,4 @@ class SQLiteOutbox(OutboxStore):
             "ORDER BY k.created_ts DESC, k.rowid DESC LIMIT 1",
             (account_id,),
         ).fetchone()
-        return None if row is None else SigningKey(row[0], row[1])
+        return None if row is None else SigningKey(row[0], self.open_secret(row[0], row[1]))
