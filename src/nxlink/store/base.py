@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -178,6 +180,15 @@ class NewTask:
 
 
 # -- the callback outbox --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayKey:
+    """What makes a signed request the same request again: its key, ``ts`` and ``sign``."""
+
+    access_key: str
+    ts: int
+    sign: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -619,6 +630,19 @@ class LifecycleTx(abc.ABC):
         self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
     ) -> None: ...
 
+    # -- replayed writes ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def claim_replay(
+        self, account_id: int, key: ReplayKey, *, now_ms: int, forget_before_ts: int
+    ) -> bytes | None:
+        """Reserve ``key`` for this transaction's write and return None; or, when a committed
+        write holds it, that write's recorded answer (a transaction holding it now is waited
+        for). Keys whose ``ts`` is before ``forget_before_ts`` are forgotten first."""
+
+    @abc.abstractmethod
+    def record_replay(self, account_id: int, key: ReplayKey, answer: bytes) -> None:
+        """Keep the answer of the write that reserved ``key``."""
+
     # -- the dialer --------------------------------------------------------------------------
     @abc.abstractmethod
     def dialer_heartbeat(self, dialer_id: str, *, now_ms: int, alive_ms: int) -> int:
@@ -932,10 +956,24 @@ class Store(OutboxStore):
     def lifecycle(self) -> Iterator[LifecycleTx]:
         """One write transaction for a lifecycle event: committed when the block ends, rolled
         back (nothing written) when it raises. Touched tasks' JSON is re-rendered before the
-        commit, in the same transaction."""
+        commit, in the same transaction. Opened inside another one of the same thread, it is
+        that one (so a request's writes and its replay record commit together)."""
+        joined: LifecycleTx | None = getattr(self._units, "tx", None)
+        if joined is not None:  # a unit of work of this thread is open: this is part of it
+            yield joined
+            return
         with self._transaction() as tx:
-            yield tx
-            tx.flush_docs()
+            self._units.tx = tx
+            try:
+                yield tx
+                tx.flush_docs()
+            finally:
+                self._units.tx = None
+
+    @functools.cached_property
+    def _units(self) -> threading.local:
+        """The unit of work open in each thread, which a nested :meth:`lifecycle` joins."""
+        return threading.local()
 
     @abc.abstractmethod
     def _transaction(self) -> contextlib.AbstractContextManager[LifecycleTx]:

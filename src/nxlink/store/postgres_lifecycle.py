@@ -43,6 +43,7 @@ from nxlink.store.base import (
     NewOrder,
     NewTask,
     OrderState,
+    ReplayKey,
     Route,
     StoreError,
     StoreUnavailable,
@@ -405,6 +406,37 @@ class PostgresLifecycleTx(LifecycleTx):
             "INSERT INTO outbox (account_id, event_id, kind, url, body, created_ms, "
             "next_attempt_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (account_id, event_id, kind, url, body, now_ms, now_ms),
+        )
+
+    # -- replayed writes ---------------------------------------------------------------------
+    def claim_replay(
+        self, account_id: int, key: ReplayKey, *, now_ms: int, forget_before_ts: int
+    ) -> bytes | None:
+        no_nul("replay", access_key=key.access_key, sign=key.sign)
+        self._defer("DELETE FROM write_replays WHERE account_id = %s AND ts < %s",
+                    (account_id, forget_before_ts))  # fmt: skip
+        # A transaction holding the same key makes this one wait for its end: then the key is
+        # either committed with its answer (DO NOTHING) or free again (rolled back).
+        claimed = self._one(
+            "INSERT INTO write_replays (account_id, access_key, ts, sign, created_ms) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (account_id, key.access_key, key.ts, key.sign, now_ms),
+        )
+        if claimed is not None:
+            return None
+        row = self._one(
+            "SELECT answer FROM write_replays WHERE account_id = %s AND access_key = %s "
+            "AND ts = %s AND sign = %s",
+            (account_id, key.access_key, key.ts, key.sign),
+        )
+        assert row is not None and row[0] is not None, "a committed key holds its answer"
+        return bytes(row[0])
+
+    def record_replay(self, account_id: int, key: ReplayKey, answer: bytes) -> None:
+        self._defer(
+            "UPDATE write_replays SET answer = %s WHERE account_id = %s AND access_key = %s "
+            "AND ts = %s AND sign = %s",
+            (answer, account_id, key.access_key, key.ts, key.sign),
         )
 
     # -- the dialer --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from nxlink.store.base import (
     NewCall,
     NewOrder,
     OrderState,
+    ReplayKey,
     Route,
     StoreError,
     TaskRow,
@@ -267,6 +268,34 @@ class SQLiteLifecycleTx(LifecycleTx):
             "INSERT INTO outbox (account_id, event_id, kind, url, body, created_ms, "
             "next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (account_id, event_id, kind, url, body, now_ms, now_ms),
+        )
+
+    # -- replayed writes ---------------------------------------------------------------------
+    def claim_replay(
+        self, account_id: int, key: ReplayKey, *, now_ms: int, forget_before_ts: int
+    ) -> bytes | None:
+        conn = self.conn
+        conn.execute("DELETE FROM write_replays WHERE account_id = ? AND ts < ?",
+                     (account_id, forget_before_ts))  # fmt: skip
+        cur = conn.execute(
+            "INSERT INTO write_replays (account_id, access_key, ts, sign, created_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (account_id, key.access_key, key.ts, key.sign, now_ms),
+        )
+        if cur.rowcount == 1:
+            return None
+        row = conn.execute(
+            "SELECT answer FROM write_replays WHERE account_id = ? AND access_key = ? "
+            "AND ts = ? AND sign = ?",
+            (account_id, key.access_key, key.ts, key.sign),
+        ).fetchone()
+        return bytes(row[0])  # one writer at a time: the first write has committed its answer
+
+    def record_replay(self, account_id: int, key: ReplayKey, answer: bytes) -> None:
+        self.conn.execute(
+            "UPDATE write_replays SET answer = ? WHERE account_id = ? AND access_key = ? "
+            "AND ts = ? AND sign = ?",
+            (answer, account_id, key.access_key, key.ts, key.sign),
         )
 
     # -- the dialer --------------------------------------------------------------------------
