@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
 
 if TYPE_CHECKING:
+    from nxlink.store.ratelimit import Limit
     from nxlink.store.secretbox import MasterKeySource, SecretBox
 
 #: The statistics counters, in the order of the ``task_stats`` columns.
@@ -824,6 +825,12 @@ class Store(OutboxStore):
             raise secretbox.MasterKeyError("the database's key check changed; try again")
         self._box = new
         return count
+
+    # -- rate limits -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def take_token(self, access_key: str, *, now_ms: int, limit: Limit) -> float:
+        """One request of ``access_key`` under ``limit`` (:mod:`nxlink.store.ratelimit`):
+        0 when it may go on, else the milliseconds until it could."""
 
     @property
     def secrets(self) -> SecretBox:

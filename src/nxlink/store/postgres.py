@@ -58,6 +58,7 @@ from nxlink.store.postgres_lifecycle import (
     no_nul,
 )
 from nxlink.store.postgres_outbox import PostgresOutbox
+from nxlink.store.ratelimit import Limit
 from nxlink.store.urls import masked
 
 _INT64_MAX: Final = (1 << 63) - 1
@@ -299,6 +300,27 @@ class PostgresStore(PostgresOutbox, Store):
         with self._outage_lock:
             self._closed = True
             self._pool.close()
+
+    def take_token(self, access_key: str, *, now_ms: int, limit: Limit) -> float:
+        if has_nul(access_key):
+            return 0.0
+        # nxlink.store.ratelimit.take in one statement; SET reads the row as it was.
+        interval, tolerance = limit.interval_ms, limit.tolerance_ms
+        with self._connection() as conn:
+            row = conn.execute(
+                "INSERT INTO rate_buckets AS b (access_key, tat_ms, allowed) "
+                "VALUES (%(key)s, %(now)s + %(interval)s, true) "
+                "ON CONFLICT (access_key) DO UPDATE SET "
+                "tat_ms = CASE WHEN greatest(b.tat_ms, %(now)s) - %(now)s <= %(tolerance)s "
+                "THEN greatest(b.tat_ms, %(now)s) + %(interval)s ELSE b.tat_ms END, "
+                "allowed = greatest(b.tat_ms, %(now)s) - %(now)s <= %(tolerance)s "
+                "RETURNING tat_ms, allowed",
+                {"key": access_key, "now": float(now_ms), "interval": interval,
+                 "tolerance": tolerance},
+            ).fetchone()  # fmt: skip
+        assert row is not None
+        tat, allowed = float(row[0]), bool(row[1])
+        return 0.0 if allowed else max(tat, now_ms) - tolerance - now_ms
 
     def _key_check(self) -> tuple[str, str] | None:
         with self._connection() as conn:

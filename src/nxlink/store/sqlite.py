@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import importlib.resources
 import itertools
 import json
@@ -35,6 +36,7 @@ from nxlink.store.base import (
     TaskFilter,
 )
 from nxlink.store.copy import Table
+from nxlink.store.ratelimit import Limit, MemoryCells
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
@@ -280,6 +282,15 @@ class SQLiteStore(SQLiteOutbox, Store):
                 )
                 applied.append(version)
         return applied
+
+    def take_token(self, access_key: str, *, now_ms: int, limit: Limit) -> float:
+        # In this process's memory: a read never waits for SQLite's single writer. Each
+        # server process (--workers) then has buckets of its own.
+        return self._rate_cells.take(access_key, now_ms, limit)
+
+    @functools.cached_property
+    def _rate_cells(self) -> MemoryCells:
+        return MemoryCells()
 
     def _key_check(self) -> tuple[str, str] | None:
         row = self._conn.execute("SELECT key_id, check_value FROM master_key_check").fetchone()
