@@ -44,6 +44,7 @@ GLOBAL_TABLES = {
     "dialers",
     "sim_clock",
     "master_key_check",
+    "rate_buckets",  # keyed by access key, as access_keys
 }
 TENANT_TABLES = (
     "flows", "routes", "tasks", "task_stats", "task_pages", "account_task_counts",
