@@ -19,6 +19,7 @@ from db import Observer
 from nxlink.dialer.simulator import Simulator
 from nxlink.service import admin, lifecycle
 from nxlink.service.lifecycle import CallOutcome, Clock
+from nxlink.service.recordings import RecordingLinks
 from nxlink.store import Store
 
 NOW = NOW_MS // 1000
@@ -489,7 +490,7 @@ def test_deleting_the_last_open_contact_completes_the_task(
     outcome = CallOutcome(call_id="8d7f4b6e-1c2a-4e5f-9a0b-1c2d3e4f5a6b", result=1,
                           ring_seconds=5, talk_seconds=40, user_intent="A")  # fmt: skip
     assert lifecycle.report(store, held, outcome, dialer_id="test-dialer",
-                            clock=Clock(NOW + 45, SIM_MS))  # fmt: skip
+                            clock=Clock(NOW + 45, SIM_MS), links=RecordingLinks(store))  # fmt: skip
     assert state(api, tenant, task_id) == (2, None)
     outbox.nothing()
     ok(api, tenant, DELETE, {"taskId": task_id, "contactId": "c1"})
@@ -658,6 +659,11 @@ def recomputed(calls: list[dict[str, Any]], imported: int) -> dict[str, Any]:
     return counters
 
 
+def unsigned(call: dict[str, Any]) -> dict[str, Any]:
+    """The record with its recording link's expiry and signature left out."""
+    return {**call, "callAudioUrl": call["callAudioUrl"].split("?", 1)[0]}
+
+
 def test_counters_and_callbacks_after_the_simulator(
     store: Store, api: Api, tenant: Tenant, outbox: Outbox
 ) -> None:
@@ -688,8 +694,13 @@ def test_counters_and_callbacks_after_the_simulator(
         expected = recomputed(calls, 64)
         assert {k: stat[k] for k in expected} == expected, minutes
         assert store.recompute_counters().differences == []
-        # One call event per call so far, carrying exactly the record call/list answers.
-        assert {c["id"]: c for c in calls} == {i: e["call"] for i, e in call_events.items()}
+        # One call event per call so far, carrying exactly the record call/list answers (and
+        # the contact's other); the recording's link is signed when each is made.
+        assert {c["id"]: unsigned(c) for c in calls} == {
+            i: unsigned({k: v for k, v in e["call"].items() if k != "other"})
+            for i, e in call_events.items()
+        }
+        assert {e["call"]["other"] for e in call_events.values()} == {""}
     assert sim.in_flight == 0
     assert [(e["taskStatus"], e["pauseReason"]) for e in task_events] == [(3, None)]
     assert task_events[0]["statInfo"] == task_of(api, tenant, task_id)["statInfo"]
