@@ -27,7 +27,7 @@ INTENTS = {"A", "B", "C", "D", "E", "F"}
 BASE_URL = "http://127.0.0.1:8000"
 
 
-def kind(call: dict[str, Any]) -> str:
+def outcome_kind(call: dict[str, Any]) -> str:
     """The outcome kind of a record: answered, not answered, voicemail, transfer answered or
     transfer failed."""
     result = call["callResult"]

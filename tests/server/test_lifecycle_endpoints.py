@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from callrecords import check_record, kind
+from callrecords import check_record, outcome_kind
 from conftest import NOW_MS, Api, Tenant, make_api, make_tenant
 from db import Observer
 from nxlink.dialer.simulator import Simulator
@@ -1164,7 +1164,7 @@ def test_call_records_have_the_shape_of_the_contract(store: Store, tenant: Tenan
     kinds: dict[str, int] = {}
     for call in calls:
         check_record(call)
-        kinds[kind(call)] = kinds.get(kind(call), 0) + 1
+        kinds[outcome_kind(call)] = kinds.get(outcome_kind(call), 0) + 1
         assert (call["taskId"], call["userTaskId"]) == (task_id, "mixed")
         assert (call["autoFlowId"], call["autoFlowName"]) == (tenant.flow_id, "acme agent")
         assert call["calleePhone"] == f"+8529{int(call['contactId'][1:]):07d}"

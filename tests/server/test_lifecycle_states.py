@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from callrecords import check_record, outcome_kind
 from conftest import NOW_MS, Api, Tenant, make_tenant
 from db import Observer
 from nxlink.dialer.simulator import Simulator
@@ -686,6 +687,11 @@ def test_counters_and_callbacks_after_the_simulator(
                 assert list(body) == CALL_EVENT_KEYS
                 assert (body["eventType"], body["eventTs"]) == ("call.completed", SIM_MS)
                 assert body["call"]["id"] not in call_events
+                check_record(body["call"], event=True)
+                assert (body["call"]["callCallbackUrl"], body["call"]["orderCallbackUrl"]) == (
+                    CALL_URL,
+                    "",
+                )
                 call_events[body["call"]["id"]] = body
             else:
                 task_events.append(body)
@@ -701,6 +707,14 @@ def test_counters_and_callbacks_after_the_simulator(
             for i, e in call_events.items()
         }
         assert {e["call"]["other"] for e in call_events.values()} == {""}
+    # Every outcome kind was announced.
+    assert {outcome_kind(e["call"]) for e in call_events.values()} == {
+        "answered",
+        "not answered",
+        "voicemail",
+        "transfer answered",
+        "transfer failed",
+    }
     assert sim.in_flight == 0
     assert [(e["taskStatus"], e["pauseReason"]) for e in task_events] == [(3, None)]
     assert task_events[0]["statInfo"] == task_of(api, tenant, task_id)["statInfo"]
@@ -725,3 +739,55 @@ def test_no_callback_urls_no_outbox_rows(
     sim.advance(NOW + HOUR)
     assert state(api, tenant, task_id) == (3, None)
     outbox.nothing()
+
+
+OWN_URL = "http://127.0.0.1:9/own-events"
+
+
+def test_a_contacts_own_call_callback_url_wins(
+    store: Store, api: Api, tenant: Tenant, outbox: Outbox
+) -> None:
+    sure = route(store, tenant, answer=1.0)
+    with_url = create(api, tenant, routeId=sure, callCallbackUrl=CALL_URL, list=contacts("t", 2))
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {
+            "taskId": with_url,
+            "callCallbackUrl": OWN_URL,
+            "list": [{**c, "other": "mine"} for c in contacts("own", 2)],
+        },
+    )
+    ok(api, tenant, APPEND, {"taskId": with_url, "list": contacts("plain", 1)})
+    # A task without a URL of its own: only the contacts that brought one are announced.
+    without = create(api, tenant, routeId=sure, list=contacts("none", 2))
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {"taskId": without, "callCallbackUrl": OWN_URL, "list": contacts("late", 1)},
+    )
+    outbox.nothing()
+    sim = simulator(store, seed=3)
+    sim.advance(NOW)
+    sim.advance(NOW + HOUR)
+    sent = {body["call"]["contactId"]: (url, body["call"])
+            for kind_, url, body in outbox.new() if kind_ == "call"}  # fmt: skip
+    assert {contact: url for contact, (url, _) in sent.items()} == {
+        "t0": CALL_URL, "t1": CALL_URL, "plain0": CALL_URL,
+        "own0": OWN_URL, "own1": OWN_URL, "late0": OWN_URL,
+    }  # fmt: skip
+    for contact, (url, call) in sent.items():
+        check_record(call, event=True)
+        own = contact.startswith(("own", "late"))
+        assert (call["callCallbackUrl"], call["orderCallbackUrl"]) == (url, OWN_URL if own else "")
+        assert call["other"] == ("mine" if contact.startswith("own") else "")
+    # call/list says the same of each call.
+    listed = {c["contactId"]: c for task in (with_url, without)
+              for c in ok(api, tenant, CALLS, {"taskId": task, "pageSize": 100})["list"]}  # fmt: skip
+    assert {c: (v["callCallbackUrl"], v["orderCallbackUrl"]) for c, v in listed.items()} == {
+        "t0": (CALL_URL, ""), "t1": (CALL_URL, ""), "plain0": (CALL_URL, ""),
+        "own0": (OWN_URL, OWN_URL), "own1": (OWN_URL, OWN_URL), "late0": (OWN_URL, OWN_URL),
+        "none0": ("", ""), "none1": ("", ""),
+    }  # fmt: skip
