@@ -37,9 +37,11 @@ ALTER TABLE calls ADD COLUMN manual_end INTEGER;
 -- nxlink.contract.callrecord.CALL_ENDINGS gives them, the route's caller number and first
 -- line, the number with its country code; a human answered a transfer at once).
 UPDATE calls SET
-    route_id = coalesce((SELECT t.route_id FROM tasks AS t WHERE t.account_id = calls.account_id AND t.id = calls.task_row_id), ''),
+    route_id = coalesce((SELECT t.route_id FROM tasks AS t
+                         WHERE t.account_id = calls.account_id AND t.id = calls.task_row_id), ''),
     agent_group_id = coalesce((SELECT t.agent_group_id FROM tasks AS t
-                               WHERE t.account_id = calls.account_id AND t.id = calls.task_row_id), ''),
+                               WHERE t.account_id = calls.account_id
+                                 AND t.id = calls.task_row_id), ''),
     op_ts = call_end,
     turns = CASE WHEN answered = 1 THEN max(1, talk_seconds / 8) ELSE 0 END,
     sip_code = CASE result WHEN 2 THEN '480' WHEN 4 THEN '486' WHEN 5 THEN '603'
@@ -51,7 +53,8 @@ UPDATE calls SET
         ELSE CASE manual_status WHEN 1 THEN 'callee hung up' ELSE 'transfer not answered' END
     END,
     manual_start = CASE WHEN result = 17 THEN call_answer + talk_seconds END,
-    manual_answer = CASE WHEN result = 17 AND manual_status = 1 THEN call_answer + talk_seconds END,
+    manual_answer = CASE WHEN result = 17 AND manual_status = 1
+        THEN call_answer + talk_seconds END,
     manual_end = CASE WHEN result = 17 THEN call_end END,
     real_phone = CASE WHEN callee_phone LIKE '+%' THEN callee_phone
         ELSE '+' || coalesce((SELECT nullif(o.country_code, '') FROM orders AS o
@@ -60,9 +63,11 @@ UPDATE calls SET
 UPDATE calls SET
     caller_phone = coalesce((SELECT r.caller_phone FROM tasks AS t JOIN routes AS r
                              ON r.account_id = t.account_id AND r.route_id = t.route_id
-                             WHERE t.account_id = calls.account_id AND t.id = calls.task_row_id), ''),
+                             WHERE t.account_id = calls.account_id
+                               AND t.id = calls.task_row_id), ''),
     line_id = route_id || '-L1',
-    agent_group_name = CASE agent_group_id WHEN '' THEN '' ELSE 'Agent group ' || agent_group_id END,
+    agent_group_name = CASE agent_group_id WHEN '' THEN ''
+        ELSE 'Agent group ' || agent_group_id END,
     agent_id = CASE WHEN manual_status = 1 THEN agent_group_id || '-01' ELSE '' END,
     agent_name = CASE WHEN manual_status = 1 THEN 'Agent 01' ELSE '' END;
 UPDATE calls SET sip_addr = 'sip:' || ltrim(real_phone, '+') || '@' || line_id || '.sip.invalid';
