@@ -157,8 +157,8 @@ class CallRecord(BaseModel):
     route_id: str
     """The route's ``routeId``."""
     call_audio_url: str
-    """Absolute, expiring, signed URL of the recording (a WAV file as long as the call);
-    ``""`` when not answered."""
+    """Absolute, expiring, signed URL of the recording on this server (a WAV file
+    ``callElapsed`` seconds long); ``""`` when not answered."""
     attributes: list[Attribute] = Field(default_factory=list)
     """The contact's variables, in the order imported."""
     order_head: int

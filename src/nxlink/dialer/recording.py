@@ -149,14 +149,18 @@ def pcm(call: CallFacts) -> bytes:
         track.add(_silence(int(0.3 * RATE)))
         track.speak(rng, agent, end)
     else:
+        # The turns share what is left, each its part give or take a quarter; the last one
+        # speaks to the end (the hang-up).
         turns = max(1, call.turns)
-        average = max(1, (end - track.samples) // turns)
         for turn in range(turns):
             if track.samples >= end:
                 break
-            length = int(average * rng.uniform(0.6, 1.0))
+            left = turns - turn
+            share = (end - track.samples) // left
+            length = share if left == 1 else int(share * rng.uniform(0.75, 1.0))
             track.speak(rng, agent if turn % 2 == 0 else callee, min(end, track.samples + length))
-            track.add(_silence(rng.randint(int(0.3 * RATE), int(0.8 * RATE))))
+            if left > 1:
+                track.add(_silence(rng.randint(int(0.3 * RATE), int(0.8 * RATE))))
     if track.samples < total:
         track.add(_ring_back(total - track.samples) if call.result == 17 else _silence(
             total - track.samples))  # fmt: skip
