@@ -65,8 +65,8 @@ def test_the_postgresql_section_runs_as_written(tmp_path: Path, store_url: str) 
             assert done.returncode == 0, (command, done.stdout, done.stderr)
             outputs.append(done.stdout)
     upgrade, current, copy, _serve, worker = outputs
-    assert upgrade.endswith("applied 0004_dial_floor.sql\nnow at 4\n"), upgrade
-    assert current.startswith("4"), current
+    assert upgrade.endswith("applied 0005_call_record.sql\nnow at 5\n"), upgrade
+    assert current.startswith("5"), current
     assert copy.startswith("copied ") and "tasks 50," in copy, copy
     assert "worker stopped after" in worker, worker
     store = open_store(store_url)

@@ -37,7 +37,14 @@ NOW_MS = 1_767_225_600_000
 NOW = NOW_MS // 1000
 
 #: Global tables (Citus reference tables); every other table holds one account's rows.
-GLOBAL_TABLES = {"accounts", "access_keys", "schema_migrations", "dialers", "sim_clock"}
+GLOBAL_TABLES = {
+    "accounts",
+    "access_keys",
+    "schema_migrations",
+    "dialers",
+    "sim_clock",
+    "server_keys",
+}
 TENANT_TABLES = (
     "flows", "routes", "tasks", "task_stats", "task_pages", "account_task_counts",
     "account_day_counts", "account_status_day_counts", "account_hour_counts",

@@ -40,11 +40,14 @@ from nxlink.server.auth import Caller, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
+from nxlink.server.recordings import ROUTE as RECORDING_ROUTE
+from nxlink.server.recordings import RecordingFiles, recording_endpoint
 from nxlink.server.settings import Settings
 from nxlink.service import catalog, lifecycle, requests
 from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
 from nxlink.service.lifecycle import Clock
+from nxlink.service.recordings import RecordingLinks
 from nxlink.service.tasks import TaskPage
 from nxlink.store import Store, StoreUnavailable, open_store
 from nxlink.store.base import TaskState
@@ -79,6 +82,14 @@ class State:
         # The readiness probe asks whether the database answers, not whether a request's thread
         # is free; and a probe stuck on a dead database holds none of theirs.
         self.probe = DbThreads(1, name="nxlink-ready")
+        # The recordings' links, and their files.
+        self.links = RecordingLinks(
+            store,
+            base_url=settings.public_base_url(),
+            ttl_s=settings.recording_ttl_s,
+            key=settings.recording_key,
+        )
+        self.recordings = RecordingFiles(store)
         self.biz_types = frozenset(["100", *settings.extra_biz_types])
         self.actions = frozenset(["nxai", *settings.extra_actions])
 
@@ -299,7 +310,8 @@ def create_app(
 
     def call_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         query = requests.parse_call_list(body)
-        return paged(catalog.list_calls(state.store, caller.account_id, query))
+        return paged(catalog.list_calls(state.store, caller.account_id, query,
+                                        links=state.links, now=state.clock() // 1000))  # fmt: skip
 
     def flow_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         query = requests.parse_flow_list(body)
@@ -390,7 +402,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        workers = _start_background(settings, state.store)
+        workers = _start_background(settings, state.store, state.links)
         try:
             yield
         finally:
@@ -402,6 +414,7 @@ def create_app(
                 threads.close()
             state.store.close()
             state.log.close()
+            state.recordings.close()
 
     app = Starlette(
         routes=[
@@ -410,6 +423,17 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
+            Route(
+                RECORDING_ROUTE,
+                recording_endpoint(
+                    links=state.links,
+                    files=state.recordings,
+                    threads=state.reads,
+                    now_s=lambda: state.clock() // 1000,
+                    envelope=envelope,
+                ),
+                methods=["GET", "HEAD"],
+            ),
         ],
         exception_handlers={
             HTTPException: http_error,
@@ -507,7 +531,7 @@ class TraceMiddleware:
 
 
 def _start_background(
-    settings: Settings, store: Store
+    settings: Settings, store: Store, links: RecordingLinks
 ) -> list[tuple[threading.Thread, threading.Event]]:
     """The threads a server runs beside its requests: callback delivery, the simulator."""
     workers = []
@@ -521,7 +545,7 @@ def _start_background(
         from nxlink.dialer.simulator import SharedSimClock, Simulator
         from nxlink.dialer.simulator import start_thread as start_simulator
 
-        simulator = Simulator(store, seed=settings.sim_seed)
+        simulator = Simulator(store, seed=settings.sim_seed, links=links)
         workers.append(start_simulator(simulator, SharedSimClock(store, speed=settings.sim_speed)))
     return workers
 

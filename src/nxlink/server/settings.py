@@ -68,3 +68,21 @@ class Settings(BaseSettings):
     callback_backoff_scale: float = Field(
         1.0, gt=0, le=1, description="Shrinks the callback retry schedule (tests, demos)."
     )
+    public_url: str | None = Field(
+        None,
+        description="Base URL of this server in the links it hands out (recordings), e.g. "
+        "https://nxlink.example.com; default http://HOST:PORT. Give every process on the "
+        "database (servers, workers) the same.",
+    )
+    recording_ttl_s: int = Field(
+        86_400, ge=60, le=31_536_000, description="How long a recording's link is valid, seconds."
+    )
+    recording_key: str | None = Field(
+        None,
+        description="Key signing the recordings' links (default: a random key stored in the "
+        "database on first use, shared by every process on it).",
+    )
+
+    def public_base_url(self) -> str:
+        """The base of the links this server hands out."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

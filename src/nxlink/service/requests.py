@@ -96,6 +96,7 @@ class CallAppend:
     ref: TaskRef
     contacts: tuple[ContactIn, ...]
     country_code: str = ""
+    call_callback_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +209,11 @@ def parse_call_append(body: dict[str, Any]) -> CallAppend:
     ref = _task_ref(body, problems)
     country_code = _country_code(body, problems)
     contacts = _contacts(body, problems, required=True)
+    call_callback_url = _url(body, "callCallbackUrl", problems)
     if problems:
         raise _refusal(problems)
-    return CallAppend(ref=ref, contacts=contacts, country_code=country_code)
+    return CallAppend(ref=ref, contacts=contacts, country_code=country_code,
+                      call_callback_url=call_callback_url)  # fmt: skip
 
 
 def parse_order_delete(body: dict[str, Any]) -> OrderDelete:
