@@ -828,7 +828,7 @@ def test_a_contacts_own_call_callback_url_wins(
         APPEND,
         {"taskId": without, "callCallbackUrl": OWN_URL, "list": contacts("late", 1)},
     )
-    outbox.nothing()
+    outbox.started(with_url, without)
     sim = simulator(store, seed=3)
     sim.advance(NOW)
     sim.advance(NOW + HOUR)
