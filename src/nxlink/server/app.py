@@ -86,11 +86,12 @@ class State:
         # is free; and a probe stuck on a dead database holds none of theirs.
         self.probe = DbThreads(1, name="nxlink-ready")
 
-    def generations(self, endpoint: Endpoint) -> Generations:
-        """The header pairs ``endpoint`` accepts under these settings."""
+    def generations(self, endpoint: Endpoint, path: str) -> Generations:
+        """The header pairs ``endpoint`` accepts at ``path`` under these settings."""
         settings = self.settings
         return Generations.of(
             endpoint,
+            operation=path.removeprefix(API_PREFIX),
             strict=settings.strict_headers,
             extra_biz_types=settings.extra_biz_types,
             extra_actions=settings.extra_actions,
@@ -222,14 +223,14 @@ def create_app(
     )
     nest = settings.envelope == "data"
 
-    def api_endpoint(endpoint: Endpoint, answer: Answer) -> ASGIApp:
+    def api_endpoint(endpoint: Endpoint, path: str, answer: Answer) -> ASGIApp:
         """An API endpoint as a plain ASGI app, checked in the contract's order: the body's
         size and media type on the loop, then authentication and ``answer`` in one hop to a
         read or write thread (as declared). A :class:`StoreUnavailable` goes up to the
         middleware (503)."""
         threads = state.reads if endpoint.read_only else state.writes
         limit = state.body_limit(endpoint)
-        generations = state.generations(endpoint)
+        generations = state.generations(endpoint, path)
 
         def authenticated(headers: dict[str, str], body: bytes) -> Caller:
             return authenticate(
@@ -351,8 +352,8 @@ def create_app(
     assert set(answers) == declared, f"handlers {sorted(answers)} != endpoints {sorted(declared)}"
     api_routes: dict[str, ASGIApp] = {}
     for endpoint in ENDPOINTS:
-        endpoint_app = api_endpoint(endpoint, answers[endpoint.name])
-        api_routes.update((path, endpoint_app) for path in endpoint.paths)
+        for path in endpoint.paths:
+            api_routes[path] = api_endpoint(endpoint, path, answers[endpoint.name])
 
     async def healthz(request: Request) -> Response:
         return _json_response(

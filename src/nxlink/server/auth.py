@@ -30,7 +30,7 @@ class Caller:
 class Generations:
     """The ``bizType``/``action`` pairs one endpoint accepts."""
 
-    #: The endpoint's name (``task/list``), for messages.
+    #: The path under the prefix (``task/list``, ``call/delete``), for messages.
     operation: str
     #: ``bizType`` values of the current generation (100 and the extra ones): with ``nxai``.
     biz_types: frozenset[str]
@@ -46,12 +46,13 @@ class Generations:
         cls,
         endpoint: Endpoint,
         *,
+        operation: str = "",
         strict: bool,
         extra_biz_types: Collection[str] = (),
         extra_actions: Collection[str] = (),
     ) -> Generations:
         return cls(
-            operation=endpoint.name,
+            operation=operation or endpoint.name,
             biz_types=frozenset([BIZ_TYPE, *extra_biz_types]),
             old_biz_types=frozenset() if strict else frozenset([OLD_BIZ_TYPE]),
             own_action=endpoint.action,
