@@ -344,7 +344,6 @@ _CONTACT_REFUSALS: Final = (
         "list[<i>].params[<j>].name: '<name>' is not a variable of flow <n> (variables: <names>)",
         "a `params` name that is not a variable of the task's flow",
     ),
-    ("... and <n> more", f"ends a message listing the first {MAX_PROBLEMS} problems of more"),
 )
 
 
@@ -416,9 +415,6 @@ TASK_LIST: Final = Endpoint(
         "pageSize": 10,
     },
     refused="pageSize: at most 1000, got 5000",
-    refusals=(
-        ("<field>: at most 100 decimal places", "a rate bound with more decimal places"),
-    ),
 )  # fmt: skip
 
 TASK_CREATE: Final = Endpoint(
@@ -745,3 +741,124 @@ READ_ONLY_PATHS: Final = frozenset(path for path, e in BY_PATH.items() if e.read
 OWN_ACTIONS: Final[dict[str, Endpoint]] = {
     endpoint.action: endpoint for endpoint in ENDPOINTS if endpoint.action != ACTION
 }
+
+
+# -- refusal wording ---------------------------------------------------------------------------
+
+_INTEGER_REFUSALS: Final = (
+    "must be an integer, got <value>",
+    "must be an integer, not a fraction (<value>)",
+    "must be a finite integer, got <value>",
+    "out of range for a 32-bit integer, got <value>",
+)
+
+
+def _text_refusals(required: bool, max_length: int | None, allow_nul: bool) -> list[str]:
+    said = ["required"] if required else []
+    said += ["must be a string, got <value>",
+             "not valid Unicode (contains a lone surrogate escape)"]  # fmt: skip
+    if not allow_nul:
+        said.append("must not contain the NUL character")
+    if max_length is not None:
+        said.append(f"at most {max_length} characters, got <n>")
+    return said
+
+
+def field_refusals(field: Field, label: str = "") -> list[str]:
+    """The messages (``<placeholders>`` for what varies) with which a request is refused for
+    ``field``, as the parser words them; ``label`` is where the field sits (``list[<i>].name``)."""
+    label = label or field.name
+    said: list[str]
+    if isinstance(field, Text):
+        said = _text_refusals(field.required, field.max_length, field.allow_nul)
+        if field.not_blank:
+            said.append("must not be blank")
+    elif isinstance(field, Url):
+        said = [*_text_refusals(False, field.max_length, False),
+                "must be an http(s) URL, got <value>"]  # fmt: skip
+    elif isinstance(field, CountryCode):
+        said = [*_text_refusals(False, None, False),
+                f"must be {field.min_digits} to {field.max_digits} digits with an optional "
+                "leading +, got <value>"]  # fmt: skip
+    elif isinstance(field, Integer):
+        said = (["required"] if field.required else []) + list(_INTEGER_REFUSALS)
+        if field.name == "pageSize" and field.high is not None:
+            said += [f"at most {field.high}, got <n>", f"must be from {field.low} to "
+                     f"{field.high}, got <n>"]  # fmt: skip
+        elif field.high is None:
+            said.append(f"must be at least {field.low}, got <n>")
+        else:
+            said.append(f"must be from {field.low} to {field.high}, got <n>")
+    elif isinstance(field, OneOf):
+        listed = ", ".join(map(str, field.values))
+        said = [*_INTEGER_REFUSALS, f"must be one of {listed}, got <n>"]
+    elif isinstance(field, Timestamp):
+        said = ["<value> looks like epoch milliseconds; send epoch seconds",
+                *_INTEGER_REFUSALS, "must be at least 0, got <n>"]  # fmt: skip
+    elif isinstance(field, Rate):
+        said = ["must be a number, got <value>", "must be a finite number, got <value>",
+                f"must be from {field.low:.1f} to {field.high:.1f}, got <value>",
+                "at most 100 decimal places"]  # fmt: skip
+    elif isinstance(field, TaskRef):
+        return [
+            f"{field.name}: required (or {field.alternative})",
+            *(f"{name}: {text}" for name in (field.name, field.alternative)
+              for text in _text_refusals(False, field.max_length, False)),
+        ]  # fmt: skip
+    elif isinstance(field, ContactId):
+        said = ["must be a string or an integer, got <value>",
+                *_text_refusals(True, field.max_length, False)]  # fmt: skip
+    elif isinstance(field, Phone):
+        said = [*_text_refusals(True, None, False),
+                "must be digits with an optional leading +, got <value>",
+                f"must have {field.min_digits} to {field.max_digits} digits, got <n>"]  # fmt: skip
+    elif isinstance(field, Params):
+        item = f"{label}[<j>]"
+        return [
+            f"{label}: must be an array, got <value>",
+            f"{item}: must be an object, got <value>",
+            *(f"{item}.name: {text}"
+              for text in _text_refusals(True, field.name_max_length, False)),
+            f"{item}.name: <name> is repeated; names must be distinct",
+            *(f"{item}.value: {text}" for text in (
+                "must be a finite number, got <value>", "must be a string or a number, got "
+                "<value>", "out of range for a number, got <value>",
+                *_text_refusals(False, field.value_max_length, False)[1:])),
+        ]  # fmt: skip
+    elif isinstance(field, Contacts):
+        said = (["required", "must not be empty"] if field.required else []) + [
+            "must be an array", f"at most {field.max_items} contacts, got <n>"]  # fmt: skip
+        item = f"{label}[<i>]"
+        return [
+            *(f"{label}: {text}" for text in said),
+            f"{item}: must be an object, got <value>",
+            *(text for entry in field.items
+              for text in field_refusals(entry, f"{item}.{entry.name}")),
+            "Duplicate contactIds are not allowed: <id>",
+        ]  # fmt: skip
+    else:  # pragma: no cover - every kind is above
+        raise TypeError(f"{field.name}: no wording for a {type(field).__name__}")
+    return [f"{label}: {text}" for text in said]
+
+
+def rule_refusal(rule: Rule) -> str:
+    """The message with which a request is refused for breaking ``rule``."""
+    if isinstance(rule, AtLeast):
+        values = f" (<{rule.name}> < <{rule.other}>)" if rule.show_values else ""
+        return f"{rule.name}: must be at least {rule.other}{values}"
+    if isinstance(rule, After):
+        return f"{rule.name}: must be after {rule.other} (<{rule.name}> <= <{rule.other}>)"
+    return f"{rule.name}: required when {rule.other} is {rule.value}"
+
+
+def refusals(endpoint: Endpoint) -> list[tuple[str, str]]:
+    """Every refusal of ``endpoint`` (message, when): its fields', its rules', and those only
+    the service can tell."""
+    said: list[tuple[str, str]] = []
+    for declared in endpoint.fields:
+        said += [(text, f"`{declared.name}`") for text in field_refusals(declared)]
+    said += [(rule_refusal(rule), "a rule between fields") for rule in endpoint.rules]
+    said += list(endpoint.refusals)
+    said.append(("... and <n> more", f"ends a message listing the first {MAX_PROBLEMS} problems "
+                 "of more"))  # fmt: skip
+    return list(dict.fromkeys(said))
