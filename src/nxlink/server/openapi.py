@@ -361,6 +361,7 @@ def answer_examples() -> dict[type[BaseModel], Json]:
     """An example object of each answer model."""
     return {
         Task: TASK_EXAMPLE,
+        StatInfo: STAT_INFO_EXAMPLE,
         CallRecord: {k: v for k, v in CALL_EVENT_EXAMPLE.items() if k != "other"},
         Flow: {"autoFlowId": 158, "autoFlowName": "Renewal reminder",
                "variables": ["name", "due"], "createTs": 1767139200},
