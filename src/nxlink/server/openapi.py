@@ -448,7 +448,7 @@ def _schemas(settings: Settings) -> Json:
 # -- operations --------------------------------------------------------------------------------
 
 
-def _codes(settings: Settings) -> list[Json]:
+def result_codes(settings: Settings) -> list[Json]:
     """The result codes in checking order (``conventions.md``): the first failure answers."""
     old = "" if settings.strict_headers else f", or `{OLD_BIZ_TYPE}` with the operation's own"
     return [
@@ -640,7 +640,7 @@ def _operation(endpoint: Endpoint, settings: Settings, path: str) -> Json:
         },
         "x-readOnly": endpoint.read_only,
         "x-bodyLimit": limit,
-        "x-codes": _codes(settings),
+        "x-codes": result_codes(settings),
         "x-refusals": [{"message": m, "when": w} for m, w in contract.refusals(endpoint)],
         "x-codeSamples": [{"lang": "Shell", "label": "nxlink api",
                            "source": f"nxlink api {path.removeprefix(API_PREFIX)} "
