@@ -130,8 +130,9 @@ def _type_html(schema: Json) -> str:
     if isinstance(ref, str):
         name = ref.rsplit("/", 1)[-1]
         return f'<a href="#schema-{_e(_anchor(name))}">{_e(name)}</a>'
-    if "oneOf" in schema:
-        return " or ".join(_type_html(branch) for branch in schema["oneOf"])
+    for combined in ("oneOf", "anyOf"):
+        if combined in schema and "type" not in schema:
+            return " or ".join(_type_html(branch) for branch in schema[combined])
     if "const" in schema:
         return f"<code>{_e(json.dumps(schema['const'], ensure_ascii=False))}</code>"
     kind = schema.get("type")
