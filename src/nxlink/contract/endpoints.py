@@ -617,46 +617,59 @@ CALL_LIST: Final = Endpoint(
     refusals=(("taskId: no task '<id>' in this account", "no such task in the caller's account"),),
 )  # fmt: skip
 
-FLOW_LIST: Final = Endpoint(
+
+def _catalog_list(
+    *,
+    name: str,
+    operation_id: str,
+    summary: str,
+    description: str,
+    what: str,
+    field: str,
+    example: str,
+    default_size: int,
+    answer: type[BaseModel],
+) -> Endpoint:
+    """flow/list and route/list: a name filter (contains, case-insensitive) and the page."""
+    return Endpoint(
+        name=name, operation_id=operation_id, tag="catalog", summary=summary,
+        description=description, read_only=True, paged=True, answer=answer,
+        body_required=False,
+        items=(
+            Text(name=field, attr="name_fold", max_length=MAX_NAME_LENGTH, fold=True,
+                 example=example, description=f"{what} name contains it, case-insensitive for "
+                 "every Unicode letter.", filter="name contains it, case-insensitive"),
+            *_page_fields(default_size=default_size),
+        ),
+        example={field: example, "pageNumber": 1, "pageSize": default_size},
+        refused="pageSize: at most 1000, got 5000",
+    )  # fmt: skip
+
+
+FLOW_LIST: Final = _catalog_list(
     name="flow/list",
     operation_id="listFlows",
-    tag="catalog",
     summary="Query the AI agents (flows) of the account",
     description="The enabled AI agents (flows) of the caller's account, by id ascending, with "
     "the variable names each accepts in a contact's `params`.",
-    read_only=True,
-    paged=True,
+    what="Flow",
+    field="name",
+    example="renewal",
+    default_size=10,
     answer=Flow,
-    body_required=False,
-    items=(
-        Text(name="name", attr="name_fold", max_length=MAX_NAME_LENGTH, fold=True,
-             example="renewal", description="Flow name contains it, case-insensitive for every "
-             "Unicode letter.", filter="name contains it, case-insensitive"),
-        *_page_fields(default_size=10),
-    ),
-    example={"name": "renewal", "pageNumber": 1, "pageSize": 10},
-    refused="pageSize: at most 1000, got 5000",
-)  # fmt: skip
+)
 
-ROUTE_LIST: Final = Endpoint(
+ROUTE_LIST: Final = _catalog_list(
     name="route/list",
     operation_id="listRoutes",
-    tag="catalog",
     summary="Query the call routes of the account",
     description="The enabled call routes of the caller's account, by id ascending.",
-    read_only=True,
-    paged=True,
+    what="Route",
+    field="routeName",
+    example="HK",
+    default_size=100,
     answer=Route,
-    body_required=False,
-    items=(
-        Text(name="routeName", attr="name_fold", max_length=MAX_NAME_LENGTH, fold=True,
-             example="HK", description="Route name contains it, case-insensitive for every "
-             "Unicode letter.", filter="name contains it, case-insensitive"),
-        *_page_fields(default_size=100),
-    ),
-    example={"routeName": "HK", "pageNumber": 1, "pageSize": 100},
-    refused="pageSize: at most 1000, got 5000",
-)  # fmt: skip
+)
 
 TASK_START: Final = Endpoint(
     name="task/start",
