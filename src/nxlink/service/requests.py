@@ -152,22 +152,38 @@ class Parser:
     """An endpoint's fields and rules, compiled: ``parser(body)`` is the dict of attributes
     (``Field.attr``) to coerced values, or the 20000 naming every bad field."""
 
-    __slots__ = ("attrs", "endpoint", "steps")
+    __slots__ = ("attrs", "endpoint", "fields", "pairs", "required_when", "steps")
     attrs: dict[str, str]
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         attrs = {field.name: field.attr or field.name for field in endpoint.fields}
         self.attrs = attrs
+        #: Every field and rule in declaration order (the order a refusal lists problems in).
         self.steps: tuple[tuple[str | None, str, Any, Step], ...] = tuple(
             (*_unset(item, attrs), _step(item, attrs)) for item in endpoint.items
+        )
+        #: The fields alone, and the rules as plain comparisons, for a request that passes.
+        self.fields = tuple(
+            step for step, item in zip(self.steps, endpoint.items, strict=True)
+            if isinstance(item, contract.Field)
+        )  # fmt: skip
+        self.pairs: tuple[tuple[str, str, bool], ...] = tuple(
+            (attrs[rule.name], attrs[rule.other], isinstance(rule, contract.After))
+            for rule in endpoint.rules
+            if isinstance(rule, (contract.AtLeast, contract.After))
+        )
+        self.required_when: tuple[tuple[str, str, int], ...] = tuple(
+            (rule.name, attrs[rule.other], rule.value)
+            for rule in endpoint.rules
+            if isinstance(rule, contract.RequiredWhen)
         )
 
     def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
         problems: list[str] = []
         values: dict[str, Any] = {}
         get = body.get
-        for name, attr, unset, step in self.steps:
+        for name, attr, unset, step in self.fields:
             # The hot path: most fields of most requests are not set.
             if name is not None:
                 value = get(name)
@@ -175,9 +191,32 @@ class Parser:
                     values[attr] = unset
                     continue
             step(body, problems, values)
-        if problems:
-            raise refusal(problems)
-        return values
+        if not problems and self._rules_hold(get, values):
+            return values
+        # Refused: the ordered run words every problem, in declaration order.
+        raise self.refusal(body)
+
+    def _rules_hold(self, get: Callable[[str], Any], values: dict[str, Any]) -> bool:
+        for late, early, strict in self.pairs:
+            high, low = values[late], values[early]
+            if high is not None and low is not None and (high <= low if strict else high < low):
+                return False
+        for name, other, value in self.required_when:
+            if values[other] == value and is_unset(get(name)):
+                return False
+        return True
+
+    def refusal(self, body: dict[str, Any]) -> ApiError:
+        """The 20000 of a body that breaks a field or a rule, every problem named in order."""
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        for name, attr, unset, step in self.steps:
+            if name is not None and is_unset(body.get(name)):
+                values[attr] = unset
+                continue
+            step(body, problems, values)
+        assert problems, "refused without a problem"
+        return refusal(problems)
 
 
 def _unset(item: contract.Item, attrs: dict[str, str]) -> tuple[str | None, str, Any]:
