@@ -33,9 +33,76 @@ def _document(envelope: str) -> dict[str, Any]:
     return openapi_document(Settings(envelope=envelope))  # type: ignore[arg-type]
 
 
+Validator = jsonschema.Draft202012Validator
+
+
+class _Check:
+    """The checks of one path and status: the success answer (its page's rows one by one,
+    each distinct row once per test run: rows recur across the suite's many listings) or the
+    refusal, chosen by ``code`` (the document's ``oneOf`` of the two, whose codes are
+    disjoint)."""
+
+    def __init__(self, document: dict[str, Any], schema: dict[str, Any]) -> None:
+        components = document["components"]
+        self.success: Validator | None = None
+        self.error: Validator | None = None
+        self.rows: Validator | None = None
+        self.rows_at: tuple[str, ...] = ()
+        for branch in schema.get("oneOf", [schema]):
+            name = branch["$ref"].rsplit("/", 1)[-1]
+            if name == "Error":
+                self.error = Validator({**branch, "components": components})
+                continue
+            success = json.loads(json.dumps(components["schemas"][name]))
+            for at in (("list",), ("data", "list")):
+                holder = success
+                for key in at[:-1]:
+                    holder = holder["properties"].get(key, {})
+                rows = holder.get("properties", {}).get(at[-1])
+                if rows is not None and rows.get("type") == "array":
+                    self.rows = Validator({**rows["items"], "components": components})
+                    self.rows_at = at
+                    rows["items"] = {}
+            self.success = Validator({**success, "components": components})
+        self.valid_rows: set[str] = set()
+
+    def problems(self, answer: Any) -> list[str]:
+        success = isinstance(answer, dict) and answer.get("code") == 0
+        validator = self.success if success else self.error
+        if validator is None:
+            return ["(answer): the document has no such answer here"]
+        found = _reasons(validator, answer)
+        if success and self.rows is not None and not found:
+            rows: Any = answer
+            for key in self.rows_at:
+                rows = rows[key]
+            for index, row in enumerate(rows):
+                key = json.dumps(row, sort_keys=True)
+                if key in self.valid_rows:
+                    continue
+                reasons = _reasons(self.rows, row, prefix=f"{'/'.join(self.rows_at)}/{index}")
+                if reasons:
+                    return reasons
+                self.valid_rows.add(key)
+        return found
+
+
+def _reasons(validator: Validator, value: Any, *, prefix: str = "") -> list[str]:
+    """The deepest reason ``value`` does not validate (a oneOf's branch, not "is not valid under
+    any of the given schemas"); empty when it does."""
+    if validator.is_valid(value):
+        return []
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    assert error is not None
+    while error.context:
+        error = jsonschema.exceptions.best_match(error.context) or error.context[0]
+    where = "/".join(filter(None, [prefix, *map(str, error.absolute_path)])) or "(answer)"
+    return [f"{where}: {error.message[:300]}"]
+
+
 @functools.cache
-def _validator(envelope: str, path: str, status: int) -> jsonschema.Draft202012Validator | None:
-    """The validator of ``path``'s answers with ``status``; None when the document has none."""
+def _check(envelope: str, path: str, status: int) -> _Check | None:
+    """The check of ``path``'s answers with ``status``; None when the document has none."""
     document = _document(envelope)
     item = document["paths"].get(path)
     if item is None:
@@ -47,28 +114,20 @@ def _validator(envelope: str, path: str, status: int) -> jsonschema.Draft202012V
     ref = response.get("$ref")
     if ref:
         response = document["components"]["responses"][ref.rsplit("/", 1)[-1]]
-    schema = response["content"]["application/json"]["schema"]
-    return jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+    return _Check(document, response["content"]["application/json"]["schema"])
 
 
 def problems(envelope: str, path: str, status: int, body: bytes) -> list[str]:
     """Why the answer does not validate (empty: it does)."""
-    validator = _validator(envelope, path, status)
-    if validator is None:
+    check = _check(envelope, path, status)
+    if check is None:
         return [f"{status} {path}: the document has no answer with status {status}"]
     try:
         answer = json.loads(body)
     except ValueError:
         return [f"{status} {path}: not JSON: {body[:80]!r}"]
     VALIDATED[0] += 1
-    error = jsonschema.exceptions.best_match(validator.iter_errors(answer))
-    if error is None:
-        return []
-    # The deepest reason (a oneOf's branch), not "is not valid under any of the given schemas".
-    while error.context:
-        error = jsonschema.exceptions.best_match(error.context) or error.context[0]
-    where = "/".join(map(str, error.absolute_path)) or "(answer)"
-    return [f"{status} {path}: {where}: {error.message[:300]}"]
+    return [f"{status} {path}: {reason}" for reason in check.problems(answer)]
 
 
 class ValidatingApp:
