@@ -152,7 +152,8 @@ class Parser:
     """An endpoint's fields and rules, compiled: ``parser(body)`` is the dict of attributes
     (``Field.attr``) to coerced values, or the 20000 naming every bad field."""
 
-    __slots__ = ("attrs", "endpoint", "fields", "pairs", "required_when", "steps")
+    __slots__ = ("always", "attrs", "defaults", "endpoint", "optional", "pairs", "required_when",
+                 "steps")  # fmt: skip
     attrs: dict[str, str]
 
     def __init__(self, endpoint: Endpoint) -> None:
@@ -163,11 +164,16 @@ class Parser:
         self.steps: tuple[tuple[str | None, str, Any, Step], ...] = tuple(
             (*_unset(item, attrs), _step(item, attrs)) for item in endpoint.items
         )
-        #: The fields alone, and the rules as plain comparisons, for a request that passes.
-        self.fields = tuple(
+        # For a request that passes: the values of the fields not sent, the steps of the
+        # optional fields by name (run for those sent), the steps that always run, and the
+        # rules as plain comparisons.
+        fields = [
             step for step, item in zip(self.steps, endpoint.items, strict=True)
             if isinstance(item, contract.Field)
-        )  # fmt: skip
+        ]  # fmt: skip
+        self.defaults = {attr: unset for name, attr, unset, _ in fields if name is not None}
+        self.optional = {name: step for name, _, _, step in fields if name is not None}
+        self.always = tuple(step for name, _, _, step in fields if name is None)
         self.pairs: tuple[tuple[str, str, bool], ...] = tuple(
             (attrs[rule.name], attrs[rule.other], isinstance(rule, contract.After))
             for rule in endpoint.rules
@@ -181,30 +187,29 @@ class Parser:
 
     def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
         problems: list[str] = []
-        values: dict[str, Any] = {}
-        get = body.get
-        for name, attr, unset, step in self.fields:
-            # The hot path: most fields of most requests are not set.
-            if name is not None:
-                value = get(name)
-                if value is None or value == "":
-                    values[attr] = unset
-                    continue
+        values = self.defaults.copy()
+        optional = self.optional
+        # The hot path: only the fields sent (and set) run their steps.
+        for name, value in body.items():
+            if value is not None and value != "":
+                step = optional.get(name)
+                if step is not None:
+                    step(body, problems, values)
+        for step in self.always:
             step(body, problems, values)
-        if not problems and self._rules_hold(get, values):
-            return values
+        if not problems:
+            for late, early, strict in self.pairs:
+                high, low = values[late], values[early]
+                if high is not None and low is not None and (high <= low if strict else high < low):
+                    break
+            else:
+                for name, other, expected in self.required_when:
+                    if values[other] == expected and is_unset(body.get(name)):
+                        break
+                else:
+                    return values
         # Refused: the ordered run words every problem, in declaration order.
         raise self.refusal(body)
-
-    def _rules_hold(self, get: Callable[[str], Any], values: dict[str, Any]) -> bool:
-        for late, early, strict in self.pairs:
-            high, low = values[late], values[early]
-            if high is not None and low is not None and (high <= low if strict else high < low):
-                return False
-        for name, other, value in self.required_when:
-            if values[other] == value and is_unset(get(name)):
-                return False
-        return True
 
     def refusal(self, body: dict[str, Any]) -> ApiError:
         """The 20000 of a body that breaks a field or a rule, every problem named in order."""
