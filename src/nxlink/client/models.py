@@ -1,4 +1,5 @@
-"""Typed answers of the task list: :class:`TaskPage`, :class:`Task`, :class:`StatInfo`.
+"""Typed answers of the task list: :class:`TaskPage`, and :class:`Task` and :class:`StatInfo`
+(declared once in :mod:`nxlink.contract.task`, where the OpenAPI document reads them too).
 
 Fields are snake_case and validate from the wire's camelCase names. The models are tolerant:
 unknown keys are kept (``model_extra``), keys the contract marks optional may be missing, numbers
