@@ -31,8 +31,9 @@ def profile(keys: list[str], repeat: int) -> dict[str, dict[str, float]]:
     import orjson
     from starlette.datastructures import Headers
 
+    from nxlink.contract.endpoints import TASK_LIST
     from nxlink.server import app as app_module
-    from nxlink.server.auth import authenticate
+    from nxlink.server.auth import Generations, authenticate
     from nxlink.server.log import RequestLog
     from nxlink.service import tasks as svc
     from nxlink.store import open_store
@@ -54,6 +55,7 @@ def profile(keys: list[str], repeat: int) -> dict[str, dict[str, float]]:
     store = open_store(manifest.db_url)
     log = RequestLog(str(dataset.DATA_DIR / "inprocess-requests.log"))
     out: dict[str, dict[str, float]] = {}
+    generations = Generations.of(TASK_LIST, strict=False)
     try:
         for key in keys:
             sc = scenarios(manifest)[key]
@@ -70,7 +72,7 @@ def profile(keys: list[str], repeat: int) -> dict[str, dict[str, float]]:
                 t0 = clock()
                 caller = authenticate(
                     headers, body, store=store, now_ms=lambda: time.time_ns() // 10**6,
-                    window_ms=60_000, biz_types={"100"}, actions={"nxai"},
+                    window_ms=60_000, generations=generations,
                 )  # fmt: skip
                 t1 = clock()
                 query = svc.parse_task_list(svc.parse_json_object(body))

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+import answers
 from backends import POSTGRES_ENV, Backend, PostgresBackend, SQLiteBackend
 from db import Observer
-from nxlink.server.app import TASK_LIST_PATH, create_app
+from nxlink.server import app as server_app
+from nxlink.server.app import TASK_LIST_PATH
 from nxlink.server.settings import Settings
 from nxlink.service import admin
 from nxlink.store import NewTask, Store, open_store
@@ -36,6 +38,22 @@ _CONFIG = Path(tempfile.mkdtemp(prefix="nxlink-test-config-"))
 os.environ["XDG_CONFIG_HOME"] = str(_CONFIG)
 os.environ.pop("NXLINK_MASTER_KEY", None)
 os.environ["NXLINK_MASTER_KEY_FILE"] = str(_CONFIG / "nxlink" / "master.key")
+
+
+# -- every answer the tests receive is validated against the OpenAPI document ------------------
+answers.install()
+
+
+@pytest.fixture(autouse=True)
+def answers_follow_the_document() -> Iterator[None]:
+    """Fails the test if an API answer it received does not validate against the document."""
+    answers.FAILURES.clear()
+    yield
+    failures = list(answers.FAILURES)
+    answers.FAILURES.clear()
+    assert not failures, "answers that do not follow the OpenAPI document:\n" + "\n".join(
+        failures[:10]
+    )
 
 
 # -- databases: every test that asks for one runs on each backend ------------------------------
@@ -223,7 +241,7 @@ def repeatable_task_ids() -> Callable[[], str]:
 def make_api(store: Store, **settings: Any) -> Api:
     clock = [NOW_MS]
     settings.setdefault("log_requests", False)
-    app = create_app(Settings(**settings), store=store, clock=lambda: clock[0],
+    app = server_app.create_app(Settings(**settings), store=store, clock=lambda: clock[0],
                      new_task_id=repeatable_task_ids())  # fmt: skip
     return Api(TestClient(app, raise_server_exceptions=False), clock)
 

@@ -21,6 +21,7 @@ from nxlink.server.app import create_app
 from nxlink.server.settings import Settings
 from nxlink.service import admin, lifecycle
 from nxlink.service.lifecycle import Clock
+from nxlink.service.recordings import RecordingLinks
 from nxlink.store import Store, open_store
 
 NOW = NOW_MS // 1000
@@ -39,6 +40,7 @@ def _tenant(store: Store, url: str) -> Tenant:
     route = store.create_route(account.id, name="HK mobile", country_code="852",
                                answer_probability=0.7, talk_seconds_mean=50,
                                price_per_minute_cents=3, route_id="AcmeRoute01",
+                               caller_phone="+85230001000", line_ids=("hk-1", "hk-2"),
                                now=NOW)  # fmt: skip
     store.create_route(account.id, name="Spare", route_id="SpareRoute", country_code="",
                        price_per_minute_cents=0, answer_probability=0.5, talk_seconds_mean=60,
@@ -52,8 +54,8 @@ def _tenant(store: Store, url: str) -> Tenant:
 
 
 def _api(store: Store) -> Api:
-    app = create_app(Settings(log_requests=False), store=store, clock=lambda: NOW_MS,
-                     new_task_id=seeded_task_ids(3))  # fmt: skip
+    app = create_app(Settings(log_requests=False, recording_key="agree"), store=store,
+                     clock=lambda: NOW_MS, new_task_id=seeded_task_ids(3))  # fmt: skip
     return Api(TestClient(app, raise_server_exceptions=False), [NOW_MS])
 
 
@@ -95,7 +97,8 @@ def _history(store: Store, url: str) -> tuple[Tenant, list[bytes], list[str]]:
         ("task/create", "{not json"),
     ]
     answers += [_raw(api, tenant, path, body) for path, body in writes]
-    sim = Simulator(store, seed=9, clock_ms=lambda: NOW_MS)
+    sim = Simulator(store, seed=9, clock_ms=lambda: NOW_MS,
+                    links=RecordingLinks(store, key="agree"))  # fmt: skip
     sim.advance(NOW)
     sim.advance(NOW + 2 * 3600)
     return tenant, answers, ids

@@ -185,3 +185,15 @@ def test_cli_examples_run_as_written(live: dict[str, str], line: str, tmp_path: 
             assert len(list(csv.DictReader(written))) == 1500
     else:
         assert result.stdout
+
+
+def test_the_readme_has_the_per_result_table_of_the_code() -> None:
+    from nxlink.contract.callrecord import CALL_ENDINGS, TRANSFER_NOT_ANSWERED, call_status
+
+    for result, ending in CALL_ENDINGS.items():
+        reasons = ", ".join(f"`{reason}`" for reason in ending.hangup_reasons)
+        if result == 17:
+            reasons += f"; `{TRANSFER_NOT_ANSWERED}` when no human answered"
+        row = (f"| {result} | {ending.meaning} | {call_status(result)} | `{ending.sip_code}` "
+               f"| {reasons} |")  # fmt: skip
+        assert row in README, row

@@ -70,7 +70,11 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path, backend: Backend, store
     assert '"taskId"' in output and '"count": 3' in output and '"taskStatus": 2' in output
     lists = re.findall(r"(?m)^Renewals .*$", output)
     assert len(lists) == 2, output
-    assert lists[0] != lists[1], "the counters did not move between the two listings"
+    # The numbers move between the two listings; only a first listing that came after the task
+    # had finished (a loaded machine can hold the command back for seconds) may equal the
+    # second, and then both show it completed with every contact dialled.
+    if lists[0] == lists[1]:
+        assert re.search(r"\bcompleted\b.*\b100\.00%", lists[0]), lists
     assert re.search(r"(?m)^ok: 1 task\(s\), every counter equals", output), output
     events = [line for line in output.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]
     assert any("task.status" in e and "taskStatus=2" in e for e in events), output

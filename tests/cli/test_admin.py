@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,33 @@ def test_routes_create_json(store_url: str) -> None:
         assert [r.route_id for r in store.list_routes(account.id)] == [route["routeId"]]
     finally:
         store.close()
+
+
+def test_routes_create_with_a_caller_number_and_lines(store_url: str) -> None:
+    db = store_url
+    _account(db)
+    _run("routes", "create", "--account", "acme", "--name", "HK trunk", "--country-code", "852",
+         "--route-id", "HkTrunk", "--caller-phone", "+85230001000", "--line", "hk-sip-1",
+         "--line", "hk-sip-2", "--db", db)  # fmt: skip
+    _run("routes", "create", "--account", "acme", "--name", "plain", "--country-code", "852",
+         "--route-id", "Plain01", "--db", db)  # fmt: skip
+    store = open_store(db)
+    try:
+        account = store.get_account("acme")
+        assert account is not None
+        routes = {r.route_id: (r.caller_phone, r.line_ids) for r in store.list_routes(account.id)}
+        # Without the options: a number of the route's country made from its id, two lines.
+        assert routes == {
+            "HkTrunk": ("+85230001000", ("hk-sip-1", "hk-sip-2")),
+            "Plain01": (f"+8523{zlib.crc32(b'Plain01') % 10_000_000:07d}",
+                        ("Plain01-L1", "Plain01-L2")),
+        }  # fmt: skip
+    finally:
+        store.close()
+    _refused("routes", "create", "--account", "acme", "--name", "x", "--caller-phone", "3000",
+             "--db", db)  # fmt: skip
+    _refused("routes", "create", "--account", "acme", "--name", "x", "--line", "a b",
+             "--db", db)  # fmt: skip
 
 
 def test_routes_create_for_unknown_account_is_refused(store_url: str) -> None:

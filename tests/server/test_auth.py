@@ -165,7 +165,7 @@ def test_ts_not_decimal_digits_is_1002(api: Api, store: Store, ts: str) -> None:
 
 def test_wrong_biz_type_is_1002(api: Api, store: Store) -> None:
     tenant = make_tenant(store)
-    headers = _headers(tenant, b"{}", biz_type="8")
+    headers = _headers(tenant, b"{}", biz_type="7")
     _failure(_send(api, headers, b"{}"), 1002, PARAMETER)
 
 

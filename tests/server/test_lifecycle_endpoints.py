@@ -6,14 +6,20 @@ rows."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.testclient import TestClient
 
+from callrecords import check_record, outcome_kind
 from conftest import NOW_MS, Api, Tenant, make_api, make_tenant
 from db import Observer
 from nxlink.dialer.simulator import Simulator
@@ -39,12 +45,6 @@ ENVELOPE_KEYS = ["code", "message", "traceId"]
 DATA_KEYS = [*ENVELOPE_KEYS, "data"]
 PAGE_FIELDS = ["total", "pageNumber", "pageSize", "list"]
 PAGE_KEYS = ENVELOPE_KEYS + PAGE_FIELDS
-CALL_KEYS = [
-    "id", "callId", "taskId", "userTaskId", "contactId", "autoFlowId", "autoFlowName",
-    "calleePhone", "createTs", "callResult", "callElapsed", "userIntent", "callRingTime",
-    "callStart", "callAnswer", "callEnd", "orderHead", "orderTail", "manualCallStatus",
-    "manualElapsed",
-]  # fmt: skip
 ANSWERED = {1, 3, 17, 21}
 COUNTERS = (
     "total_order_count", "dialed_order_count", "finish_order_count", "answer_order_count",
@@ -437,17 +437,25 @@ def test_call_list_answers_a_call_record_exactly(
     store: Store, tenant: Tenant, db: Observer
 ) -> None:
     api = make_api(store)
-    route_id = sure_route(store, tenant)
-    task_id = create(api, tenant, routeId=route_id, userTaskId="u-calls",
-                     list=[{"contactId": "only", "phoneNumber": "+85255501234"}])  # fmt: skip
+    route = admin.create_route(store, tenant.name, name="sure", country_code="852",
+                               answer_probability=1.0, talk_seconds_mean=30,
+                               caller_phone="+85230001000", line_ids=["hk-sip-1"])  # fmt: skip
+    task_id = create(api, tenant, routeId=route.route_id, userTaskId="u-calls", countryCode="852",
+                     list=[{"contactId": "only", "phoneNumber": "055501234", "other": "o-1",
+                            "params": [{"name": "name", "value": "Ann"}]}])  # fmt: skip
     run_to_end(simulator(store))
     row = db.one(
-        "SELECT id, call_id, create_ts, result, talk_seconds, user_intent, ring_seconds, "
-        "call_start, call_answer, call_end FROM calls"
+        "SELECT id, call_id, result, talk_seconds, user_intent, ring_seconds, summary, turns, "
+        "hangup_reason FROM calls"
     )
     assert row is not None
-    call_row, call_id, create_ts, result, talk, intent, ring, start, answered_at, end = row
+    call_row, call_id, result, talk, intent, ring, summary, turns, reason = row
     assert result in ANSWERED - {17}
+    # The links' key is derived from the master key (never stored): HKDF-SHA256, "recordings".
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"nxlink:recordings")
+    key = hkdf.derive(base64.urlsafe_b64decode(store.secrets.encoded))
+    expires = NOW + 86_400
+    sig = hmac.new(key, f"{call_id}\n{expires}".encode(), hashlib.sha256).hexdigest()
     response = api.post(tenant, json.dumps({"taskId": task_id}), path=CALLS)
     payload = answer_of(response)
     expected = {
@@ -466,28 +474,53 @@ def test_call_list_answers_a_call_record_exactly(
                 "contactId": "only",
                 "autoFlowId": tenant.flow_id,
                 "autoFlowName": "acme agent",
-                "calleePhone": "+85255501234",
+                "calleePhone": "055501234",
+                "callerPhone": "+85230001000",
+                "realPhone": "+85255501234",
                 "createTs": NOW,
+                "opTs": NOW + ring + talk,
+                "callStatus": 1,
                 "callResult": result,
                 "callElapsed": talk,
-                "userIntent": intent,
                 "callRingTime": ring,
                 "callStart": NOW,
                 "callAnswer": NOW + ring,
                 "callEnd": NOW + ring + talk,
+                "userIntent": intent,
+                "callSummary": summary,
+                "turnTime": turns,
+                "hangupReason": reason,
+                "sipCode": "200",
+                "sipAddr": "sip:85255501234@hk-sip-1.sip.invalid",
+                "lineId": "hk-sip-1",
+                "routeId": route.route_id,
+                "callAudioUrl": f"http://127.0.0.1:8000/recordings/{call_id}.wav"
+                f"?exp={expires}&sig={sig}",
+                "attributes": [{"name": "name", "value": "Ann"}],
                 "orderHead": 1,
                 "orderTail": 1,
-                "manualCallStatus": None,
-                "manualElapsed": None,
+                "agentGroupId": "",
+                "agentGroupName": "",
+                "agentId": "",
+                "agentName": "",
+                "manualCallStatus": 0,
+                "manualCallStart": 0,
+                "manualCallAnswer": 0,
+                "manualCallEnd": 0,
+                "manualElapsed": 0,
+                "callCallbackUrl": "",
+                "orderCallbackUrl": "",
             }
         ],
     }
     assert payload == expected
     assert list(payload) == PAGE_KEYS
-    assert list(payload["list"][0]) == CALL_KEYS
-    assert (create_ts, start, answered_at, end) == (NOW, NOW, NOW + ring, NOW + ring + talk)
+    check_record(payload["list"][0])
     assert UUID4.fullmatch(call_id)
     assert intent in {"A", "B", "C", "D", "E", "F"}
+    assert summary and turns >= 1
+    assert reason in {1: {"agent ended the call", "callee hung up"}, 3: {"callee hung up"},
+                      21: {"voicemail"}}[result]  # fmt: skip
 
 
 def test_flow_list_answers_flows_exactly(store: Store, tenant: Tenant) -> None:
@@ -1132,33 +1165,23 @@ def test_call_records_have_the_shape_of_the_contract(store: Store, tenant: Tenan
     task_id, calls = dialled_task(store, api, tenant)
     heads: dict[str, int] = {}
     tails: dict[str, int] = {}
+    kinds: dict[str, int] = {}
     for call in calls:
-        assert list(call) == CALL_KEYS
+        check_record(call)
+        kinds[outcome_kind(call)] = kinds.get(outcome_kind(call), 0) + 1
         assert (call["taskId"], call["userTaskId"]) == (task_id, "mixed")
         assert (call["autoFlowId"], call["autoFlowName"]) == (tenant.flow_id, "acme agent")
-        assert call["createTs"] == call["callStart"]
         assert call["calleePhone"] == f"+8529{int(call['contactId'][1:]):07d}"
-        assert call["callResult"] in (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)
-        assert call["orderHead"] in (0, 1) and call["orderTail"] in (0, 1)
+        assert call["realPhone"] == call["calleePhone"]
+        assert call["attributes"] == []
+        assert (call["agentGroupId"], call["agentGroupName"]) == ("humans", "Agent group humans")
+        assert call["lineId"] in {f"{call['routeId']}-L1", f"{call['routeId']}-L2"}
+        assert (call["callCallbackUrl"], call["orderCallbackUrl"]) == ("", "")
         heads[call["contactId"]] = heads.get(call["contactId"], 0) + call["orderHead"]
         tails[call["contactId"]] = tails.get(call["contactId"], 0) + call["orderTail"]
-        if call["callResult"] in ANSWERED:
-            assert call["callAnswer"] == call["callStart"] + call["callRingTime"]
-            assert call["userIntent"] in {"A", "B", "C", "D", "E", "F"}
-            assert call["callElapsed"] > 0
-        else:
-            assert (call["callElapsed"], call["callAnswer"], call["userIntent"]) == (0, None, "")
-            assert call["callEnd"] == call["callStart"] + call["callRingTime"]
-        if call["callResult"] == 17:
-            assert call["manualCallStatus"] in (1, 2)
-            assert isinstance(call["manualElapsed"], int)
-            assert (call["manualElapsed"] > 0) == (call["manualCallStatus"] == 1)
-            assert call["callEnd"] == (call["callAnswer"] + call["callElapsed"]
-                                       + call["manualElapsed"])  # fmt: skip
-        else:
-            assert (call["manualCallStatus"], call["manualElapsed"]) == (None, None)
-            if call["callAnswer"] is not None:
-                assert call["callEnd"] == call["callAnswer"] + call["callElapsed"]
+    # Every outcome kind occurs (seed 4 and the fixed taskId fix them).
+    assert set(kinds) == {"answered", "not answered", "voicemail", "transfer answered",
+                          "transfer failed"}, kinds  # fmt: skip
     # Every contact was called, once first and once last.
     assert set(heads) == {f"m{i}" for i in range(70)}
     assert set(heads.values()) == {1}

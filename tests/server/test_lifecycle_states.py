@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from callrecords import check_record, outcome_kind
 from conftest import NOW_MS, Api, Tenant, make_tenant
 from db import Observer
 from nxlink.dialer.simulator import Simulator
 from nxlink.service import admin, lifecycle
 from nxlink.service.lifecycle import CallOutcome, Clock
+from nxlink.service.recordings import RecordingLinks
 from nxlink.store import Store
 
 NOW = NOW_MS // 1000
@@ -458,7 +460,7 @@ def test_a_task_paused_for_balance_whose_last_call_ends_completes_with_task_keep
         outcome = CallOutcome(call_id=call_id, result=1, ring_seconds=5, talk_seconds=40,
                               user_intent="A")  # fmt: skip
         assert lifecycle.report(store, held[contact], outcome, dialer_id="test-dialer",
-                                clock=Clock(at, at * 1000))  # fmt: skip
+                                clock=Clock(at, at * 1000), links=RecordingLinks(store))  # fmt: skip
 
     # The spender's call empties the balance: it completes (its last contact), the other
     # task pauses for balance with its call still in flight.
@@ -548,7 +550,7 @@ def test_deleting_the_last_open_contact_completes_the_task(
     outcome = CallOutcome(call_id="8d7f4b6e-1c2a-4e5f-9a0b-1c2d3e4f5a6b", result=1,
                           ring_seconds=5, talk_seconds=40, user_intent="A")  # fmt: skip
     assert lifecycle.report(store, held, outcome, dialer_id="test-dialer",
-                            clock=Clock(NOW + 45, SIM_MS))  # fmt: skip
+                            clock=Clock(NOW + 45, SIM_MS), links=RecordingLinks(store))  # fmt: skip
     assert state(api, tenant, task_id) == (2, None)
     outbox.nothing()
     ok(api, tenant, DELETE, {"taskId": task_id, "contactId": "c1"})
@@ -717,6 +719,11 @@ def recomputed(calls: list[dict[str, Any]], imported: int) -> dict[str, Any]:
     return counters
 
 
+def unsigned(call: dict[str, Any]) -> dict[str, Any]:
+    """The record with its recording link's expiry and signature left out."""
+    return {**call, "callAudioUrl": call["callAudioUrl"].split("?", 1)[0]}
+
+
 def test_counters_and_callbacks_after_the_simulator(
     store: Store, api: Api, tenant: Tenant, outbox: Outbox
 ) -> None:
@@ -740,6 +747,11 @@ def test_counters_and_callbacks_after_the_simulator(
                 assert list(body) == CALL_EVENT_KEYS
                 assert (body["eventType"], body["eventTs"]) == ("call.completed", SIM_MS)
                 assert body["call"]["id"] not in call_events
+                check_record(body["call"], event=True)
+                assert (body["call"]["callCallbackUrl"], body["call"]["orderCallbackUrl"]) == (
+                    CALL_URL,
+                    "",
+                )
                 call_events[body["call"]["id"]] = body
             else:
                 task_events.append(body)
@@ -748,8 +760,21 @@ def test_counters_and_callbacks_after_the_simulator(
         expected = recomputed(calls, 64)
         assert {k: stat[k] for k in expected} == expected, minutes
         assert store.recompute_counters().differences == []
-        # One call event per call so far, carrying exactly the record call/list answers.
-        assert {c["id"]: c for c in calls} == {i: e["call"] for i, e in call_events.items()}
+        # One call event per call so far, carrying exactly the record call/list answers (and
+        # the contact's other); the recording's link is signed when each is made.
+        assert {c["id"]: unsigned(c) for c in calls} == {
+            i: unsigned({k: v for k, v in e["call"].items() if k != "other"})
+            for i, e in call_events.items()
+        }
+        assert {e["call"]["other"] for e in call_events.values()} == {""}
+    # Every outcome kind was announced.
+    assert {outcome_kind(e["call"]) for e in call_events.values()} == {
+        "answered",
+        "not answered",
+        "voicemail",
+        "transfer answered",
+        "transfer failed",
+    }
     assert sim.in_flight == 0
     assert [(e["taskStatus"], e["pauseReason"]) for e in task_events] == [(3, None)]
     assert task_events[0]["statInfo"] == task_of(api, tenant, task_id)["statInfo"]
@@ -774,3 +799,55 @@ def test_no_callback_urls_no_outbox_rows(
     sim.advance(NOW + HOUR)
     assert state(api, tenant, task_id) == (3, None)
     outbox.nothing()
+
+
+OWN_URL = "http://127.0.0.1:9/own-events"
+
+
+def test_a_contacts_own_call_callback_url_wins(
+    store: Store, api: Api, tenant: Tenant, outbox: Outbox
+) -> None:
+    sure = route(store, tenant, answer=1.0)
+    with_url = create(api, tenant, routeId=sure, callCallbackUrl=CALL_URL, list=contacts("t", 2))
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {
+            "taskId": with_url,
+            "callCallbackUrl": OWN_URL,
+            "list": [{**c, "other": "mine"} for c in contacts("own", 2)],
+        },
+    )
+    ok(api, tenant, APPEND, {"taskId": with_url, "list": contacts("plain", 1)})
+    # A task without a URL of its own: only the contacts that brought one are announced.
+    without = create(api, tenant, routeId=sure, list=contacts("none", 2))
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {"taskId": without, "callCallbackUrl": OWN_URL, "list": contacts("late", 1)},
+    )
+    outbox.started(with_url, without)
+    sim = simulator(store, seed=3)
+    sim.advance(NOW)
+    sim.advance(NOW + HOUR)
+    sent = {body["call"]["contactId"]: (url, body["call"])
+            for kind_, url, body in outbox.new() if kind_ == "call"}  # fmt: skip
+    assert {contact: url for contact, (url, _) in sent.items()} == {
+        "t0": CALL_URL, "t1": CALL_URL, "plain0": CALL_URL,
+        "own0": OWN_URL, "own1": OWN_URL, "late0": OWN_URL,
+    }  # fmt: skip
+    for contact, (url, call) in sent.items():
+        check_record(call, event=True)
+        own = contact.startswith(("own", "late"))
+        assert (call["callCallbackUrl"], call["orderCallbackUrl"]) == (url, OWN_URL if own else "")
+        assert call["other"] == ("mine" if contact.startswith("own") else "")
+    # call/list says the same of each call.
+    listed = {c["contactId"]: c for task in (with_url, without)
+              for c in ok(api, tenant, CALLS, {"taskId": task, "pageSize": 100})["list"]}  # fmt: skip
+    assert {c: (v["callCallbackUrl"], v["orderCallbackUrl"]) for c, v in listed.items()} == {
+        "t0": (CALL_URL, ""), "t1": (CALL_URL, ""), "plain0": (CALL_URL, ""),
+        "own0": (OWN_URL, OWN_URL), "own1": (OWN_URL, OWN_URL), "late0": (OWN_URL, OWN_URL),
+        "none0": ("", ""), "none1": ("", ""),
+    }  # fmt: skip

@@ -17,8 +17,11 @@ from typing import Any
 from backends import Backend
 from conftest import make_task, make_tenant
 from db import Observer
+from nxlink.contract import calldoc
+from nxlink.contract.callrecord import CallRecord
 from nxlink.contract.taskdoc import TaskDocInputs, render
 from nxlink.store import TaskFilter, open_store
+from nxlink.store.base import CallFilter
 
 BASE_TS = 1_760_000_000  # 2025-10-09
 
@@ -32,18 +35,20 @@ def _scripts(backend: str) -> list[tuple[int, str, str]]:
     )
 
 
-def _apply_first(url: str, backend: str) -> None:
-    """The database as migration 1 alone made it (recorded in ``schema_migrations``)."""
-    version, name, script = _scripts(backend)[0]
-    assert version == 1
+def _apply_first(url: str, backend: str, last: int = 1) -> None:
+    """The database as migrations 1 to ``last`` made it (recorded in ``schema_migrations``)."""
+    scripts = _scripts(backend)[:last]
+    assert [version for version, _, _ in scripts] == list(range(1, last + 1))
     record = ("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
               "applied_ts INTEGER NOT NULL)")  # fmt: skip
     if backend == "sqlite":
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
         try:
-            conn.executescript(script)
+            for _, _, script in scripts:
+                conn.executescript(script)
             conn.execute(record)
-            conn.execute("INSERT INTO schema_migrations VALUES (1, ?, 0)", (name,))
+            conn.executemany("INSERT INTO schema_migrations VALUES (?, ?, 0)",
+                             [(version, name) for version, name, _ in scripts])  # fmt: skip
             conn.commit()
         finally:
             conn.close()
@@ -51,9 +56,11 @@ def _apply_first(url: str, backend: str) -> None:
         import psycopg
 
         with psycopg.connect(url) as conn:  # one transaction, committed at the end
-            conn.execute(script.encode())
+            for _, _, script in scripts:
+                conn.execute(script.encode())
             conn.execute(record)
-            conn.execute("INSERT INTO schema_migrations VALUES (1, %s, 0)", (name,))
+            for version, name, _ in scripts:
+                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s, 0)", (version, name))
 
 
 # -- an empty database -------------------------------------------------------------------------
@@ -334,3 +341,103 @@ def test_db_upgrade_of_a_database_at_0001_applies_the_rest(
     assert upgraded.output.splitlines() == [f"applied {n}" for n in names[1:]] + [
         f"now at {latest}"
     ]
+
+
+# -- calls made before the whole call record (0005) ---------------------------------------------
+
+#: (order id, phone, country code, result, ring, talk, manual status, manual elapsed)
+_OLD_CALLS = [
+    (1, "+85260000001", "", 1, 5, 40, None, None),
+    (2, "060000002", "852", 2, 30, 0, None, None),
+    (3, "60000003", "852", 17, 4, 30, 1, 60),
+    (4, "+85260000004", "", 17, 6, 20, 2, 0),
+]
+
+
+def test_calls_made_before_0005_get_the_facts_they_imply(
+    backend: Backend, store_url: str, db: Observer, make_store_url: Callable[[str], str]
+) -> None:
+    scratch = open_store(make_store_url("scratch"))
+    try:
+        tenants = [make_tenant(scratch), make_tenant(scratch)]
+    finally:
+        scratch.close()
+    _apply_first(store_url, backend.name, last=4)
+    made = _fill_at_0001(db, backend.name, tenants)
+    row_id, owner, task = made[0]
+    assert task.agent_group_id == "ag"
+    db.execute("UPDATE routes SET country_code = '852' WHERE account_id = ?", owner.account_id)
+    route_row = db.scalar("SELECT id FROM routes WHERE account_id = ?", owner.account_id)
+    start = BASE_TS + 100
+    for order_id, phone, country, result, ring, talk, status, elapsed in _OLD_CALLS:
+        db.execute("INSERT INTO orders (account_id, id, task_row_id, contact_id, phone, "
+                   "country_code, params, state, attempts, created_ts) "
+                   "VALUES (?, ?, ?, ?, ?, ?, '[{\"name\": \"name\", \"value\": \"V\"}]', "
+                   "'finished', 1, ?)", owner.account_id, order_id, row_id, f"old{order_id}",
+                   phone, country, BASE_TS)  # fmt: skip
+        answered = result in (1, 17)
+        db.execute("INSERT INTO calls (account_id, id, call_id, task_row_id, order_id, attempt, "
+                   "callee_phone, create_ts, call_start, call_answer, call_end, ring_seconds, "
+                   "talk_seconds, result, answered, manual_status, manual_elapsed, user_intent, "
+                   "summary, order_head, order_tail) "
+                   "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)",
+                   owner.account_id, order_id, f"call-{order_id}", row_id, order_id, phone,
+                   start, start, start + ring if answered else None,
+                   start + ring + talk + (elapsed or 0), ring, talk, result, int(answered),
+                   status, elapsed, "A" if answered else "", "old" if answered else "")  # fmt: skip
+
+    store = open_store(store_url)  # upgrades to the latest
+    try:
+        assert store.schema_version() == len(_scripts(backend.name))
+        found = store.call_page(owner.account_id, task.task_id, CallFilter(), offset=0, limit=10)
+        assert found is not None
+        records = {r["callId"]: r for r in
+                   (calldoc.render(c, audio_url="u" if c.answered else "") for c in found[1])}  # fmt: skip
+        caller = f"+852{30_000_000 + route_row}"
+        line = f"{task.route_id}-L1"
+        facts = {cid: {k: r[k] for k in ("callerPhone", "realPhone", "sipCode", "hangupReason",
+                                          "sipAddr", "lineId", "routeId", "opTs", "turnTime",
+                                          "agentGroupId", "agentGroupName", "agentId",
+                                          "agentName", "manualCallStatus", "manualCallStart",
+                                          "manualCallAnswer", "manualCallEnd", "callAnswer",
+                                          "attributes", "callStatus")}
+                 for cid, r in records.items()}  # fmt: skip
+        common = {"callerPhone": caller, "lineId": line, "routeId": task.route_id,
+                  "agentGroupId": "ag", "agentGroupName": "Agent group ag",
+                  "attributes": [{"name": "name", "value": "V"}]}  # fmt: skip
+        assert facts == {
+            "call-1": {**common, "realPhone": "+85260000001", "sipCode": "200",
+                       "hangupReason": "callee hung up",
+                       "sipAddr": f"sip:85260000001@{line}.sip.invalid", "opTs": start + 45,
+                       "turnTime": 5, "agentId": "", "agentName": "", "manualCallStatus": 0,
+                       "manualCallStart": 0, "manualCallAnswer": 0, "manualCallEnd": 0,
+                       "callAnswer": start + 5, "callStatus": 1},
+            "call-2": {**common, "realPhone": "+85260000002", "sipCode": "480",
+                       "hangupReason": "no answer",
+                       "sipAddr": f"sip:85260000002@{line}.sip.invalid", "opTs": start + 30,
+                       "turnTime": 0, "agentId": "", "agentName": "", "manualCallStatus": 0,
+                       "manualCallStart": 0, "manualCallAnswer": 0, "manualCallEnd": 0,
+                       "callAnswer": 0, "callStatus": 2},
+            "call-3": {**common, "realPhone": "+85260000003", "sipCode": "200",
+                       "hangupReason": "callee hung up",
+                       "sipAddr": f"sip:85260000003@{line}.sip.invalid", "opTs": start + 94,
+                       "turnTime": 3, "agentId": "ag-01", "agentName": "Agent 01",
+                       "manualCallStatus": 1, "manualCallStart": start + 34,
+                       "manualCallAnswer": start + 34, "manualCallEnd": start + 94,
+                       "callAnswer": start + 4, "callStatus": 1},
+            "call-4": {**common, "realPhone": "+85260000004", "sipCode": "200",
+                       "hangupReason": "transfer not answered",
+                       "sipAddr": f"sip:85260000004@{line}.sip.invalid", "opTs": start + 26,
+                       "turnTime": 2, "agentId": "", "agentName": "", "manualCallStatus": 2,
+                       "manualCallStart": start + 26, "manualCallAnswer": 0,
+                       "manualCallEnd": start + 26, "callAnswer": start + 6, "callStatus": 1},
+        }  # fmt: skip
+        for record in records.values():
+            CallRecord.model_validate(record, strict=True)
+        routes = {r.route_id: r for r in store.list_routes(owner.account_id)}
+        assert (routes[task.route_id].caller_phone, routes[task.route_id].line_ids) == (
+            caller,
+            (line,),
+        )
+    finally:
+        store.close()

@@ -264,11 +264,18 @@ def routes() -> None:
     metavar="CENTS",
     help="Cents charged per answered minute (started).",
 )
+@click.option("--caller-phone", default=None, metavar="+NUMBER",
+              help="The number its calls come from (callerPhone; default: a number of its "
+              "country made from the routeId).")  # fmt: skip
+@click.option("--line", "line_ids", multiple=True, metavar="LINE_ID",
+              help="A line (trunk) of the route, repeatable (lineId; default: ROUTE_ID-L1 and "
+              "ROUTE_ID-L2).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print {routeId, name, countryCode}.")
 @db_option
 def routes_create(
     account_name: str, name: str, country_code: str, route_id: str | None, answer_rate: float,
-    talk_seconds: int, price_per_minute: int, as_json: bool, db_url: str,
+    talk_seconds: int, price_per_minute: int, caller_phone: str | None,
+    line_ids: tuple[str, ...], as_json: bool, db_url: str,
 ) -> None:  # fmt: skip
     """Create a route and print its routeId.
 
@@ -277,6 +284,8 @@ def routes_create(
       nxlink routes create --account acme --name "HK mobile" --country-code 852
       nxlink routes create --account acme --name busy --answer-rate 0.2 --talk-seconds 90 \\
         --price-per-minute 4
+      nxlink routes create --account acme --name "HK trunk" --country-code 852 \\
+        --caller-phone +85230001000 --line hk-sip-1 --line hk-sip-2
     """
     with opened(db_url) as store:
         from nxlink.service import admin
@@ -285,6 +294,7 @@ def routes_create(
             store, account_name, name=name, country_code=country_code,
             answer_probability=answer_rate, talk_seconds_mean=talk_seconds,
             price_per_minute_cents=price_per_minute, route_id=route_id,
+            caller_phone=caller_phone, line_ids=line_ids,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(

@@ -12,6 +12,7 @@ import click
 from nxlink.cli.options import client_options
 from nxlink.client import ApiError, NxError
 from nxlink.client._base import api_path
+from nxlink.contract.endpoints import ENDPOINTS
 
 
 def _not_json(constant: str) -> NoReturn:
@@ -45,6 +46,15 @@ def _print(answer: dict[str, Any]) -> None:
     click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
 
 
+def _names(*, read_only: bool) -> str:
+    return ", ".join(
+        name
+        for endpoint in ENDPOINTS
+        if endpoint.read_only == read_only
+        for name in (endpoint.name, *endpoint.aliases)
+    )
+
+
 @click.command()
 @click.argument("path")
 @click.argument("body", default="{}")
@@ -56,10 +66,13 @@ def api(ctx: click.Context, path: str, body: str) -> None:
     object (default {}; - reads stdin); it is sent as compact JSON, signed with the global
     --access-key and --secret. The answer is printed whatever its code.
 
+    \b
+    Endpoints that only read: {read}.
+    Endpoints that may change state: {write}.
+
     Exit status: 0 when the answer's code is 0; 1 for any other answer, or when no answer came
     (the error goes to stderr); 2 bad usage (BODY not a JSON object, missing credentials).
-    A call that may change state (task/create, call/append, order/delete, task/start,
-    task/pause) is not sent again after a timeout: check before repeating it.
+    A call that may change state is not sent again after a timeout: check before repeating it.
 
     \b
     Examples:
@@ -92,3 +105,11 @@ def api(ctx: click.Context, path: str, body: str) -> None:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
     _print(answer)
+
+
+# The lists of endpoints come from their declarations.
+api.help = (
+    (api.help or "")
+    .replace("{read}", _names(read_only=True))
+    .replace("{write}", _names(read_only=False))
+)

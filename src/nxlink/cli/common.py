@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from nxlink.service.recordings import RecordingLinks
     from nxlink.store import Store
 
 DEFAULT_DB = "sqlite:///./nxlink.db"
@@ -91,3 +92,18 @@ def opened(db_url: str, *, migrate: bool = True, create: bool = False) -> Iterat
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
+
+
+def recording_links(store: Store) -> RecordingLinks:
+    """The recordings' links a dialer puts in call callbacks, as the server's settings say
+    (``NXLINK_PUBLIC_URL``, ``NXLINK_RECORDING_TTL_S``, ``NXLINK_RECORDING_KEY``; else
+    ``http://NXLINK_HOST:NXLINK_PORT`` and the key derived from the master key)."""
+    from nxlink.server.settings import Settings
+    from nxlink.service.recordings import RecordingLinks
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"settings: {exc}") from None
+    return RecordingLinks(store, base_url=settings.public_base_url(),
+                          ttl_s=settings.recording_ttl_s, key=settings.recording_key)  # fmt: skip

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from nxlink.cli.common import db_option, opened
+from nxlink.cli.common import db_option, opened, recording_links
 from nxlink.cli.output import print_table
 
 
@@ -67,7 +67,7 @@ def simulate(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with opened(db_url) as store:
-        simulator = Simulator(store, seed=seed_value)
+        simulator = Simulator(store, seed=seed_value, links=recording_links(store))
         clock = SharedSimClock(store, speed=speed)
         delivery = None
         if not no_callbacks:

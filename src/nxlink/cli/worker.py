@@ -8,7 +8,7 @@ import time
 
 import click
 
-from nxlink.cli.common import db_option, opened
+from nxlink.cli.common import db_option, opened, recording_links
 
 
 @click.command()
@@ -60,7 +60,7 @@ def worker(
         simulator = None
         parts = []
         if simulate:
-            simulator = Simulator(store, seed=sim_seed)
+            simulator = Simulator(store, seed=sim_seed, links=recording_links(store))
             threads.append(start_simulator(simulator, SharedSimClock(store, speed=speed)))
             parts.append(f"dialer {simulator.port.dialer_id} at {speed:g}x, seed {sim_seed}")
         if not no_deliver:

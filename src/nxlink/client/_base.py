@@ -34,6 +34,7 @@ from nxlink.client.errors import (
     TimestampError,
     TransportError,
 )
+from nxlink.contract import endpoints
 from nxlink.contract.codes import Code
 
 Region = Literal["hk", "amer", "idn"]
@@ -56,13 +57,11 @@ RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: away without acting on it. A 500, 502 or 504 may come after the change was made.
 WRITE_RETRY_STATUSES: Final = frozenset({429, 503})
 #: Where every endpoint lives.
-API_PREFIX: Final = "/openapi/aiagent/"
+API_PREFIX: Final = endpoints.API_PREFIX
 #: Endpoints that only read: an attempt that timed out or lost its connection is sent again.
 #: Any other endpoint may change state, so it is sent again only when the request certainly did
 #: not reach the server (see :meth:`BaseClient._on_transport_error`).
-READ_ONLY_PATHS: Final = frozenset(
-    API_PREFIX + name for name in ("task/list", "call/list", "flow/list", "route/list")
-)
+READ_ONLY_PATHS: Final = endpoints.READ_ONLY_PATHS
 
 ENV_ACCESS_KEY: Final = "NXLINK_ACCESS_KEY"
 ENV_ACCESS_SECRET: Final = "NXLINK_ACCESS_SECRET"

@@ -8,6 +8,7 @@ from here. :class:`CallEvent` is the record as a call callback carries it (with 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,41 @@ CALL_STATUS_FAILED: Final = 3
 MANUAL_NONE: Final = 0
 MANUAL_ANSWERED: Final = 1
 MANUAL_FAILED: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnding:
+    """How a call with one ``callResult`` ends on the wire: its SIP final response and the
+    hang-up reasons a dialer reports for it."""
+
+    meaning: str
+    """The result, in words (``lifecycle.md``, "Call results")."""
+    sip_code: str
+    """``sipCode``: the SIP final response to the INVITE."""
+    hangup_reasons: tuple[str, ...]
+    """``hangupReason``: the reasons a call with this result ends for (one is reported)."""
+
+
+#: ``sipCode`` and ``hangupReason`` per ``callResult``: the one table the simulator draws from
+#: and the documentation renders. Result 17 ends for one of its reasons when the human answered,
+#: and for :data:`TRANSFER_NOT_ANSWERED` when no human picked up.
+CALL_ENDINGS: Final[dict[int, CallEnding]] = {
+    1: CallEnding("answered, conversation completed", "200",
+                  ("agent ended the call", "callee hung up")),
+    2: CallEnding("no answer before maxRingTime", "480", ("no answer",)),
+    3: CallEnding("answered, callee hung up early", "200", ("callee hung up",)),
+    4: CallEnding("busy", "486", ("busy",)),
+    5: CallEnding("rejected by the callee", "603", ("rejected",)),
+    6: CallEnding("unreachable / powered off", "503", ("unreachable",)),
+    7: CallEnding("invalid number", "404", ("invalid number",)),
+    8: CallEnding("blocked (do-not-call, carrier block)", "403", ("blocked",)),
+    9: CallEnding("route or network failure", "502", ("route failure",)),
+    17: CallEnding("answered and transferred to a human", "200",
+                   ("human agent ended the call", "callee hung up")),
+    21: CallEnding("answered by an answering machine / voicemail", "200", ("voicemail",)),
+}  # fmt: skip
+#: ``hangupReason`` of a transfer no human picked up (result 17, ``manualCallStatus`` 2).
+TRANSFER_NOT_ANSWERED: Final = "transfer not answered"
 
 
 def call_status(result: int) -> int:
@@ -121,8 +157,8 @@ class CallRecord(BaseModel):
     route_id: str
     """The route's ``routeId``."""
     call_audio_url: str
-    """Absolute, expiring, signed URL of the recording (a WAV file as long as the call);
-    ``""`` when not answered."""
+    """Absolute, expiring, signed URL of the recording on this server (a WAV file
+    ``callElapsed`` seconds long); ``""`` when not answered."""
     attributes: list[Attribute] = Field(default_factory=list)
     """The contact's variables, in the order imported."""
     order_head: int

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from nxlink.dialer import DialerPort, new_dialer_id
+from nxlink.contract.callrecord import CALL_ENDINGS, TRANSFER_NOT_ANSWERED
+from nxlink.dialer import DialerPort, dialled_number, new_dialer_id
 from nxlink.service.counters import MANUAL_ANSWERED, MANUAL_FAILED
 from nxlink.service.lifecycle import CallOutcome
+from nxlink.service.recordings import RecordingLinks
 from nxlink.store import Store
 from nxlink.store.base import Claim
 
@@ -41,12 +43,46 @@ UNANSWERED_CAUSES: Final = {2: 45, 4: 15, 5: 10, 6: 15, 7: 5, 8: 3, 9: 7}
 USER_INTENTS: Final = {"A": 15, "B": 25, "C": 30, "D": 15, "E": 10, "F": 5}
 #: Longest talk (AI or human) a simulated call can have, seconds.
 MAX_TALK: Final = 3_600
-SUMMARIES: Final = {
-    1: "Conversation completed.",
-    3: "The callee hung up early.",
-    17: "Transferred to a human agent.",
-    21: "Reached voicemail; left no message.",
-}
+#: One-line summaries of completed conversations (result 1), by userIntent. The simulator's
+#: tags mean: A wants to go ahead, B asked to be called back, C had questions, D is not
+#: interested, E is not the right person, F asked not to be called again.
+SUMMARIES: Final[dict[str, tuple[str, ...]]] = {
+    "A": ("Callee confirmed interest and agreed to the next step.",
+          "Callee accepted the offer and asked for the details by message."),
+    "B": ("Callee is busy now and asked to be called back later.",
+          "Callee asked for a call back in the evening."),
+    "C": ("Callee asked about the price and terms; the agent answered.",
+          "Callee had questions about the service; follow-up needed."),
+    "D": ("Callee listened to the offer and declined.",
+          "Callee said they are not interested at the moment."),
+    "E": ("Callee is not the person the call was for.",
+          "Callee said the contact no longer uses this number."),
+    "F": ("Callee asked not to be called again.",
+          "Callee objected to the call and asked to be removed from the list."),
+}  # fmt: skip
+#: Summaries of the other answered results (17: human answered, else no human picked up).
+EARLY_HANGUP_SUMMARIES: Final = ("Callee hung up during the introduction.",
+                                 "Callee hung up right after the greeting.")  # fmt: skip
+VOICEMAIL_SUMMARIES: Final = ("Reached voicemail; the agent left a short message.",
+                              "Reached a voicemail greeting; no message left.")  # fmt: skip
+TRANSFER_SUMMARY: Final = "Callee asked for a person; transferred to {agent}."
+TRANSFER_FAILED_SUMMARY: Final = "Callee asked for a person; no agent picked up the transfer."
+#: The human agents of any agent group (agentId: the group's id and the index, 01 first).
+AGENT_NAMES: Final = ("Amy Chan", "Ben Wong", "Carmen Lee", "David Ho", "Emily Lau",
+                      "Frank Ng", "Grace Cheung", "Henry Tse")  # fmt: skip
+#: Seconds the human leg rings before an agent answers, or before it gives up.
+HUMAN_RING: Final = (3, 15)
+HUMAN_GIVE_UP: Final = (15, 30)
+
+
+def agent_group_name(agent_group_id: str) -> str:
+    """The simulated name of an agent group: the telephony platform's name for it."""
+    return f"Agent group {agent_group_id}" if agent_group_id else ""
+
+
+def sip_address(real_phone: str, line_id: str) -> str:
+    """The SIP URI the simulated INVITE goes to: the number at the line's trunk."""
+    return f"sip:{real_phone.removeprefix('+')}@{line_id}.sip.invalid"
 
 
 def _pick(rng: random.Random, weights: dict[int, int]) -> int:
@@ -65,6 +101,10 @@ def draw_outcome(seed: int, held: Claim) -> CallOutcome:
     rng = random.Random(f"{seed}:{held.task_id}:{held.contact_id}:{held.attempt}")
     call_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     ring_max = max(1, held.max_ring_time)
+    talk = 0
+    intent = ""
+    manual_status: int | None = None
+    manual_elapsed: int | None = None
     if rng.random() < held.answer_probability:
         ring = rng.randint(1, min(ring_max, 25))
         result = _pick(rng, ANSWERED_ENDINGS)
@@ -78,25 +118,57 @@ def draw_outcome(seed: int, held: Claim) -> CallOutcome:
         else:
             talk = _exponential(rng, mean, low=5, high=MAX_TALK)
         intent = rng.choices(list(USER_INTENTS), weights=list(USER_INTENTS.values()))[0]
-        manual_status: int | None = None
-        manual_elapsed: int | None = None
         if result == 17:
             if rng.random() < HUMAN_PICKUP:
                 manual_status = MANUAL_ANSWERED
                 manual_elapsed = _exponential(rng, HUMAN_TALK_MEAN, low=10, high=MAX_TALK)
             else:
                 manual_status, manual_elapsed = MANUAL_FAILED, 0
-        return CallOutcome(call_id=call_id, result=result, ring_seconds=ring, talk_seconds=talk,
-                           manual_status=manual_status, manual_elapsed=manual_elapsed,
-                           user_intent=intent, summary=SUMMARIES[result])  # fmt: skip
-    result = _pick(rng, UNANSWERED_CAUSES)
-    if result == 2:
-        ring = ring_max
-    elif result == 5:
-        ring = rng.randint(1, ring_max)
-    else:  # busy, unreachable, invalid, blocked, network failure: over within seconds
-        ring = rng.randint(1, min(ring_max, 4))
-    return CallOutcome(call_id=call_id, result=result, ring_seconds=ring)
+    else:
+        result = _pick(rng, UNANSWERED_CAUSES)
+        if result == 2:
+            ring = ring_max
+        elif result == 5:
+            ring = rng.randint(1, ring_max)
+        else:  # busy, unreachable, invalid, blocked, network failure: over within seconds
+            ring = rng.randint(1, min(ring_max, 4))
+    # What the telephony layer reports besides, drawn after the outcome itself (so that the
+    # outcomes of a seed stay those of earlier versions).
+    line_id = rng.choice(held.line_ids) if held.line_ids else f"{held.route_id}-L1"
+    real_phone = dialled_number(held.phone, held.country_code)
+    reasons = CALL_ENDINGS[result].hangup_reasons
+    if manual_status == MANUAL_FAILED:
+        reasons = (TRANSFER_NOT_ANSWERED,)
+    hangup_reason = rng.choice(reasons)
+    agent_id = agent_name = summary = ""
+    turns = manual_ring = 0
+    if result == 1:
+        summary = rng.choice(SUMMARIES[intent])
+        turns = max(2, talk // rng.randint(6, 10))
+    elif result == 3:
+        summary, turns = rng.choice(EARLY_HANGUP_SUMMARIES), rng.randint(1, 2)
+    elif result == 21:
+        summary, turns = rng.choice(VOICEMAIL_SUMMARIES), rng.randint(1, 2)
+    elif result == 17:
+        turns = max(2, talk // rng.randint(6, 10))
+        if manual_status == MANUAL_ANSWERED:
+            index = rng.randrange(len(AGENT_NAMES))
+            agent_id, agent_name = f"{held.agent_group_id}-{index + 1:02d}", AGENT_NAMES[index]
+            manual_ring = rng.randint(*HUMAN_RING)
+            summary = TRANSFER_SUMMARY.format(agent=agent_name)
+        else:
+            manual_ring = rng.randint(*HUMAN_GIVE_UP)
+            summary = TRANSFER_FAILED_SUMMARY
+    return CallOutcome(
+        call_id=call_id, result=result, ring_seconds=ring, talk_seconds=talk,
+        manual_status=manual_status, manual_elapsed=manual_elapsed, user_intent=intent,
+        summary=summary, sip_code=CALL_ENDINGS[result].sip_code, hangup_reason=hangup_reason,
+        caller_phone=held.caller_phone, real_phone=real_phone,
+        sip_addr=sip_address(real_phone, line_id), line_id=line_id, turns=turns,
+        manual_ring_seconds=manual_ring,
+        agent_group_name=agent_group_name(held.agent_group_id), agent_id=agent_id,
+        agent_name=agent_name,
+    )  # fmt: skip
 
 
 class SimClock:
@@ -178,10 +250,12 @@ class Simulator:
         dialer_id: str | None = None,
         lease_seconds: int = 7_800,
         clock_ms: Callable[[], int] | None = None,
+        links: RecordingLinks | None = None,
     ) -> None:
         self.seed = seed
         self.port = DialerPort(store, dialer_id=dialer_id or new_dialer_id("sim"),
-                               lease_seconds=lease_seconds, clock_ms=clock_ms)  # fmt: skip
+                               lease_seconds=lease_seconds, clock_ms=clock_ms,
+                               links=links)  # fmt: skip
         self.now: int | None = None
         self._calls: list[_Call] = []
         self.placed = 0

@@ -4,8 +4,10 @@ Routes parse and authenticate, call one service function and render the envelope
 middleware gives every answer its ``traceId`` (body and ``X-Trace-Id``), turns a database that
 cannot answer in time (:class:`StoreUnavailable`) into a 503 (:func:`store_busy`, also Starlette's
 handler for its routes) and any unexpected exception into a 500 envelope without a stack trace,
-writes the request log, and calls the API endpoints (plain ASGI callables) directly; Starlette
-serves the other routes.
+writes the request log. :class:`FastRoutes` calls the API endpoints (plain ASGI callables)
+directly; Starlette serves the other routes. The endpoints, their paths (aliases included),
+thread pools and body limits come from :mod:`nxlink.contract.endpoints`; CORS, when origins are
+set, is Starlette's middleware around both.
 
 The event loop never waits on the database: each API request reads its body on the loop, then
 makes one hop to a database thread (:mod:`nxlink.server.dbpool`) for authentication (the key
@@ -30,28 +32,35 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nxlink.contract.codes import Code
-from nxlink.server.auth import Caller, authenticate, header_map
+from nxlink.contract.codes import AUTH_HEADERS, Code
+from nxlink.contract.endpoints import API_PREFIX as API_PREFIX
+from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
+from nxlink.server.auth import Caller, Generations, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
+from nxlink.server.recordings import ROUTE as RECORDING_ROUTE
+from nxlink.server.recordings import RecordingFiles, recording_endpoint
 from nxlink.server.settings import Settings
 from nxlink.service import catalog, lifecycle, requests
 from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
 from nxlink.service.lifecycle import Clock
+from nxlink.service.recordings import RecordingLinks
 from nxlink.service.tasks import TaskPage
 from nxlink.store import Store, StoreUnavailable, open_store
 from nxlink.store.base import TaskState
 
 JSON = "application/json"
-API_PREFIX = "/openapi/aiagent/"
-TASK_LIST_PATH = API_PREFIX + "task/list"
+TASK_LIST_PATH = TASK_LIST.path
+#: The request headers a browser may send across origins (CORS): the auth headers.
+CORS_HEADERS = (*AUTH_HEADERS, "algorithm", "Content-Type")
 #: A lifecycle endpoint: the caller and the decoded body in, the answer's fields out.
 Handler = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 #: An API endpoint's work on a database thread: the caller, the raw body and the trace id in,
@@ -79,8 +88,31 @@ class State:
         # The readiness probe asks whether the database answers, not whether a request's thread
         # is free; and a probe stuck on a dead database holds none of theirs.
         self.probe = DbThreads(1, name="nxlink-ready")
-        self.biz_types = frozenset(["100", *settings.extra_biz_types])
-        self.actions = frozenset(["nxai", *settings.extra_actions])
+        # The recordings' links, and their files.
+        self.links = RecordingLinks(
+            store,
+            base_url=settings.public_base_url(),
+            ttl_s=settings.recording_ttl_s,
+            key=settings.recording_key,
+        )
+        self.recordings = RecordingFiles(store)
+
+    def generations(self, endpoint: Endpoint, path: str) -> Generations:
+        """The header pairs ``endpoint`` accepts at ``path`` under these settings."""
+        settings = self.settings
+        return Generations.of(
+            endpoint,
+            operation=path.removeprefix(API_PREFIX),
+            strict=settings.strict_headers,
+            extra_biz_types=settings.extra_biz_types,
+            extra_actions=settings.extra_actions,
+        )
+
+    def body_limit(self, endpoint: Endpoint) -> int:
+        """The largest body ``endpoint`` accepts, in bytes."""
+        if endpoint.body_limit == "import":
+            return self.settings.max_import_body_bytes
+        return self.settings.max_body_bytes
 
 
 def envelope(trace_id: str, code: int, message: str) -> dict[str, Any]:
@@ -202,21 +234,24 @@ def create_app(
     )
     nest = settings.envelope == "data"
 
-    def authenticated(headers: dict[str, str], body: bytes) -> Caller:
-        return authenticate(
-            headers,
-            body,
-            store=state.store,
-            now_ms=state.clock,
-            window_ms=settings.timestamp_window_ms,
-            biz_types=state.biz_types,
-            actions=state.actions,
-        )
-
-    def api_endpoint(answer: Answer, threads: DbThreads) -> ASGIApp:
+    def api_endpoint(endpoint: Endpoint, path: str, answer: Answer) -> ASGIApp:
         """An API endpoint as a plain ASGI app, checked in the contract's order: the body's
-        size and media type on the loop, then authentication and ``answer`` in one hop to one
-        of ``threads``. A :class:`StoreUnavailable` goes up to the middleware (503)."""
+        size and media type on the loop, then authentication and ``answer`` in one hop to a
+        read or write thread (as declared). A :class:`StoreUnavailable` goes up to the
+        middleware (503)."""
+        threads = state.reads if endpoint.read_only else state.writes
+        limit = state.body_limit(endpoint)
+        generations = state.generations(endpoint, path)
+
+        def authenticated(headers: dict[str, str], body: bytes) -> Caller:
+            return authenticate(
+                headers,
+                body,
+                store=state.store,
+                now_ms=state.clock,
+                window_ms=settings.timestamp_window_ms,
+                generations=generations,
+            )
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             req_state = scope["state"]
@@ -224,7 +259,7 @@ def create_app(
             headers = header_map(scope["headers"])
             req_state["nx_access_key"] = headers.get("accesskey")
             try:
-                body = await _read_body(receive, headers, settings.max_body_bytes)
+                body = await _read_body(receive, headers, limit)
                 _check_content_type(headers)
                 payload = await threads.run(
                     lambda: answer(authenticated(headers, body), body, trace_id)
@@ -299,7 +334,8 @@ def create_app(
 
     def call_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         query = requests.parse_call_list(body)
-        return paged(catalog.list_calls(state.store, caller.account_id, query))
+        return paged(catalog.list_calls(state.store, caller.account_id, query,
+                                        links=state.links, now=state.clock() // 1000))  # fmt: skip
 
     def flow_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         query = requests.parse_flow_list(body)
@@ -309,21 +345,27 @@ def create_app(
         query = requests.parse_route_list(body)
         return paged(catalog.list_routes(state.store, caller.account_id, query))
 
-    reads, writes = state.reads, state.writes
-    api_routes: dict[str, ASGIApp] = {TASK_LIST_PATH: api_endpoint(task_list, reads)}
-    api_routes.update(
-        (API_PREFIX + path, api_endpoint(lifecycle_answer(handler), threads))
-        for path, handler, threads in (
-            ("task/create", task_create, writes),
-            ("call/append", call_append, writes),
-            ("order/delete", order_delete, writes),
-            ("task/start", task_start, writes),
-            ("task/pause", task_pause, writes),
-            ("call/list", call_list, reads),
-            ("flow/list", flow_list, reads),
-            ("route/list", route_list, reads),
+    # Each declared endpoint's work; its paths, threads and body limit come from the registry.
+    answers: dict[str, Answer] = {TASK_LIST.name: task_list}
+    answers.update(
+        (name, lifecycle_answer(handler))
+        for name, handler in (
+            ("task/create", task_create),
+            ("call/append", call_append),
+            ("order/delete", order_delete),
+            ("task/start", task_start),
+            ("task/pause", task_pause),
+            ("call/list", call_list),
+            ("flow/list", flow_list),
+            ("route/list", route_list),
         )
     )
+    declared = {endpoint.name for endpoint in ENDPOINTS}
+    assert set(answers) == declared, f"handlers {sorted(answers)} != endpoints {sorted(declared)}"
+    api_routes: dict[str, ASGIApp] = {}
+    for endpoint in ENDPOINTS:
+        for path in endpoint.paths:
+            api_routes[path] = api_endpoint(endpoint, path, answers[endpoint.name])
 
     async def healthz(request: Request) -> Response:
         return _json_response(
@@ -390,7 +432,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        workers = _start_background(settings, state.store)
+        workers = _start_background(settings, state.store, state.links)
         try:
             yield
         finally:
@@ -402,6 +444,7 @@ def create_app(
                 threads.close()
             state.store.close()
             state.log.close()
+            state.recordings.close()
 
     app = Starlette(
         routes=[
@@ -410,6 +453,17 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
+            Route(
+                RECORDING_ROUTE,
+                recording_endpoint(
+                    links=state.links,
+                    files=state.recordings,
+                    threads=state.reads,
+                    now_s=lambda: state.clock() // 1000,
+                    envelope=envelope,
+                ),
+                methods=["GET", "HEAD"],
+            ),
         ],
         exception_handlers={
             HTTPException: http_error,
@@ -419,7 +473,37 @@ def create_app(
         lifespan=lifespan,
     )
     fast_routes = {("POST", path): app for path, app in api_routes.items()}
-    return TraceMiddleware(app, state, fast_routes=fast_routes)
+    routed: ASGIApp = FastRoutes(app, fast_routes)
+    if settings.cors_origins:
+        # Inside the trace middleware, around every route (the API endpoints too): a preflight
+        # gets its trace id and log line, and every answer its CORS headers.
+        routed = CORSMiddleware(
+            routed,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=list(CORS_HEADERS),
+            expose_headers=["X-Trace-Id"],
+        )
+    return TraceMiddleware(routed, state)
+
+
+class FastRoutes:
+    """Calls the API endpoints directly, and Starlette for every other request.
+
+    Starlette's request, response and middleware layers cost about a quarter of a 10-row page
+    (measured; see benchmarks/README.md). The endpoints are registered with Starlette too, which
+    answers 405 for their other methods.
+    """
+
+    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], ASGIApp]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.routes.get((scope["method"], scope["path"]), self.app)(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class AsgiEndpoint:
@@ -435,15 +519,9 @@ class AsgiEndpoint:
 class TraceMiddleware:
     """Trace id, request log, the 503 and 500 envelopes, for every HTTP request."""
 
-    def __init__(
-        self, app: ASGIApp, state: State, *, fast_routes: dict[tuple[str, str], ASGIApp]
-    ) -> None:
+    def __init__(self, app: ASGIApp, state: State) -> None:
         self.app = app
         self.state = state
-        # The API endpoints are called directly: Starlette's request, response and middleware
-        # layers cost about a quarter of a 10-row page (measured; see benchmarks/README.md).
-        # They are registered with Starlette too, which answers 405 for their other methods.
-        self.fast_routes = fast_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -468,8 +546,7 @@ class TraceMiddleware:
             await send(message)
 
         try:
-            endpoint = self.fast_routes.get((scope["method"], scope["path"]), self.app)
-            await endpoint(scope, receive, send_traced)
+            await self.app(scope, receive, send_traced)
         except StoreUnavailable as exc:
             req_state["nx_code"] = int(Code.BUSINESS_ERROR)
             if not response_started:
@@ -507,7 +584,7 @@ class TraceMiddleware:
 
 
 def _start_background(
-    settings: Settings, store: Store
+    settings: Settings, store: Store, links: RecordingLinks
 ) -> list[tuple[threading.Thread, threading.Event]]:
     """The threads a server runs beside its requests: callback delivery, the simulator."""
     workers = []
@@ -521,7 +598,7 @@ def _start_background(
         from nxlink.dialer.simulator import SharedSimClock, Simulator
         from nxlink.dialer.simulator import start_thread as start_simulator
 
-        simulator = Simulator(store, seed=settings.sim_seed)
+        simulator = Simulator(store, seed=settings.sim_seed, links=links)
         workers.append(start_simulator(simulator, SharedSimClock(store, speed=settings.sim_speed)))
     return workers
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: A list setting: a JSON array (``["a","b"]``) or comma-separated values (``a,b``) in the
+#: environment.
+StrList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -24,12 +29,35 @@ class Settings(BaseSettings):
     timestamp_window_ms: int = Field(
         60_000, ge=0, description="Largest accepted |server clock - ts| in milliseconds."
     )
-    max_body_bytes: int = Field(1_048_576, ge=2, description="Largest accepted request body.")
-    extra_biz_types: list[str] = Field(
-        default_factory=list, description="bizType values accepted besides 100."
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=2,
+        description="Largest accepted request body, except task/create and call/append.",
     )
-    extra_actions: list[str] = Field(
-        default_factory=list, description="action values accepted besides nxai."
+    max_import_body_bytes: int = Field(
+        16_777_216,
+        ge=2,
+        description="Largest accepted request body of the endpoints that import contacts "
+        "(task/create, call/append).",
+    )
+    strict_headers: bool = Field(
+        False,
+        description="Accept only the current header generation (bizType 100, action nxai); "
+        "by default bizType 8 with the operation's own action is accepted too.",
+    )
+    extra_biz_types: StrList = Field(
+        default_factory=list,
+        description="bizType values accepted like 100 (JSON array or comma-separated).",
+    )
+    extra_actions: StrList = Field(
+        default_factory=list,
+        description="action values accepted besides nxai and the operations' own "
+        "(JSON array or comma-separated).",
+    )
+    cors_origins: StrList = Field(
+        default_factory=list,
+        description="Origins a browser may call the API from (CORS; JSON array or "
+        "comma-separated; `*` for any). Empty: no CORS headers.",
     )
     db_threads: int = Field(
         2,
@@ -68,3 +96,36 @@ class Settings(BaseSettings):
     callback_backoff_scale: float = Field(
         1.0, gt=0, le=1, description="Shrinks the callback retry schedule (tests, demos)."
     )
+    public_url: str | None = Field(
+        None,
+        description="Base URL of this server in the links it hands out (recordings), e.g. "
+        "https://nxlink.example.com; default http://HOST:PORT. Give every process on the "
+        "database (servers, workers) the same.",
+    )
+    recording_ttl_s: int = Field(
+        86_400, ge=60, le=31_536_000, description="How long a recording's link is valid, seconds."
+    )
+    recording_key: str | None = Field(
+        None,
+        description="Key signing the recordings' links (default: one derived from the master "
+        "key, the same in every process on the database).",
+    )
+
+    def public_base_url(self) -> str:
+        """The base of the links this server hands out."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @field_validator("extra_biz_types", "extra_actions", "cors_origins", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        """A list setting from the environment: a JSON array, or values separated by commas
+        (blanks around them dropped; an empty string is the empty list)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON array ({exc.msg}): {text[:60]!r}") from None
+        return [part.strip() for part in text.split(",") if part.strip()]

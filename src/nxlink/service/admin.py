@@ -7,6 +7,7 @@ import re
 import secrets
 import string
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from nxlink.store.secretbox import MasterKeySource, SecretBox, write_key_file
 
 _ROUTE_ALPHABET = string.ascii_letters + string.digits
 _ROUTE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_E164 = re.compile(r"\+[0-9]{6,15}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,13 @@ def new_route_id(rng: random.Random | None = None) -> str:
     """Ten letters and digits, e.g. ``CJq6rtX2lg``; random unless ``rng`` is given."""
     pick = secrets.choice if rng is None else rng.choice
     return "".join(pick(_ROUTE_ALPHABET) for _ in range(10))
+
+
+def default_caller_phone(country_code: str, route_id: str) -> str:
+    """A route's caller number when none is given: ``+``, its country code (1 without one),
+    then eight digits made from its id (the same route id, the same number)."""
+    code = "".join(ch for ch in country_code if ch.isdigit()) or "1"
+    return f"+{code}3{zlib.crc32(route_id.encode()) % 10_000_000:07d}"
 
 
 def require_account(store: Store, name: str) -> Account:
@@ -135,7 +144,12 @@ def create_route(
     answer_probability: float = 0.5,
     talk_seconds_mean: int = 60,
     route_id: str | None = None,
+    caller_phone: str | None = None,
+    line_ids: Sequence[str] | None = None,
 ) -> Route:
+    """A route of the account. Without ``caller_phone`` its calls come from a number of its
+    country made from its id; without ``line_ids`` it has two lines, ``<routeId>-L1`` and
+    ``-L2``."""
     account = require_account(store, account_name)
     if not name.strip():
         raise StoreError("route name must not be empty")
@@ -143,9 +157,20 @@ def create_route(
         raise StoreError("answer probability must be from 0 to 1")
     if route_id is not None and not _ROUTE_ID.fullmatch(route_id):
         raise StoreError(f"route id {route_id!r}: 1 to 64 letters, digits, '-' or '_'")
+    route_id = route_id or new_route_id()
+    if caller_phone is not None and not _E164.fullmatch(caller_phone):
+        raise StoreError(f"caller number {caller_phone!r}: '+' and 6 to 15 digits")
+    lines = list(line_ids) if line_ids else [f"{route_id}-L1", f"{route_id}-L2"]
+    for line in lines:
+        if not _ROUTE_ID.fullmatch(line):
+            raise StoreError(f"line id {line!r}: 1 to 64 letters, digits, '-' or '_'")
+    if len(set(lines)) != len(lines):
+        raise StoreError("line ids must be distinct")
     return store.create_route(
         account.id,
-        route_id=route_id or new_route_id(),
+        route_id=route_id,
+        caller_phone=caller_phone or default_caller_phone(country_code, route_id),
+        line_ids=lines,
         name=name,
         country_code=country_code,
         price_per_minute_cents=price_per_minute_cents,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nxlink.contract import calldoc
 from nxlink.service.errors import business_error
+from nxlink.service.recordings import RecordingLinks
 from nxlink.service.requests import CallListQuery, NameQuery
 from nxlink.store import Store
 from nxlink.store.base import CallFilter
@@ -23,8 +25,11 @@ class Page:
                 "pageSize": self.page_size, "list": self.items}  # fmt: skip
 
 
-def list_calls(store: Store, account_id: int, query: CallListQuery) -> Page:
-    """One page of a task's calls, newest first; a 20000 for a task not in the account."""
+def list_calls(
+    store: Store, account_id: int, query: CallListQuery, *, links: RecordingLinks, now: int
+) -> Page:
+    """One page of a task's calls, newest first; a 20000 for a task not in the account.
+    Answered calls' recordings are linked with ``links``, valid from ``now`` (epoch s)."""
     offset = (query.page_number - 1) * query.page_size
     found = store.call_page(
         account_id,
@@ -45,7 +50,11 @@ def list_calls(store: Store, account_id: int, query: CallListQuery) -> Page:
     if found is None:
         raise business_error([f"taskId: no task '{query.task_id}' in this account"])
     total, calls = found
-    return Page(total, query.page_number, query.page_size, calls)
+    items = [
+        calldoc.render(call, audio_url=links.url(call.call_id, now=now) if call.answered else "")
+        for call in calls
+    ]
+    return Page(total, query.page_number, query.page_size, items)
 
 
 def _page(items: list[dict[str, Any]], query: NameQuery) -> Page:

@@ -162,18 +162,3 @@ def is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-#: Most rows one page may hold (every paged endpoint).
-MAX_PAGE_SIZE: Final = 1000
-
-
-def page(body: dict[str, Any], problems: list[str], *, default_size: int) -> tuple[int, int]:
-    """``(pageNumber, pageSize)``: 1 and ``default_size`` when not set, as every list takes
-    them (``pageSize`` 1 to :data:`MAX_PAGE_SIZE`)."""
-    page_number = integer(body, "pageNumber", problems, low=1)
-    page_size = integer(body, "pageSize", problems, low=1, high=MAX_PAGE_SIZE)
-    return (
-        1 if page_number is None else page_number,
-        default_size if page_size is None else page_size,
-    )

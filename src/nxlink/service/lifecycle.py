@@ -18,9 +18,11 @@ from typing import Any, Final
 
 import orjson
 
+from nxlink.contract import calldoc
 from nxlink.contract.codes import TaskStatus
 from nxlink.service import counters
 from nxlink.service.errors import business_error
+from nxlink.service.recordings import RecordingLinks
 from nxlink.service.requests import (
     CallAppend,
     ContactIn,
@@ -185,7 +187,8 @@ def append_contacts(
             raise business_error(problems)
         _refuse_taken(tx, account_id, req.contacts)
         _import(tx, account_id, task.row_id, req.contacts,
-                req.country_code or task.country_code, clock=clock)  # fmt: skip
+                req.country_code or task.country_code, clock=clock,
+                call_callback_url=req.call_callback_url)  # fmt: skip
         if task.task_status == COMPLETED:  # taskKeep 1: the new contacts reopen it
             _set_status(tx, task, IN_PROGRESS, None, clock=clock)
             _after_entering_progress(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
@@ -314,7 +317,10 @@ def set_enabled(
 
 @dataclass(frozen=True, slots=True)
 class CallOutcome:
-    """How a claimed call went, as a dialer reports it (times follow from the claim)."""
+    """How a claimed call went, as a dialer (a telephony layer) reports it; times follow from
+    the claim: ringing, then the talk with the AI agent, then for a transfer (result 17) the
+    human leg's ringing and talk. The fields are those of the call record
+    (:class:`~nxlink.contract.callrecord.CallRecord`)."""
 
     call_id: str
     result: int
@@ -324,6 +330,24 @@ class CallOutcome:
     manual_elapsed: int | None = None
     user_intent: str = ""
     summary: str = ""
+    #: ``sipCode`` and ``hangupReason`` (``CALL_ENDINGS``).
+    sip_code: str = ""
+    hangup_reason: str = ""
+    #: ``callerPhone``: the number the call came from.
+    caller_phone: str = ""
+    #: ``realPhone``: the number dialled (country code, ``+`` first).
+    real_phone: str = ""
+    #: ``sipAddr`` and ``lineId``: where the INVITE went, on which line.
+    sip_addr: str = ""
+    line_id: str = ""
+    #: ``turnTime``: conversation turns (answered calls).
+    turns: int = 0
+    #: Seconds the human leg of a transfer rang before a human answered (or it gave up).
+    manual_ring_seconds: int = 0
+    #: The task's agent group's name, and the human who took the transfer.
+    agent_group_name: str = ""
+    agent_id: str = ""
+    agent_name: str = ""
 
     @property
     def answered(self) -> bool:
@@ -331,7 +355,8 @@ class CallOutcome:
 
     def end(self, start: int) -> int:
         """When the call ends, for a call placed at ``start``."""
-        return start + self.ring_seconds + self.talk_seconds + (self.manual_elapsed or 0)
+        return (start + self.ring_seconds + self.talk_seconds + self.manual_ring_seconds
+                + (self.manual_elapsed or 0))  # fmt: skip
 
 
 #: A dialer that claimed within this many real milliseconds counts as live (fair shares).
@@ -435,18 +460,30 @@ def _claim(order: OrderState, context: DialContext, claimed_at: int, *, adopted:
         talk_seconds_mean=context.talk_seconds_mean,
         price_per_minute_cents=context.price_per_minute_cents,
         adopted=adopted,
+        country_code=order.country_code or context.route_country_code,
+        caller_phone=context.caller_phone,
+        line_ids=tuple(orjson.loads(context.line_ids)),
     )
 
 
 def report(
-    store: Store, held: Claim, outcome: CallOutcome, *, dialer_id: str, clock: Clock
+    store: Store,
+    held: Claim,
+    outcome: CallOutcome,
+    *,
+    dialer_id: str,
+    clock: Clock,
+    links: RecordingLinks,
 ) -> bool:
-    """Record a completed call: the call, its order, counters, cost, states, callbacks.
+    """Record a completed call: the call, its order, counters, cost, states, callbacks (an
+    answered call's with its recording's link from ``links``).
 
     False when ``dialer_id`` no longer holds the claim (another dialer took it over).
     """
     if outcome.result not in counters.CALL_RESULTS:
         raise ValueError(f"unknown call result {outcome.result}")
+    # Signed before the transaction: the key may be read (or created) on first use.
+    audio_url = links.url(outcome.call_id, now=clock.now_ms // 1000) if outcome.answered else ""
     with store.lifecycle() as tx:
         account_id = held.account_id
         order = tx.held_order(account_id, held.order_id, dialer_id=dialer_id,
@@ -462,6 +499,9 @@ def report(
         )  # fmt: skip
         start = held.claimed_at
         end = outcome.end(start)
+        answer_ts = start + outcome.ring_seconds if answered else None
+        transfer = outcome.result == 17
+        manual_start = start + outcome.ring_seconds + outcome.talk_seconds if transfer else None
         connected = end - (start + outcome.ring_seconds) if answered else 0
         cost = math.ceil(connected / 60) * held.price_per_minute_cents
         call_row = tx.insert_call(
@@ -472,19 +512,40 @@ def report(
                 callee_phone=order.phone,
                 create_ts=start,
                 call_start=start,
-                call_answer=start + outcome.ring_seconds if answered else None,
+                call_answer=answer_ts,
                 call_end=end,
                 ring_seconds=outcome.ring_seconds,
                 talk_seconds=outcome.talk_seconds if answered else 0,
                 result=outcome.result,
                 answered=answered,
-                manual_status=outcome.manual_status if outcome.result == 17 else None,
-                manual_elapsed=outcome.manual_elapsed if outcome.result == 17 else None,
+                manual_status=outcome.manual_status if transfer else None,
+                manual_elapsed=outcome.manual_elapsed if transfer else None,
                 user_intent=outcome.user_intent if answered else "",
                 summary=outcome.summary if answered else "",
                 order_head=held.attempt == 1,
                 order_tail=finished,
                 cost_cents=cost,
+                caller_phone=outcome.caller_phone,
+                real_phone=outcome.real_phone,
+                op_ts=end,
+                turns=outcome.turns if answered else 0,
+                hangup_reason=outcome.hangup_reason,
+                sip_code=outcome.sip_code,
+                sip_addr=outcome.sip_addr,
+                line_id=outcome.line_id,
+                route_id=held.route_id,
+                agent_group_id=held.agent_group_id,
+                agent_group_name=outcome.agent_group_name if held.agent_group_id else "",
+                agent_id=outcome.agent_id if transfer else "",
+                agent_name=outcome.agent_name if transfer else "",
+                manual_start=manual_start,
+                manual_answer=(
+                    manual_start + outcome.manual_ring_seconds
+                    if manual_start is not None
+                    and outcome.manual_status == counters.MANUAL_ANSWERED
+                    else None
+                ),
+                manual_end=end if transfer else None,
             ),
         )
         replay = DEFAULT_REPLAY_INTERVAL if task.replay_interval is None else task.replay_interval
@@ -508,9 +569,10 @@ def report(
             )
         tx.add_counters(account_id, task.row_id, delta)
         tx.raise_dial_floor(account_id, task.row_id, end)
-        if task.call_callback_url:
-            record = tx.call_record(account_id, call_row)
-            _enqueue(tx, task, "call", task.call_callback_url,
+        callback = calldoc.callback_url(task.call_callback_url, order.call_callback_url)
+        if callback:
+            record = calldoc.render_event(tx.call_facts(account_id, call_row), audio_url=audio_url)
+            _enqueue(tx, task, "call", callback,
                      {"eventType": "call.completed", "call": record}, clock=clock)  # fmt: skip
         # A task this call finished completes before a balance it emptied pauses the others.
         if finished:
@@ -598,6 +660,7 @@ def _import(
     country_code: str,
     *,
     clock: Clock,
+    call_callback_url: str = "",
 ) -> None:
     tx.insert_orders(
         account_id,
@@ -610,6 +673,7 @@ def _import(
                 country_code=country_code,
                 params=orjson.dumps([{"name": n, "value": v} for n, v in c.params]).decode(),
                 other=c.other,
+                call_callback_url=call_callback_url,
             )
             for c in contacts
         ],

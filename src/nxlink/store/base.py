@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
+from nxlink.contract.calldoc import CallFacts
 from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
 
 if TYPE_CHECKING:
@@ -116,6 +117,10 @@ class Route:
     talk_seconds_mean: int
     created_ts: int
     enabled: bool = True
+    #: The number its calls come from (``callerPhone``).
+    caller_phone: str = ""
+    #: Its lines (trunks), by id: a call goes out on one of them (``lineId``).
+    line_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +312,8 @@ class NewOrder:
     #: JSON array of ``{"name", "value"}`` objects.
     params: str = "[]"
     other: str = ""
+    #: The contact's own ``callCallbackUrl`` (``call/append``), ``""`` for the task's.
+    call_callback_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +330,10 @@ class OrderState:
     claimed_by: str | None
     claimed_at: int | None
     lease_until: int | None
+    #: The country code the contact was imported with (``""``: none given).
+    country_code: str = ""
+    #: The contact's own ``callCallbackUrl`` (``""``: its task's).
+    call_callback_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +358,11 @@ class Claim:
     price_per_minute_cents: int
     #: True when this dialer took over the claim of another that stopped reporting.
     adopted: bool = False
+    #: The contact's country code, else the route's (``""``: neither has one).
+    country_code: str = ""
+    #: The route's caller number and lines.
+    caller_phone: str = ""
+    line_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +385,23 @@ class NewCall:
     order_head: bool
     order_tail: bool
     cost_cents: int
+    #: What the dialer reported besides (``CallOutcome``); see the call record.
+    caller_phone: str = ""
+    real_phone: str = ""
+    op_ts: int = 0
+    turns: int = 0
+    hangup_reason: str = ""
+    sip_code: str = ""
+    sip_addr: str = ""
+    line_id: str = ""
+    route_id: str = ""
+    agent_group_id: str = ""
+    agent_group_name: str = ""
+    agent_id: str = ""
+    agent_name: str = ""
+    manual_start: int | None = None
+    manual_answer: int | None = None
+    manual_end: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +460,10 @@ class DialContext:
     answer_probability: float
     talk_seconds_mean: int
     price_per_minute_cents: int
+    caller_phone: str
+    #: JSON array of the route's line ids.
+    line_ids: str
+    route_country_code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -717,8 +754,8 @@ class LifecycleTx(abc.ABC):
     def insert_call(self, order: OrderState, call: NewCall) -> int: ...
 
     @abc.abstractmethod
-    def call_record(self, account_id: int, call_row_id: int) -> dict[str, Any]:
-        """The call as ``call/list`` answers it."""
+    def call_facts(self, account_id: int, call_row_id: int) -> CallFacts:
+        """The call's facts, rendered by ``nxlink.contract.calldoc``."""
 
     @abc.abstractmethod
     def due_schedules(self, account_id: int, now: int) -> list[int]:
@@ -931,6 +968,8 @@ class Store(OutboxStore):
         answer_probability: float,
         talk_seconds_mean: int,
         now: int,
+        caller_phone: str = "",
+        line_ids: Sequence[str] = (),
     ) -> Route: ...
 
     @abc.abstractmethod
@@ -989,8 +1028,13 @@ class Store(OutboxStore):
     @abc.abstractmethod
     def call_page(
         self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]] | None:
-        """``(total, call records)`` of one task newest first, or None for an unknown task."""
+    ) -> tuple[int, list[CallFacts]] | None:
+        """``(total, calls)`` of one task newest first, or None for an unknown task."""
+
+    @abc.abstractmethod
+    def call_by_id(self, call_id: str) -> CallFacts | None:
+        """The call with ``callId`` in any account (call ids are unique), for its
+        recording."""
 
     @abc.abstractmethod
     def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:

@@ -29,6 +29,7 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 
+from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
     AccessKey,
     Account,
@@ -59,6 +60,7 @@ from nxlink.store.postgres_lifecycle import (
 )
 from nxlink.store.postgres_outbox import PostgresOutbox
 from nxlink.store.ratelimit import Limit
+from nxlink.store.rows import CALL_COLUMNS, CALL_FROM, ROUTE_COLUMNS, call_facts, route_row
 from nxlink.store.urls import masked
 
 _INT64_MAX: Final = (1 << 63) - 1
@@ -557,17 +559,22 @@ class PostgresStore(PostgresOutbox, Store):
         answer_probability: float,
         talk_seconds_mean: int,
         now: int,
+        caller_phone: str = "",
+        line_ids: Sequence[str] = (),
     ) -> Route:
         no_nul(f"route {route_id.replace(NUL, '?')!r} not created", route_id=route_id,
-               name=name, country_code=country_code)  # fmt: skip
+               name=name, country_code=country_code, caller_phone=caller_phone,
+               line_ids="".join(line_ids))  # fmt: skip
         try:
             with self._write() as conn:
                 row = conn.execute(
                     "INSERT INTO routes (account_id, route_id, name, country_code, "
-                    "price_per_minute_cents, answer_probability, talk_seconds_mean, created_ts) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    "price_per_minute_cents, answer_probability, talk_seconds_mean, created_ts, "
+                    "caller_phone, line_ids) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                     (account_id, route_id, name, country_code, price_per_minute_cents,
-                     answer_probability, talk_seconds_mean, now),
+                     answer_probability, talk_seconds_mean, now, caller_phone,
+                     json.dumps(list(line_ids))),
                 ).fetchone()  # fmt: skip
         except StoreError as exc:
             if isinstance(exc.__cause__, psycopg.IntegrityError):
@@ -579,19 +586,16 @@ class PostgresStore(PostgresOutbox, Store):
         return Route(
             int(row[0]), account_id, route_id, name, country_code,
             price_per_minute_cents, answer_probability, talk_seconds_mean, now,
+            caller_phone=caller_phone, line_ids=tuple(line_ids),
         )  # fmt: skip
 
     def list_routes(self, account_id: int) -> list[Route]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
-                "answer_probability, talk_seconds_mean, created_ts, enabled FROM routes "
-                "WHERE account_id = %s ORDER BY id",
+                f"SELECT {ROUTE_COLUMNS} FROM routes WHERE account_id = %s ORDER BY id",
                 (account_id,),
             ).fetchall()
-        return [
-            Route(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows
-        ]
+        return [route_row(r) for r in rows]
 
     # -- copying a whole database ----------------------------------------------------------
     def count_rows(self, table: Table) -> int:
@@ -656,9 +660,27 @@ class PostgresStore(PostgresOutbox, Store):
 
     def call_page(
         self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]] | None:
+    ) -> tuple[int, list[CallFacts]] | None:
         with self._read() as conn:
             return call_page(conn, account_id, task_id, flt, offset=offset, limit=limit)
+
+    def call_by_id(self, call_id: str) -> CallFacts | None:
+        if has_nul(call_id):
+            return None
+        with self._read() as conn:
+            # Account by account (each a seek of the key (account_id, call_id)): no index of
+            # tenant data leads with anything but the account.
+            found = conn.execute(
+                "SELECT c.account_id, c.id FROM accounts AS a "
+                "JOIN calls AS c ON c.account_id = a.id AND c.call_id = %s",
+                (call_id,),
+            ).fetchone()
+            if found is None:
+                return None
+            row = conn.execute(
+                f"SELECT {CALL_COLUMNS} {CALL_FROM}WHERE c.account_id = %s AND c.id = %s", found
+            ).fetchone()
+        return None if row is None else call_facts(row)
 
     def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:
         with self._write() as conn:

@@ -29,6 +29,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
+from nxlink.contract.calldoc import CallFacts
 from nxlink.contract.taskdoc import TaskDocInputs
 from nxlink.store.base import (
     STAT_COUNTERS,
@@ -51,16 +52,22 @@ from nxlink.store.base import (
     TaskState,
 )
 from nxlink.store.rows import (
+    CALL_COLUMNS,
+    CALL_FROM,
+    CALL_INSERT_COLUMNS,
     CONTEXT_COLUMNS,
     ORDER_COLUMNS,
+    ROUTE_COLUMNS,
     STAT_INSERT_COLUMNS,
     TASK_COLUMNS,
     TASK_FROM,
     TASK_INSERT_COLUMNS,
+    call_facts,
     call_filter,
-    call_record,
+    call_values,
     candidate,
     order_state,
+    route_row,
     stat_row_values,
     task_row_values,
     task_state,
@@ -100,23 +107,18 @@ WITH RECURSIVE pending (task_row_id) AS (
     FROM pending WHERE pending.task_row_id IS NOT NULL
 )"""
 
-#: The call record of ``call/list`` and of the call callback, key order as sent.
-_CALL_RECORD: Final = """
-SELECT c.id, c.call_id, t.task_id, t.user_task_id, o.contact_id, t.auto_flow_id,
-       coalesce(f.name, ''), c.callee_phone, c.create_ts, c.result, c.talk_seconds,
-       c.user_intent, c.ring_seconds, c.call_start, c.call_answer, c.call_end, c.order_head,
-       c.order_tail, c.manual_status, c.manual_elapsed
-FROM calls AS c
-JOIN tasks AS t ON t.account_id = c.account_id AND t.id = c.task_row_id
-JOIN orders AS o ON o.account_id = c.account_id AND o.id = c.order_id
-LEFT JOIN flows AS f ON f.account_id = c.account_id AND f.id = t.auto_flow_id
-"""
+_CALL_FACTS: Final = f"SELECT {CALL_COLUMNS} {CALL_FROM}"
+_INSERT_CALL: Final = (
+    f"INSERT INTO calls ({', '.join(CALL_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('%s' for _ in CALL_INSERT_COLUMNS)}) RETURNING id"
+)
 
 _ORDER_COPY: Final = ("account_id", "task_row_id", "contact_id", "name", "phone", "country_code",
-                      "params", "other", "created_ts")  # fmt: skip
+                      "params", "other", "call_callback_url", "created_ts")  # fmt: skip
 _TASK_TEXT_FIELDS: Final = tuple(f.name for f in fields(NewTask) if f.type == "str")
-_ORDER_TEXT_FIELDS: Final = ("contact_id", "phone", "name", "country_code", "params", "other")
-_CALL_TEXT_FIELDS: Final = ("call_id", "callee_phone", "user_intent", "summary")
+_ORDER_TEXT_FIELDS: Final = ("contact_id", "phone", "name", "country_code", "params", "other",
+                              "call_callback_url")  # fmt: skip
+_CALL_TEXT_FIELDS: Final = tuple(f.name for f in fields(NewCall) if f.type == "str")
 
 
 def no_nul(what: str, **values: object) -> None:
@@ -229,12 +231,11 @@ class PostgresLifecycleTx(LifecycleTx):
         if has_nul(route_id):
             return None
         row = self._one(
-            "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
-            "answer_probability, talk_seconds_mean, created_ts FROM routes "
+            f"SELECT {ROUTE_COLUMNS} FROM routes "
             "WHERE account_id = %s AND route_id = %s AND enabled = 1",
             (account_id, route_id),
         )
-        return None if row is None else Route(*row)
+        return None if row is None else route_row(row)
 
     def task(
         self, account_id: int, *, task_id: str | None = None, user_task_id: str | None = None
@@ -344,7 +345,7 @@ class PostgresLifecycleTx(LifecycleTx):
                    **{name: getattr(o, name) for name in _ORDER_TEXT_FIELDS})  # fmt: skip
         rows = (
             (account_id, task_row_id, o.contact_id, o.name, o.phone, o.country_code, o.params,
-             o.other, now)
+             o.other, o.call_callback_url, now)
             for o in orders
         )  # fmt: skip
         self._run(None)  # COPY runs outside the pipeline
@@ -606,28 +607,16 @@ class PostgresLifecycleTx(LifecycleTx):
     def insert_call(self, order: OrderState, call: NewCall) -> int:
         no_nul(f"call {call.call_id.replace(NUL, '?')!r} not recorded",
                **{name: getattr(call, name) for name in _CALL_TEXT_FIELDS})  # fmt: skip
-        row = self._one(
-            "INSERT INTO calls (account_id, call_id, task_row_id, order_id, attempt, "
-            "callee_phone, create_ts, call_start, call_answer, call_end, ring_seconds, "
-            "talk_seconds, result, answered, manual_status, manual_elapsed, user_intent, "
-            "summary, order_head, order_tail, cost_cents) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s, %s) RETURNING id",
-            (order.account_id, call.call_id, order.task_row_id, order.id, call.attempt,
-             call.callee_phone, call.create_ts, call.call_start, call.call_answer, call.call_end,
-             call.ring_seconds, call.talk_seconds, call.result, int(call.answered),
-             call.manual_status, call.manual_elapsed, call.user_intent, call.summary,
-             int(call.order_head), int(call.order_tail), call.cost_cents),
-        )  # fmt: skip
+        row = self._one(_INSERT_CALL, call_values(order, call))
         assert row is not None
         return int(row[0])
 
-    def call_record(self, account_id: int, call_row_id: int) -> dict[str, Any]:
-        row = self._one(_CALL_RECORD + "WHERE c.account_id = %s AND c.id = %s",
+    def call_facts(self, account_id: int, call_row_id: int) -> CallFacts:
+        row = self._one(_CALL_FACTS + "WHERE c.account_id = %s AND c.id = %s",
                         (account_id, call_row_id))  # fmt: skip
         if row is None:
             raise StoreError(f"no call with row id {call_row_id}")
-        return call_record(row)
+        return call_facts(row)
 
     def due_schedules(self, account_id: int, now: int) -> list[int]:
         # Each due task is taken for this transaction; one another dialer is firing right now
@@ -777,7 +766,7 @@ def call_page(
     *,
     offset: int,
     limit: int,
-) -> tuple[int, list[dict[str, Any]]] | None:
+) -> tuple[int, list[CallFacts]] | None:
     """One page of a task's calls, newest first (inside the caller's read snapshot)."""
     if has_nul(task_id):
         return None
@@ -799,7 +788,7 @@ def call_page(
     if offset >= total[0]:
         return int(total[0]), []
     rows = conn.execute(
-        _CALL_RECORD + f"WHERE {where} ORDER BY c.create_ts DESC, c.id DESC LIMIT %s OFFSET %s",
+        _CALL_FACTS + f"WHERE {where} ORDER BY c.create_ts DESC, c.id DESC LIMIT %s OFFSET %s",
         (*params, limit, offset),
     ).fetchall()
-    return int(total[0]), [call_record(row) for row in rows]
+    return int(total[0]), [call_facts(row) for row in rows]

@@ -5,15 +5,21 @@ its module."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any, Final
 
+import orjson
+
+from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
     STAT_COUNTERS,
     CallFilter,
     DialCandidate,
     DialContext,
+    NewCall,
     OrderState,
     OutboxItem,
+    Route,
     TaskRow,
     TaskState,
 )
@@ -29,21 +35,49 @@ TASK_FROM: Final = (
     "FROM tasks AS t LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id"
 )
 
+ROUTE_COLUMNS: Final = (
+    "id, account_id, route_id, name, country_code, price_per_minute_cents, answer_probability, "
+    "talk_seconds_mean, created_ts, enabled, caller_phone, line_ids"
+)
+
 ORDER_COLUMNS: Final = (
     "id, account_id, task_row_id, contact_id, phone, state, attempts, answered, "
-    "next_attempt_ts, claimed_by, claimed_at, lease_until"
+    "next_attempt_ts, claimed_by, claimed_at, lease_until, country_code, "
+    "call_callback_url"
 )
 
 CONTEXT_COLUMNS: Final = (
     "t.task_id, t.max_ring_time, t.agent_group_id, t.route_id, r.answer_probability, "
-    "r.talk_seconds_mean, r.price_per_minute_cents"
+    "r.talk_seconds_mean, r.price_per_minute_cents, r.caller_phone, r.line_ids, r.country_code"
 )
 
-CALL_KEYS: Final = (
-    "id", "callId", "taskId", "userTaskId", "contactId", "autoFlowId", "autoFlowName",
-    "calleePhone", "createTs", "callResult", "callElapsed", "userIntent", "callRingTime",
-    "callStart", "callAnswer", "callEnd", "orderHead", "orderTail", "manualCallStatus",
-    "manualElapsed",
+#: A call's facts (:class:`~nxlink.contract.calldoc.CallFacts`, fields in order) from
+#: ``calls AS c``, its task ``t``, its order ``o`` and its flow ``f`` (:data:`CALL_FROM`).
+CALL_COLUMNS: Final = (
+    "c.id, c.call_id, t.task_id, t.user_task_id, o.contact_id, t.auto_flow_id, "
+    "coalesce(f.name, ''), c.callee_phone, c.caller_phone, c.real_phone, c.create_ts, c.op_ts, "
+    "c.result, c.talk_seconds, c.ring_seconds, c.call_start, c.call_answer, c.call_end, "
+    "c.user_intent, c.summary, c.turns, c.hangup_reason, c.sip_code, c.sip_addr, c.line_id, "
+    "c.route_id, o.params, c.order_head, c.order_tail, c.agent_group_id, c.agent_group_name, "
+    "c.agent_id, c.agent_name, c.manual_status, c.manual_start, c.manual_answer, c.manual_end, "
+    "c.manual_elapsed, t.call_callback_url, o.call_callback_url, o.other"
+)
+CALL_FROM: Final = (
+    "FROM calls AS c "
+    "JOIN tasks AS t ON t.account_id = c.account_id AND t.id = c.task_row_id "
+    "JOIN orders AS o ON o.account_id = c.account_id AND o.id = c.order_id "
+    "LEFT JOIN flows AS f ON f.account_id = c.account_id AND f.id = t.auto_flow_id "
+)
+#: The columns :class:`~nxlink.store.base.NewCall` writes, in its field order (the order and
+#: task columns come from the order).
+CALL_INSERT_COLUMNS: Final = (
+    "account_id", "task_row_id", "order_id", "call_id", "attempt", "callee_phone", "create_ts",
+    "call_start", "call_answer", "call_end", "ring_seconds", "talk_seconds", "result",
+    "answered", "manual_status", "manual_elapsed", "user_intent", "summary", "order_head",
+    "order_tail", "cost_cents", "caller_phone", "real_phone", "op_ts", "turns",
+    "hangup_reason", "sip_code", "sip_addr", "line_id", "route_id", "agent_group_id",
+    "agent_group_name", "agent_id", "agent_name", "manual_start", "manual_answer",
+    "manual_end",
 )  # fmt: skip
 
 TASK_INSERT_COLUMNS: Final = (
@@ -89,9 +123,15 @@ def task_state(row: tuple[Any, ...]) -> TaskState:
     )  # fmt: skip
 
 
+def route_row(row: Sequence[Any]) -> Route:
+    """A row of :data:`ROUTE_COLUMNS` as the interface's value."""
+    return Route(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                 bool(row[9]), row[10], tuple(orjson.loads(row[11])))  # fmt: skip
+
+
 def order_state(row: tuple[Any, ...]) -> OrderState:
     return OrderState(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]),
-                      row[8], row[9], row[10], row[11])  # fmt: skip
+                      row[8], row[9], row[10], row[11], row[12], row[13])  # fmt: skip
 
 
 def candidate(row: tuple[Any, ...]) -> DialCandidate:
@@ -100,12 +140,21 @@ def candidate(row: tuple[Any, ...]) -> DialCandidate:
         default_max_call=row[4], account_enabled=bool(row[5]), balance_cents=row[6],
         flow_enabled=bool(row[7]), route_enabled=bool(row[8]), shutdown_at=row[9],
         shutdown_fired=bool(row[10]),
-        context=None if row[14] is None else DialContext(*row[11:18]),
+        context=None if row[14] is None else DialContext(*row[11:21]),
     )  # fmt: skip
 
 
-def call_record(row: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(CALL_KEYS, row, strict=True))
+def call_facts(row: Sequence[Any]) -> CallFacts:
+    """A row of :data:`CALL_COLUMNS` as the interface's value."""
+    return CallFacts(*row)
+
+
+def call_values(order: OrderState, call: NewCall) -> tuple[Any, ...]:
+    """The values of :data:`CALL_INSERT_COLUMNS` for a call of ``order``."""
+    values = [getattr(call, f.name) for f in fields(call)]
+    values[10] = int(call.answered)
+    values[15], values[16] = int(call.order_head), int(call.order_tail)
+    return (order.account_id, order.task_row_id, order.id, *values)
 
 
 def call_filter(flt: CallFilter, mark: str) -> tuple[list[str], list[Any]]:

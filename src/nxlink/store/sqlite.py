@@ -19,6 +19,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
     AccessKey,
     Account,
@@ -37,6 +38,7 @@ from nxlink.store.base import (
 )
 from nxlink.store.copy import Table
 from nxlink.store.ratelimit import Limit, MemoryCells
+from nxlink.store.rows import CALL_COLUMNS, CALL_FROM, ROUTE_COLUMNS, call_facts, route_row
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
@@ -436,15 +438,18 @@ class SQLiteStore(SQLiteOutbox, Store):
         answer_probability: float,
         talk_seconds_mean: int,
         now: int,
+        caller_phone: str = "",
+        line_ids: Sequence[str] = (),
     ) -> Route:
         with self._write() as conn:
             try:
                 cur = conn.execute(
                     "INSERT INTO routes (account_id, route_id, name, country_code, "
-                    "price_per_minute_cents, answer_probability, talk_seconds_mean, created_ts) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "price_per_minute_cents, answer_probability, talk_seconds_mean, created_ts, "
+                    "caller_phone, line_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (account_id, route_id, name, country_code, price_per_minute_cents,
-                     answer_probability, talk_seconds_mean, now),
+                     answer_probability, talk_seconds_mean, now, caller_phone,
+                     json.dumps(list(line_ids))),
                 )  # fmt: skip
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"route {route_id!r} not created: {exc}") from None
@@ -452,18 +457,14 @@ class SQLiteStore(SQLiteOutbox, Store):
             return Route(
                 cur.lastrowid, account_id, route_id, name, country_code,
                 price_per_minute_cents, answer_probability, talk_seconds_mean, now,
+                caller_phone=caller_phone, line_ids=tuple(line_ids),
             )  # fmt: skip
 
     def list_routes(self, account_id: int) -> list[Route]:
         rows = self._conn.execute(
-            "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
-            "answer_probability, talk_seconds_mean, created_ts, enabled FROM routes "
-            "WHERE account_id = ? ORDER BY id",
-            (account_id,),
+            f"SELECT {ROUTE_COLUMNS} FROM routes WHERE account_id = ? ORDER BY id", (account_id,)
         ).fetchall()
-        return [
-            Route(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows
-        ]
+        return [route_row(r) for r in rows]
 
     # -- the life of tasks -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -473,9 +474,15 @@ class SQLiteStore(SQLiteOutbox, Store):
 
     def call_page(
         self, account_id: int, task_id: str, flt: CallFilter, *, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]] | None:
+    ) -> tuple[int, list[CallFacts]] | None:
         with self._read() as conn:
             return call_page(conn, account_id, task_id, flt, offset=offset, limit=limit)
+
+    def call_by_id(self, call_id: str) -> CallFacts | None:
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {CALL_COLUMNS} {CALL_FROM}WHERE c.call_id = ?",
+                               (call_id,)).fetchone()  # fmt: skip
+        return None if row is None else call_facts(row)
 
     def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:
         with self._write() as conn:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final
 
+from nxlink.contract.calldoc import CallFacts
 from nxlink.contract.taskdoc import TaskDocInputs
 from nxlink.store.base import (
     STAT_COUNTERS,
@@ -28,13 +29,24 @@ from nxlink.store.base import (
     TaskRow,
     TaskState,
 )
+from nxlink.store.rows import (
+    CALL_COLUMNS,
+    CALL_FROM,
+    CALL_INSERT_COLUMNS,
+    ROUTE_COLUMNS,
+    call_facts,
+    call_filter,
+    call_values,
+    route_row,
+    stat_row_values,
+    task_row_values,
+)
 from nxlink.store.rows import CONTEXT_COLUMNS as _CONTEXT_COLUMNS
 from nxlink.store.rows import ORDER_COLUMNS as _ORDER_COLUMNS
 from nxlink.store.rows import STAT_INSERT_COLUMNS as _STAT_INSERT_COLUMNS
 from nxlink.store.rows import TASK_COLUMNS as _TASK_COLUMNS
 from nxlink.store.rows import TASK_FROM as _TASK_FROM
 from nxlink.store.rows import TASK_INSERT_COLUMNS as _TASK_INSERT_COLUMNS
-from nxlink.store.rows import call_filter, call_record, stat_row_values, task_row_values
 from nxlink.store.rows import candidate as _candidate
 from nxlink.store.rows import order_state as _order
 from nxlink.store.rows import task_state as _task
@@ -64,17 +76,9 @@ WITH RECURSIVE pending (task_row_id) AS (
     FROM pending WHERE pending.task_row_id IS NOT NULL
 )"""
 
-#: The call record of ``call/list`` and of the call callback, key order as sent.
-_CALL_RECORD: Final = """
-SELECT c.id, c.call_id, t.task_id, t.user_task_id, o.contact_id, t.auto_flow_id,
-       coalesce(f.name, ''), c.callee_phone, c.create_ts, c.result, c.talk_seconds,
-       c.user_intent, c.ring_seconds, c.call_start, c.call_answer, c.call_end, c.order_head,
-       c.order_tail, c.manual_status, c.manual_elapsed
-FROM calls AS c
-JOIN tasks AS t ON t.id = c.task_row_id
-JOIN orders AS o ON o.id = c.order_id
-LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id
-"""
+_CALL_FACTS: Final = f"SELECT {CALL_COLUMNS} {CALL_FROM}"
+_INSERT_CALL: Final = (f"INSERT INTO calls ({', '.join(CALL_INSERT_COLUMNS)}) "
+                       f"VALUES ({', '.join('?' for _ in CALL_INSERT_COLUMNS)})")  # fmt: skip
 
 
 class SQLiteLifecycleTx(LifecycleTx):
@@ -110,12 +114,11 @@ class SQLiteLifecycleTx(LifecycleTx):
 
     def route(self, account_id: int, route_id: str) -> Route | None:
         row = self.conn.execute(
-            "SELECT id, account_id, route_id, name, country_code, price_per_minute_cents, "
-            "answer_probability, talk_seconds_mean, created_ts FROM routes "
+            f"SELECT {ROUTE_COLUMNS} FROM routes "
             "WHERE account_id = ? AND route_id = ? AND enabled = 1",
             (account_id, route_id),
         ).fetchone()
-        return None if row is None else Route(*row)
+        return None if row is None else route_row(row)
 
     def task(
         self, account_id: int, *, task_id: str | None = None, user_task_id: str | None = None
@@ -215,10 +218,11 @@ class SQLiteLifecycleTx(LifecycleTx):
         try:
             self.conn.executemany(
                 "INSERT INTO orders (account_id, task_row_id, contact_id, name, phone, "
-                "country_code, params, other, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "country_code, params, other, call_callback_url, created_ts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (account_id, task_row_id, o.contact_id, o.name, o.phone, o.country_code,
-                     o.params, o.other, now)
+                     o.params, o.other, o.call_callback_url, now)
                     for o in orders
                 ],
             )  # fmt: skip
@@ -435,28 +439,17 @@ class SQLiteLifecycleTx(LifecycleTx):
         )  # fmt: skip
 
     def insert_call(self, order: OrderState, call: NewCall) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO calls (account_id, call_id, task_row_id, order_id, attempt, "
-            "callee_phone, create_ts, call_start, call_answer, call_end, ring_seconds, "
-            "talk_seconds, result, answered, manual_status, manual_elapsed, user_intent, "
-            "summary, order_head, order_tail, cost_cents) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (order.account_id, call.call_id, order.task_row_id, order.id, call.attempt,
-             call.callee_phone, call.create_ts, call.call_start, call.call_answer, call.call_end,
-             call.ring_seconds, call.talk_seconds, call.result, int(call.answered),
-             call.manual_status, call.manual_elapsed, call.user_intent, call.summary,
-             int(call.order_head), int(call.order_tail), call.cost_cents),
-        )  # fmt: skip
+        cur = self.conn.execute(_INSERT_CALL, call_values(order, call))
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    def call_record(self, account_id: int, call_row_id: int) -> dict[str, Any]:
+    def call_facts(self, account_id: int, call_row_id: int) -> CallFacts:
         row = self.conn.execute(
-            _CALL_RECORD + "WHERE c.account_id = ? AND c.id = ?", (account_id, call_row_id)
+            _CALL_FACTS + "WHERE c.account_id = ? AND c.id = ?", (account_id, call_row_id)
         ).fetchone()
         if row is None:
             raise StoreError(f"no call with row id {call_row_id}")
-        return call_record(row)
+        return call_facts(row)
 
     def due_schedules(self, account_id: int, now: int) -> list[int]:
         rows = self.conn.execute(
@@ -605,7 +598,7 @@ def call_page(
     *,
     offset: int,
     limit: int,
-) -> tuple[int, list[dict[str, Any]]] | None:
+) -> tuple[int, list[CallFacts]] | None:
     """One page of a task's calls, newest first (inside the caller's read snapshot)."""
     task = conn.execute(
         "SELECT id FROM tasks WHERE account_id = ? AND task_id = ?", (account_id, task_id)
@@ -622,7 +615,7 @@ def call_page(
     if offset >= total:
         return int(total), []
     rows = conn.execute(
-        _CALL_RECORD + f"WHERE {where} ORDER BY c.create_ts DESC, c.id DESC LIMIT ? OFFSET ?",
+        _CALL_FACTS + f"WHERE {where} ORDER BY c.create_ts DESC, c.id DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
     ).fetchall()
-    return int(total), [call_record(row) for row in rows]
+    return int(total), [call_facts(row) for row in rows]

@@ -8,3 +8,7 @@ CREATE TABLE master_key_check (
     key_id      TEXT    NOT NULL,
     check_value TEXT    NOT NULL
 );
+
+-- The recordings' links are signed with a key derived from the master key: the random key
+-- 0005 kept in the database goes (links handed out before it end).
+DROP TABLE server_keys;
