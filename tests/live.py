@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,22 +27,54 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running ``nxlink serve``."""
+
+    base: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    err_path: Path
+
+
 @contextmanager
 def serving(folder: Path, db: str, *extra: str, log: bool = False) -> Iterator[str]:
     """Run ``nxlink serve``; yield its base URL once ``/healthz`` answers; always stop it.
 
     The request log goes to the server's stderr file when ``log`` is true.
     """
+    with server_process(folder, db, *extra, log=log) as served:
+        yield served.base
+
+
+@contextmanager
+def server_process(
+    folder: Path,
+    db: str,
+    *extra: str,
+    log: bool = False,
+    env: Mapping[str, str] | None = None,
+    nofile: int | None = None,
+) -> Iterator[Served]:
+    """Like :func:`serving`, with ``env`` added to the server's environment, its open-file
+    limit (soft and hard) set to ``nofile``, and the process at hand."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     quiet = () if log else ("--no-log",)
     err_path = folder / f"serve-{port}.err"
+
+    def limit_files() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
     with err_path.open("wb") as err:
         proc = subprocess.Popen(
             [str(NXLINK), "serve", "--db", db, "--port", str(port), *quiet, *extra],
             stdout=subprocess.DEVNULL,
             stderr=err,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
+            preexec_fn=limit_files if nofile is not None else None,
         )
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
@@ -59,7 +93,7 @@ def serving(folder: Path, db: str, *extra: str, log: bool = False) -> Iterator[s
                         f"server not healthy in {START_TIMEOUT_S} s: {err_path.read_text()}"
                     )
                 time.sleep(0.05)
-            yield base
+            yield Served(base, port, proc, err_path)
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -48,7 +48,8 @@ def serve(
 
     The server also delivers the callback outbox, unless --no-deliver. Any number of API
     processes and workers (nxlink worker) may share one database. Other settings come from
-    NXLINK_* environment variables (see the README).
+    NXLINK_* environment variables (see the README), among them the connection limits
+    (NXLINK_MAX_CONNECTIONS per worker, by default the open-file limit less a reserve).
 
     \b
     Examples:
@@ -59,6 +60,7 @@ def serve(
     try:
         import uvicorn
 
+        from nxlink.server.protocol import ConnectionLimitError, connection_cap
         from nxlink.server.settings import Settings
     except ModuleNotFoundError as exc:
         raise missing_extra(exc) from None
@@ -82,11 +84,16 @@ def serve(
         settings = Settings()
     except ValueError as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
+    try:
+        cap = connection_cap(settings)
+    except ConnectionLimitError as exc:
+        raise click.ClickException(str(exc)) from None
     with opened(settings.db, create=True):
         pass  # creates or upgrades the schema once, before any worker starts
     simulating = f", simulating at {speed:g}x with seed {sim_seed}" if simulate else ""
     click.echo(
-        f"nxlink serving {settings.db} on http://{host}:{port} ({workers} worker(s){simulating})",
+        f"nxlink serving {settings.db} on http://{host}:{port} ({workers} worker(s) of up to "
+        f"{cap} connections{simulating})",
         err=True,
     )
     uvicorn.run(
@@ -98,6 +105,11 @@ def serve(
         access_log=False,
         log_level="warning",
         server_header=False,
+        # The connection limits (nxlink.server.protocol); no websockets, which would bypass them.
+        http="nxlink.server.protocol:LimitedHttpToolsProtocol",
+        ws="none",
+        timeout_keep_alive=settings.keep_alive_s,
+        backlog=settings.backlog,
         # SIGTERM: stop accepting, let requests in flight finish (up to this), then stop.
         timeout_graceful_shutdown=settings.graceful_shutdown_s,
     )

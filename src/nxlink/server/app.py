@@ -43,6 +43,7 @@ from nxlink.contract.endpoints import API_PREFIX as API_PREFIX
 from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
 from nxlink.server.auth import Caller, Generations, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
+from nxlink.server.envelope import envelope
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.recordings import ROUTE as RECORDING_ROUTE
@@ -115,11 +116,6 @@ class State:
         return self.settings.max_body_bytes
 
 
-def envelope(trace_id: str, code: int, message: str) -> dict[str, Any]:
-    """The contract's answer without page fields: ``code``, ``message``, ``traceId``."""
-    return {"code": code, "message": message, "traceId": trace_id}
-
-
 def _page_body(trace_id: str, page: TaskPage, *, nest: bool) -> bytes:
     """The success envelope around tasks that are already JSON (no re-serialising).
 
@@ -171,35 +167,53 @@ def _too_big(limit: int) -> ApiError:
     )
 
 
-async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it passes ``limit``."""
+class ClientGone(Exception):
+    """The client closed the connection before its body ended: nothing is processed or sent."""
+
+
+async def _read_body(
+    receive: Receive, headers: Mapping[str, str], limit: int, *, timeout_s: float
+) -> bytes:
+    """The raw body, refused with 413 as soon as it passes ``limit``, and with 408 unless it
+    has all arrived within ``timeout_s`` (the request's headers have just arrived)."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_big(limit)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # the client went away; what arrived is all there is
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _too_big(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise ClientGone  # a cut-off body is never taken for a whole one
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise _too_big(limit)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise ApiError(
+            Code.BUSINESS_ERROR,
+            f"body: not received within {timeout_s:g} s of the headers",
+            http_status=408,
+        ) from None
     return b"".join(chunks)
+
+
+#: Answers after which the connection ends: the request's body was not read to its end.
+_CLOSING = frozenset({408, 413, 431})
 
 
 async def _send_json(send: Send, status: int, payload: bytes) -> None:
     """The whole answer in two messages (no Starlette response object on the hot path)."""
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode())],
-    })  # fmt: skip
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(payload)).encode())]  # fmt: skip
+    if status in _CLOSING:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -259,11 +273,13 @@ def create_app(
             headers = header_map(scope["headers"])
             req_state["nx_access_key"] = headers.get("accesskey")
             try:
-                body = await _read_body(receive, headers, limit)
+                body = await _read_body(receive, headers, limit, timeout_s=settings.body_timeout_s)
                 _check_content_type(headers)
                 payload = await threads.run(
                     lambda: answer(authenticated(headers, body), body, trace_id)
                 )
+            except ClientGone:
+                return
             except ApiError as exc:
                 req_state["nx_code"] = int(exc.code)
                 refusal = orjson.dumps(envelope(trace_id, exc.code, exc.message))

@@ -83,6 +83,40 @@ class Settings(BaseSettings):
         le=3600,
         description="On SIGTERM, how long requests in flight may take before they are cancelled.",
     )
+    max_header_bytes: int = Field(
+        16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request header section (the target and every header line); "
+        "larger answers 431.",
+    )
+    max_headers: int = Field(
+        100, ge=1, le=10_000, description="Most header fields in a request; more answers 431."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request's header section may take, from the connection or from "
+        "its first byte; then 408 and close.",
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds an API request's body may take after its headers; then 408 and close.",
+    )
+    keep_alive_s: int = Field(
+        5, ge=1, le=3600, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Open connections per worker (default: the open-file limit less a reserve).",
+    )
+    backlog: int = Field(
+        2048, ge=1, le=65_535, description="Connections the kernel queues before they are accepted."
+    )
     log_requests: bool = Field(True, description="Write a JSON line per request.")
     log_file: str | None = Field(None, description="Request log file (default: stderr).")
     simulate: bool = Field(False, description="Run the simulated dialer inside the server.")
