@@ -29,8 +29,11 @@ VALIDATED = [0]
 
 
 @functools.cache
-def _document(envelope: str) -> dict[str, Any]:
-    return openapi_document(Settings(envelope=envelope))  # type: ignore[arg-type]
+def _document(envelope: str, rate_limited: bool) -> dict[str, Any]:
+    """The document of a server with ``envelope`` and, when ``rate_limited``, a rate limit
+    (which adds the 429 answer)."""
+    limit = 1.0 if rate_limited else 0.0
+    return openapi_document(Settings(envelope=envelope, rate_limit_per_s=limit))  # type: ignore[arg-type]
 
 
 Validator = jsonschema.Draft202012Validator
@@ -101,9 +104,9 @@ def _reasons(validator: Validator, value: Any, *, prefix: str = "") -> list[str]
 
 
 @functools.cache
-def _check(envelope: str, path: str, status: int) -> _Check | None:
+def _check(envelope: str, path: str, status: int, rate_limited: bool) -> _Check | None:
     """The check of ``path``'s answers with ``status``; None when the document has none."""
-    document = _document(envelope)
+    document = _document(envelope, rate_limited)
     item = document["paths"].get(path)
     if item is None:
         response = document["components"]["responses"]["NotFound"] if status == 404 else None
@@ -117,9 +120,11 @@ def _check(envelope: str, path: str, status: int) -> _Check | None:
     return _Check(document, response["content"]["application/json"]["schema"])
 
 
-def problems(envelope: str, path: str, status: int, body: bytes) -> list[str]:
+def problems(
+    envelope: str, path: str, status: int, body: bytes, *, rate_limited: bool = False
+) -> list[str]:
     """Why the answer does not validate (empty: it does)."""
-    check = _check(envelope, path, status)
+    check = _check(envelope, path, status, rate_limited)
     if check is None:
         return [f"{status} {path}: the document has no answer with status {status}"]
     try:
@@ -133,9 +138,10 @@ def problems(envelope: str, path: str, status: int, body: bytes) -> list[str]:
 class ValidatingApp:
     """An ASGI app whose API answers are validated on their way out."""
 
-    def __init__(self, app: Any, envelope: str) -> None:
+    def __init__(self, app: Any, envelope: str, *, rate_limited: bool = False) -> None:
         self.app = app
         self.envelope = envelope
+        self.rate_limited = rate_limited
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -157,7 +163,13 @@ class ValidatingApp:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     FAILURES.extend(
-                        problems(self.envelope, scope["path"], status[0], b"".join(chunks))
+                        problems(
+                            self.envelope,
+                            scope["path"],
+                            status[0],
+                            b"".join(chunks),
+                            rate_limited=self.rate_limited,
+                        )
                     )
             await send(message)
 
@@ -168,7 +180,8 @@ def _validating_create_app(create_app: Callable[..., Any]) -> Callable[..., Any]
     @functools.wraps(create_app)
     def create(settings: Settings | None = None, *args: Any, **kwargs: Any) -> Any:
         app = create_app(settings, *args, **kwargs)
-        return ValidatingApp(app, (settings or Settings()).envelope)
+        settings = settings or Settings()
+        return ValidatingApp(app, settings.envelope, rate_limited=settings.rate_limit_per_s > 0)
 
     return create
 

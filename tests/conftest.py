@@ -194,6 +194,9 @@ class Api:
     def __init__(self, client: TestClient, clock: list[int]) -> None:
         self.client = client
         self.clock = clock
+        # Each request signs its own ts (a millisecond earlier than the last, within the
+        # window), as a real client's clock moves: the same signed write twice is a replay.
+        self._sent = itertools.count()
 
     def post(
         self,
@@ -205,7 +208,7 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> Any:
         raw = body.encode() if isinstance(body, str) else body
-        ts = ts if ts is not None else str(self.clock[0])
+        ts = ts if ts is not None else str(self.clock[0] - next(self._sent) % 30_000)
         sent = {
             "Content-Type": "application/json",
             "accessKey": tenant.access_key,

@@ -296,9 +296,10 @@ def test_a_slow_clock_is_corrected_once_from_the_1004_answer(
     assert [r.headers["ts"] for r in shell.requests] == [str(NOW_MS - 120_000), str(NOW_MS)]
     assert shell.client.clock_offset_ms == 120_000
     assert shell.delays == [0.0]
-    # Later calls sign with the corrected clock straight away.
+    # Later calls sign with the corrected clock straight away (the clock here stands still:
+    # each signature moves on a millisecond past the last, so no two are the same request).
     assert shell.list().total == 9
-    assert shell.requests[-1].headers["ts"] == str(NOW_MS)
+    assert shell.requests[-1].headers["ts"] == str(NOW_MS + 1)
     assert len(shell.requests) == 3
 
 
@@ -416,3 +417,30 @@ def test_iter_exposes_total_and_pages(make_shell: MakeShell, world: World) -> No
     assert (walk.total, walk.pages) == (4, 1)
     assert [t.task_id for t in walk] == [task_uuid(7), task_uuid(1), task_uuid(0)]
     assert (walk.total, walk.pages) == (4, 2)
+
+
+def test_past_the_rate_limit_the_client_waits_and_succeeds(
+    make_shell: MakeShell, store: Store, kind: Kind
+) -> None:
+    tenant = make_tenant(store)
+    clock = [NOW_MS]
+    app = create_app(
+        Settings(log_requests=False, rate_limit_per_s=1.0, rate_limit_burst=1),
+        store=store,
+        clock=lambda: clock[0],
+    )
+    shell = make_shell(kind, app=app, access_key=tenant.access_key,
+                       access_secret=tenant.secret, clock=lambda: clock[0])  # fmt: skip
+
+    def slept(seconds: float) -> None:  # the server's clock moves with the client's waits
+        shell.delays.append(seconds)
+        clock[0] += int(seconds * 1000)
+
+    async def slept_async(seconds: float) -> None:
+        slept(seconds)
+
+    shell.client._sleep = slept if kind == "sync" else slept_async  # type: ignore[method-assign,assignment]
+    assert shell.list().total == 0
+    assert shell.list().total == 0  # the bucket is empty: 429, Retry-After 1, then again
+    assert shell.delays == [1.0]
+    assert len(shell.requests) == 3

@@ -745,3 +745,19 @@ def test_the_documented_refusals_are_what_the_server_answers(store: Store) -> No
                 assert any(p.fullmatch(part) for p in patterns), (name, part)
                 seen += 1
     assert seen >= 35
+
+
+def test_the_429_answer_is_documented_only_with_a_rate_limit() -> None:
+    plain = openapi_document(Settings())
+    limited = openapi_document(Settings(rate_limit_per_s=2.0, rate_limit_burst=5))
+    for path, item in plain["paths"].items():
+        if "post" in item:
+            assert "429" not in item["post"]["responses"], path
+    assert "RateLimited" not in plain["components"]["responses"]
+    posts = [item["post"] for item in limited["paths"].values() if "post" in item]
+    assert posts
+    assert all(op["responses"]["429"] == {"$ref": "#/components/responses/RateLimited"}
+               for op in posts)  # fmt: skip
+    answer = limited["components"]["responses"]["RateLimited"]
+    assert "2 requests per second, bursts of 5" in answer["description"]
+    assert "Retry-After" in answer["headers"]

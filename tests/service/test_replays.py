@@ -34,7 +34,7 @@ def _create(store: Store, tenant: Tenant, name: str = "replayed") -> bytes:
 
 
 def _key(tenant: Tenant, ts: int = NOW_MS, sign: str = KEY_SIGN) -> ReplayKey:
-    return replays.replay_key(tenant.access_key, str(ts), sign)
+    return replays.replay_key(tenant.access_key, str(ts), sign, "task/create")
 
 
 def _tasks(db: Observer) -> int:

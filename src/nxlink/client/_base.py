@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import threading
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -270,6 +271,8 @@ class BaseClient:
         self._clock = clock or system_clock_ms
         #: Added to the clock after the server reported its time in a 1004 answer.
         self.clock_offset_ms = 0
+        self._last_ts_ms = 0
+        self._ts_lock = threading.Lock()
         self._auth = NxlinkAuth(key, secret, algorithm=normalized, clock=self._now_ms)
         self._random: Callable[[], float] = random.random
 
@@ -277,7 +280,16 @@ class BaseClient:
         return f"{type(self).__name__}(base_url={self.base_url!r}, access_key={self.access_key!r})"
 
     def _now_ms(self) -> int:
-        return self._clock() + self.clock_offset_ms
+        """The ``ts`` of the next signature: the clock, moved on a millisecond past the last
+        one when it has not moved or stepped back by less than a second (two writes with the
+        same body in one millisecond would otherwise be the same signed request, which the
+        server answers as a replay). A clock set back further is followed as it is."""
+        now = self._clock() + self.clock_offset_ms
+        with self._ts_lock:
+            if self._last_ts_ms - 1000 < now <= self._last_ts_ms:
+                now = self._last_ts_ms + 1
+            self._last_ts_ms = now
+        return now
 
     def _prepare(self, path: str, body: Mapping[str, Any] | None) -> tuple[str, bytes, bool]:
         """The full path, the body bytes, and whether the call may be sent again after a

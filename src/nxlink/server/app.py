@@ -19,15 +19,17 @@ database lock never holds up the task list, and a slow search never holds up a w
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import secrets
 import sys
 import threading
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from email.message import Message as MimeMessage
+from typing import Any, Final
 
 import orjson
 from starlette.applications import Starlette
@@ -49,7 +51,7 @@ from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.recordings import ROUTE as RECORDING_ROUTE
 from nxlink.server.recordings import RecordingFiles, recording_endpoint
 from nxlink.server.settings import Settings
-from nxlink.service import catalog, lifecycle, requests
+from nxlink.service import catalog, lifecycle, replays, requests
 from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
 from nxlink.service.lifecycle import Clock
@@ -57,6 +59,7 @@ from nxlink.service.recordings import RecordingLinks
 from nxlink.service.tasks import TaskPage
 from nxlink.store import Store, StoreUnavailable, open_store
 from nxlink.store.base import TaskState
+from nxlink.store.ratelimit import Limit
 
 JSON = "application/json"
 TASK_LIST_PATH = TASK_LIST.path
@@ -97,6 +100,12 @@ class State:
             key=settings.recording_key,
         )
         self.recordings = RecordingFiles(store)
+        # Rate limits per access key, off unless a rate is set.
+        self.rate_limit = (
+            Limit(settings.rate_limit_per_s, settings.rate_limit_burst)
+            if settings.rate_limit_per_s > 0
+            else None
+        )
 
     def generations(self, endpoint: Endpoint, path: str) -> Generations:
         """The header pairs ``endpoint`` accepts at ``path`` under these settings."""
@@ -167,6 +176,21 @@ def _too_big(limit: int) -> ApiError:
     )
 
 
+class RateLimited(Exception):
+    """An access key past its rate limit: HTTP 429 with ``Retry-After``."""
+
+    def __init__(self, access_key: str, wait_ms: float) -> None:
+        self.retry_after_s = max(1, math.ceil(wait_ms / 1000))
+        super().__init__(
+            f"rate limit: too many requests for access key {access_key}; "
+            f"try again in {self.retry_after_s} s"
+        )
+
+
+#: The trace id a write's kept answer is made with, replaced by each answer's own.
+REPLAY_TRACE: Final = "00000000-0000-0000-0000-000000000000"
+
+
 class ClientGone(Exception):
     """The client closed the connection before its body ended: nothing is processed or sent."""
 
@@ -207,10 +231,13 @@ async def _read_body(
 _CLOSING = frozenset({408, 413, 431})
 
 
-async def _send_json(send: Send, status: int, payload: bytes) -> None:
+async def _send_json(
+    send: Send, status: int, payload: bytes, *, extra: Sequence[tuple[str, str]] = ()
+) -> None:
     """The whole answer in two messages (no Starlette response object on the hot path)."""
     headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(payload)).encode())]  # fmt: skip
+               (b"content-length", str(len(payload)).encode()),
+               *((name.encode(), value.encode()) for name, value in extra)]  # fmt: skip
     if status in _CLOSING:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -226,6 +253,15 @@ def _check_content_type(headers: Mapping[str, str]) -> None:
         raise ApiError(
             Code.BUSINESS_ERROR,
             f"Content-Type: must be application/json, got {content_type[:60]!r}",
+            http_status=415,
+        )
+    parsed = MimeMessage()
+    parsed["content-type"] = content_type
+    charset = parsed.get_content_charset()
+    if charset is not None and charset not in ("utf-8", "utf8"):
+        raise ApiError(
+            Code.BUSINESS_ERROR,
+            f"Content-Type: the body must be UTF-8, got charset {charset[:40]!r}",
             http_status=415,
         )
 
@@ -258,7 +294,7 @@ def create_app(
         generations = state.generations(endpoint, path)
 
         def authenticated(headers: dict[str, str], body: bytes) -> Caller:
-            return authenticate(
+            caller = authenticate(
                 headers,
                 body,
                 store=state.store,
@@ -266,6 +302,29 @@ def create_app(
                 window_ms=settings.timestamp_window_ms,
                 generations=generations,
             )
+            if state.rate_limit is not None:
+                wait_ms = state.store.take_token(
+                    caller.access_key, now_ms=state.clock(), limit=state.rate_limit
+                )
+                if wait_ms > 0:
+                    raise RateLimited(caller.access_key, wait_ms)
+            return caller
+
+        def run(headers: dict[str, str], body: bytes, trace_id: str) -> bytes:
+            caller = authenticated(headers, body)
+            if endpoint.read_only:
+                return answer(caller, body, trace_id)
+            # A write: the same signed request again gets the first answer (its own traceId)
+            # and changes nothing (service/replays.py).
+            kept, _replayed = replays.once(
+                state.store,
+                caller.account_id,
+                replays.replay_key(caller.access_key, caller.ts, caller.sign, endpoint.name),
+                now_ms=state.clock(),
+                window_ms=settings.timestamp_window_ms,
+                run=lambda: answer(caller, body, REPLAY_TRACE),
+            )
+            return kept.replace(REPLAY_TRACE.encode(), trace_id.encode(), 1)
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             req_state = scope["state"]
@@ -275,10 +334,14 @@ def create_app(
             try:
                 body = await _read_body(receive, headers, limit, timeout_s=settings.body_timeout_s)
                 _check_content_type(headers)
-                payload = await threads.run(
-                    lambda: answer(authenticated(headers, body), body, trace_id)
-                )
+                payload = await threads.run(lambda: run(headers, body, trace_id))
             except ClientGone:
+                return
+            except RateLimited as exc:
+                req_state["nx_code"] = int(Code.BUSINESS_ERROR)
+                refusal = orjson.dumps(envelope(trace_id, Code.BUSINESS_ERROR, str(exc)))
+                retry = (("retry-after", str(exc.retry_after_s)),)
+                await _send_json(send, 429, refusal, extra=retry)
                 return
             except ApiError as exc:
                 req_state["nx_code"] = int(exc.code)
@@ -488,6 +551,9 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # Paths are exact: "/task/list/" is unknown (404 with the envelope), never a redirect
+    # built from the Host header.
+    app.router.redirect_slashes = False
     fast_routes = {("POST", path): app for path, app in api_routes.items()}
     routed: ASGIApp = FastRoutes(app, fast_routes)
     if settings.cors_origins:

@@ -24,6 +24,9 @@ from nxlink.store import Store
 class Caller:
     access_key: str
     account_id: int
+    #: The request's ``ts`` and ``sign`` as sent: with the key, what makes it the same request.
+    ts: str = ""
+    sign: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,4 +154,4 @@ def authenticate(
         algorithm=algorithm,
     ):
         raise _fail(Code.INVALID_SIGNATURE)
-    return Caller(access_key=access_key, account_id=auth.account_id)
+    return Caller(access_key=access_key, account_id=auth.account_id, ts=ts, sign=sign)

@@ -564,7 +564,7 @@ def _error_response(description: str, message: str, *, retry_after: bool = False
     }
 
 
-def _shared_responses() -> Json:
+def _shared_responses(settings: Settings) -> Json:
     """The answers outside the contract that every API operation may give."""
     return {
         "NotFound": _error_response("No endpoint at that path (any method).",
@@ -581,6 +581,12 @@ def _shared_responses() -> Json:
         "DatabaseBusy": _error_response(
             "The database could not answer in time (a lock, pool or statement timeout): nothing "
             "was changed; retry after `Retry-After` seconds.", BUSY_MESSAGE, retry_after=True),
+        **({"RateLimited": _error_response(
+            f"The access key is past its rate limit ({settings.rate_limit_per_s:g} requests "
+            f"per second, bursts of {settings.rate_limit_burst}): nothing was done; retry after "
+            "`Retry-After` seconds.",
+            "rate limit: too many requests for access key AK-6230339248928541113-2133; try "
+            "again in 1 s", retry_after=True)} if settings.rate_limit_per_s > 0 else {}),
     }  # fmt: skip
 
 
@@ -637,6 +643,7 @@ def _operation(endpoint: Endpoint, settings: Settings, path: str) -> Json:
             "415": _response_ref("UnsupportedMediaType"),
             "500": _response_ref("InternalError"),
             "503": _response_ref("DatabaseBusy"),
+            **({"429": _response_ref("RateLimited")} if settings.rate_limit_per_s > 0 else {}),
         },
         "x-readOnly": endpoint.read_only,
         "x-bodyLimit": limit,
@@ -968,7 +975,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         },
         "components": {
             "schemas": _schemas(settings),
-            "responses": _shared_responses(),
+            "responses": _shared_responses(settings),
             "parameters": {p["name"]: p for p in _header_parameters(settings)},
             "securitySchemes": {
                 "nxlinkSignature": {

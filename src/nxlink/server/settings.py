@@ -106,6 +106,20 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds an API request's body may take after its headers; then 408 and close.",
     )
+    rate_limit_per_s: float = Field(
+        0.0,
+        ge=0,
+        le=1_000_000,
+        description="Requests per second each access key may make (0: no limit); beyond it "
+        "HTTP 429 with Retry-After. Shared by every process on PostgreSQL; per process on "
+        "SQLite.",
+    )
+    rate_limit_burst: int = Field(
+        20,
+        ge=1,
+        le=1_000_000,
+        description="Requests an access key may make at once, above the rate.",
+    )
     keep_alive_s: int = Field(
         5, ge=1, le=3600, description="Seconds an idle keep-alive connection stays open."
     )

@@ -24,9 +24,11 @@ from nxlink.store import ReplayKey, Store
 MARGIN_MS: Final = 60_000
 
 
-def replay_key(access_key: str, ts: str, sign: str) -> ReplayKey:
-    """The key of an authenticated request (``sign`` lowercased: the digest, however cased)."""
-    return ReplayKey(access_key=access_key, ts=int(ts), sign=sign.lower())
+def replay_key(access_key: str, ts: str, sign: str, operation: str) -> ReplayKey:
+    """The key of an authenticated request to ``operation`` (``sign`` lowercased: the digest,
+    however cased). The signature does not cover the path, so the same signed bytes sent to
+    another operation are that operation's request."""
+    return ReplayKey(access_key=access_key, ts=int(ts), sign=sign.lower(), operation=operation)
 
 
 def once(

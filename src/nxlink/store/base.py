@@ -190,11 +190,13 @@ class NewTask:
 
 @dataclass(frozen=True, slots=True)
 class ReplayKey:
-    """What makes a signed request the same request again: its key, ``ts`` and ``sign``."""
+    """What makes a signed request the same request again: its key, ``ts`` and ``sign``, at
+    one operation (the signature does not cover the path)."""
 
     access_key: str
     ts: int
     sign: str
+    operation: str
 
 
 @dataclass(frozen=True, slots=True)

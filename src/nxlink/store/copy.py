@@ -70,8 +70,9 @@ TABLES: Final[tuple[Table, ...]] = (
                      "last_status", "last_error", "delivered_ms"), ("account_id", "id"),
           binary=("body",)),
     Table("sim_clock", ("id", "origin_real_ms", "origin_sim", "speed"), ("id",), tenant=False),
-    Table("write_replays", ("account_id", "access_key", "ts", "sign", "answer", "created_ms"),
-          ("account_id", "access_key", "ts", "sign"), binary=("answer",)),
+    Table("write_replays", ("account_id", "access_key", "ts", "sign", "operation", "answer",
+                            "created_ms"),
+          ("account_id", "access_key", "ts", "sign", "operation"), binary=("answer",)),
 )  # fmt: skip
 
 #: Rows per read and per insert.

@@ -419,16 +419,16 @@ class PostgresLifecycleTx(LifecycleTx):
         # A transaction holding the same key makes this one wait for its end: then the key is
         # either committed with its answer (DO NOTHING) or free again (rolled back).
         claimed = self._one(
-            "INSERT INTO write_replays (account_id, access_key, ts, sign, created_ms) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (account_id, key.access_key, key.ts, key.sign, now_ms),
+            "INSERT INTO write_replays (account_id, access_key, ts, sign, operation, created_ms) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (account_id, key.access_key, key.ts, key.sign, key.operation, now_ms),
         )
         if claimed is not None:
             return None
         row = self._one(
             "SELECT answer FROM write_replays WHERE account_id = %s AND access_key = %s "
-            "AND ts = %s AND sign = %s",
-            (account_id, key.access_key, key.ts, key.sign),
+            "AND ts = %s AND sign = %s AND operation = %s",
+            (account_id, key.access_key, key.ts, key.sign, key.operation),
         )
         assert row is not None and row[0] is not None, "a committed key holds its answer"
         return bytes(row[0])
@@ -436,8 +436,8 @@ class PostgresLifecycleTx(LifecycleTx):
     def record_replay(self, account_id: int, key: ReplayKey, answer: bytes) -> None:
         self._defer(
             "UPDATE write_replays SET answer = %s WHERE account_id = %s AND access_key = %s "
-            "AND ts = %s AND sign = %s",
-            (answer, account_id, key.access_key, key.ts, key.sign),
+            "AND ts = %s AND sign = %s AND operation = %s",
+            (answer, account_id, key.access_key, key.ts, key.sign, key.operation),
         )
 
     # -- the dialer --------------------------------------------------------------------------

@@ -282,24 +282,24 @@ class SQLiteLifecycleTx(LifecycleTx):
         conn.execute("DELETE FROM write_replays WHERE account_id = ? AND ts < ?",
                      (account_id, forget_before_ts))  # fmt: skip
         cur = conn.execute(
-            "INSERT INTO write_replays (account_id, access_key, ts, sign, created_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (account_id, key.access_key, key.ts, key.sign, now_ms),
+            "INSERT INTO write_replays (account_id, access_key, ts, sign, operation, created_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (account_id, key.access_key, key.ts, key.sign, key.operation, now_ms),
         )
         if cur.rowcount == 1:
             return None
         row = conn.execute(
             "SELECT answer FROM write_replays WHERE account_id = ? AND access_key = ? "
-            "AND ts = ? AND sign = ?",
-            (account_id, key.access_key, key.ts, key.sign),
+            "AND ts = ? AND sign = ? AND operation = ?",
+            (account_id, key.access_key, key.ts, key.sign, key.operation),
         ).fetchone()
         return bytes(row[0])  # one writer at a time: the first write has committed its answer
 
     def record_replay(self, account_id: int, key: ReplayKey, answer: bytes) -> None:
         self.conn.execute(
             "UPDATE write_replays SET answer = ? WHERE account_id = ? AND access_key = ? "
-            "AND ts = ? AND sign = ?",
-            (answer, account_id, key.access_key, key.ts, key.sign),
+            "AND ts = ? AND sign = ? AND operation = ?",
+            (answer, account_id, key.access_key, key.ts, key.sign, key.operation),
         )
 
     # -- the dialer --------------------------------------------------------------------------
