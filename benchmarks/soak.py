@@ -620,16 +620,21 @@ def assess(figures: dict[str, Any]) -> list[Target]:
                figures["transport_errors"] == 0),
         Target("RSS growth after warm-up",
                f"{rss['growth'] * 100:+.1f} % ({rss['at_warmup_mib']:.0f} → "
-               f"{rss['last_mib']:.0f} MiB)", "≤ +10 %", rss["growth"] <= RSS_GROWTH_LIMIT),
-        Target("/healthz p99", f"{probe['p99_ms']:.1f} ms ({probe['probes']:,} probes, "
-               f"{probe['errors']} errors)", f"≤ {HEALTHZ_LIMIT_MS:.0f} ms",
+               f"{rss['last_mib']:.0f} MiB, peak {rss.get('max_mib', rss['last_mib']):.0f})",
+               "≤ +10 %", rss["growth"] <= RSS_GROWTH_LIMIT),
+        Target("/healthz p99", f"{probe['p99_ms']:.1f} ms (max {probe.get('max_ms', 0):.0f} ms; "
+               f"{probe.get('over_limit', 0):,} of {probe['probes']:,} probes ≥ "
+               f"{HEALTHZ_LIMIT_MS:.0f} ms; {probe['errors']} errors)",
+               f"≤ {HEALTHZ_LIMIT_MS:.0f} ms",
                probe["p99_ms"] <= HEALTHZ_LIMIT_MS and probe["errors"] == 0
                and probe["probes"] > 0),
         Target("verify-counters", "clean" if counters["clean"] else
                f"exit {counters['exit']}", "clean", bool(counters["clean"])),
         Target("callbacks delivered",
                f"{cb['delivered']:,} of {cb['outbox_rows']:,} ({undelivered:,} not delivered, "
-               f"{cb['delivered_not_seen']:,} not seen by the receiver)",
+               f"{cb['delivered_not_seen']:,} not seen by the receiver; "
+               f"{cb.get('receiver_500', 0):,} tries answered 500, at most "
+               f"{cb.get('max_tries_of_one_event', 0)} tries for one event)",
                "all", undelivered == 0 and cb["delivered_not_seen"] == 0
                and cb["outbox_rows"] > 0),
     ]  # fmt: skip
@@ -893,6 +898,7 @@ def soak_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     mix = {k: v for k, v in stats.statuses.items() if k[0] != "quiesce"}
     figures: dict[str, Any] = {
         "backend": backend,
+        "tag": args.tag,
         "started_at": started_at,
         "minutes": args.minutes,
         "config": {"rate": args.rate, "workers": args.workers, "max_requests": max_requests,
@@ -941,7 +947,8 @@ def render_markdown(runs: Sequence[dict[str, Any]]) -> str:
         c, w = run["cpu"], run.get("cpu_windows") or []
         other_max = max((x["other"] for x in w), default=c["other"])
         lines += [
-            f"## {run['backend']}: {run['minutes']:g} min from {run['started_at']} "
+            f"## {run['backend']}{' (' + run['tag'] + ')' if run.get('tag') else ''}: "
+            f"{run['minutes']:g} min from {run['started_at']} "
             f"(commit {run['machine']['commit']})",
             "",
             f"{run['requests']:,} requests ({run['requests_per_s']:g}/s, "
@@ -961,18 +968,42 @@ def render_markdown(runs: Sequence[dict[str, Any]]) -> str:
                          f"{'met' if t['met'] else '**missed**'} |")  # fmt: skip
         refusals = ", ".join(f"{r['op']} {r['code']} “{r['kind']}” ×{r['count']}"
                              for r in run["refusals"][:8])  # fmt: skip
-        lines += ["", f"Refusals (code ≠ 0): {refusals or 'none'}.", ""]
+        drain = run.get("drain") or {}
+        statuses = run.get("soak_task_statuses") or {}
+        lines += [
+            "",
+            f"After the load: {sum(run.get('quiesce_paused') or [0]):,} soak tasks still in "
+            f"progress paused, the outbox drained in {drain.get('seconds', 0):g} s "
+            f"({'drained' if drain.get('drained') else '**not drained**'}); the soak's tasks "
+            "by status at the end: " + ", ".join(f"{k}: {v:,}" for k, v in statuses.items()) + ".",
+            "",
+            f"Refusals (code ≠ 0), provoked by the mix: {refusals or 'none'}.",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def write_results(figures: dict[str, Any]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"soak-{figures['backend']}.json"
+    tag = f"-{figures['tag']}" if figures.get("tag") else ""
+    path = RESULTS_DIR / f"soak-{figures['backend']}{tag}.json"
     path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    runs = [json.loads((RESULTS_DIR / f"soak-{b}.json").read_text(encoding="utf-8"))
-            for b in BACKENDS if (RESULTS_DIR / f"soak-{b}.json").is_file()]  # fmt: skip
-    (RESULTS_DIR / "soak.md").write_text(render_markdown(runs), encoding="utf-8")
+    write_markdown()
     return path
+
+
+def write_markdown() -> Path:
+    """``soak.md`` from every ``soak-<backend>[-<tag>].json`` (targets assessed again from the
+    figures), in the order of their runs."""
+    runs = []
+    for path in RESULTS_DIR.glob("soak-*.json"):
+        run = json.loads(path.read_text(encoding="utf-8"))
+        run["targets"] = [dataclasses.asdict(t) for t in assess(run)]
+        runs.append(run)
+    runs.sort(key=lambda run: str(run["started_at"]))
+    out = RESULTS_DIR / "soak.md"
+    out.write_text(render_markdown(runs), encoding="utf-8")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -990,7 +1021,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-seconds", type=float, default=180.0)
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--tag", default="",
+                        help="write soak-<backend>-<tag>.json (keeps other runs)")  # fmt: skip
+    parser.add_argument("--report", action="store_true",
+                        help="only write soak.md again from the JSON results")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.report:
+        print(write_markdown().read_text(encoding="utf-8"))
+        return 0
     if not 0 < args.minutes <= 60 or not 0 < args.rate <= 1000 or not 1 <= args.workers <= 64:
         parser.error("--minutes 0–60, --rate 0–1000, --workers 1–64")
     missed = 0
