@@ -980,6 +980,10 @@ def render_markdown(runs: Sequence[dict[str, Any]]) -> str:
             f"Refusals (code ≠ 0), provoked by the mix: {refusals or 'none'}.",
             "",
         ]
+        if run.get("first_5xx"):
+            lines += ["5xx answers (the first ten):", ""]
+            lines += [f"- `{text}`" for text in run["first_5xx"]]
+            lines.append("")
     return "\n".join(lines)
 
 
