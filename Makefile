@@ -33,7 +33,10 @@ demo: $(STAMP) ## Start the server on SQLite with demo data and print how to cal
 bench: $(STAMP) ## HTTP benchmarks on SQLite and PostgreSQL (BACKEND=sqlite|postgres|both, BENCH_ARGS=...)
 	$(BIN)/python -m benchmarks.run --backend $(or $(BACKEND),both) $(BENCH_ARGS)
 
+soak: $(STAMP) ## Soak benchmark, 10 min of mixed load per backend (BACKEND=sqlite|postgres|both, SOAK_ARGS=...)
+	$(BIN)/python -m benchmarks.soak --backend $(or $(BACKEND),both) $(SOAK_ARGS)
+
 clean: ## Remove the virtualenv and caches (keeps demo and benchmark data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install test check demo bench clean
+.PHONY: help install test check demo bench soak clean

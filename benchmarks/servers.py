@@ -144,6 +144,10 @@ class ServerProcess:
         """Largest VmHWM (peak resident set) of the server process and its workers, in MiB."""
         return max((_status_kib(pid, "VmHWM") for pid in self.pids()), default=0) / 1024
 
+    def rss_mib(self) -> float:
+        """Resident set (VmRSS) now of the server process and its workers together, in MiB."""
+        return sum(_status_kib(pid, "VmRSS") for pid in self.pids()) / 1024
+
     def peak_rss_by_pid(self) -> dict[int, float]:
         """VmHWM of each process of the server, in MiB."""
         return {pid: _status_kib(pid, "VmHWM") / 1024 for pid in self.pids()}
@@ -174,10 +178,17 @@ class ServerProcess:
 
 
 def product_server(
-    db_url: str, request_log: Path, server_log: Path, *, workers: int = 1
+    db_url: str,
+    request_log: Path,
+    server_log: Path,
+    *,
+    workers: int = 1,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> ServerProcess:
     """``nxlink serve`` on the benchmark database (``sqlite:///…`` or ``postgresql://…``),
-    ``workers`` processes, request log into a file."""
+    ``workers`` processes, request log into a file; ``extra_args`` (e.g. ``--simulate``) and
+    ``env`` (``NXLINK_*`` settings) for the soak."""
     port = free_port()
     cmd = [
         str(VENV_BIN / "nxlink"),
@@ -192,9 +203,10 @@ def product_server(
         str(workers),
         "--log-file",
         str(request_log),
+        *extra_args,
     ]
-    # Settings not given on the command line stay at the product's defaults.
-    return ServerProcess("nxlink serve", cmd, port=port, log_path=server_log)
+    # Settings not given on the command line (or in env) stay at the product's defaults.
+    return ServerProcess("nxlink serve", cmd, port=port, log_path=server_log, env=env)
 
 
 def ceiling_server(body_file: Path, server_log: Path) -> ServerProcess:

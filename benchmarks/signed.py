@@ -42,7 +42,10 @@ def sign(access_key: str, access_secret: str, ts: str, body: bytes) -> str:
     return hashlib.md5(pre, usedforsecurity=False).hexdigest()
 
 
-def signed_request(access_key: str, access_secret: str, body: bytes, ts_ms: int) -> SignedRequest:
+def signed_request(
+    access_key: str, access_secret: str, body: bytes, ts_ms: int, *, path: str = TASK_LIST_PATH
+) -> SignedRequest:
+    """``body`` signed at ``ts_ms`` for ``path`` (the task list unless said)."""
     ts = str(ts_ms)
     headers = (
         ("Content-Type", "application/json"),
@@ -52,7 +55,7 @@ def signed_request(access_key: str, access_secret: str, body: bytes, ts_ms: int)
         ("action", ACTION),
         ("sign", sign(access_key, access_secret, ts, body)),
     )
-    return SignedRequest(TASK_LIST_PATH, headers, body)
+    return SignedRequest(path, headers, body)
 
 
 def signed_table(
