@@ -124,5 +124,8 @@ def test_markdown_marks_a_miss() -> None:
         "targets": [dataclasses.asdict(t) for t in soak.assess(figures)],
     }  # fmt: skip
     text = soak.render_markdown([run])
-    assert "| RSS growth after warm-up | +20.0 % (100 → 105 MiB, peak 105) | ≤ +10 % | **missed** |" in text
+    assert (
+        "| RSS growth after warm-up | +20.0 % (100 → 105 MiB, peak 105) | ≤ +10 % | **missed** |"
+        in text
+    )
     assert "| HTTP 5xx answers | 0 of 1,000 | 0 | met |" in text

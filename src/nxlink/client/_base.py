@@ -12,8 +12,8 @@ import json
 import math
 import os
 import random
-import threading
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
