@@ -10,7 +10,15 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
 
-from client.harness import BASE_URL, KINDS, Kind, MakeShell, Shell, SyncASGITransport
+from client.harness import (
+    BASE_URL,
+    KINDS,
+    AnswersLost,
+    Kind,
+    MakeShell,
+    Shell,
+    SyncASGITransport,
+)
 from nxlink import AsyncClient, Client
 
 
@@ -29,7 +37,8 @@ def kind(request: pytest.FixtureRequest) -> Kind:
 @pytest.fixture
 def make_shell(portal: BlockingPortal) -> Iterator[MakeShell]:
     """``make_shell(kind, app=... | transport=..., **client_kwargs)``; with neither, the
-    shell goes over the network to ``base_url``."""
+    shell goes over the network to ``base_url``. ``lose_answers=N``: the app acts on the first
+    N requests but their answers are lost (the client sees a read timeout)."""
     made: list[Shell] = []
 
     def make(
@@ -37,6 +46,7 @@ def make_shell(portal: BlockingPortal) -> Iterator[MakeShell]:
         *,
         app: Any = None,
         transport: httpx.MockTransport | None = None,
+        lose_answers: int = 0,
         **kwargs: Any,
     ) -> Shell:
         kwargs.setdefault("access_key", "AK-test")
@@ -49,6 +59,8 @@ def make_shell(portal: BlockingPortal) -> Iterator[MakeShell]:
             sync_transport: httpx.BaseTransport | None = transport
             if sync_transport is None and app is not None:
                 sync_transport = SyncASGITransport(app, portal)
+                if lose_answers:
+                    sync_transport = AnswersLost(sync_transport, lose_answers)
             http = httpx.Client(
                 transport=sync_transport, event_hooks={"request": [requests.append]}
             )
@@ -66,6 +78,8 @@ def make_shell(portal: BlockingPortal) -> Iterator[MakeShell]:
             async_transport: httpx.AsyncBaseTransport | None = transport
             if async_transport is None and app is not None:
                 async_transport = httpx.ASGITransport(app=app)
+                if lose_answers:
+                    async_transport = AnswersLost(async_transport, lose_answers)
             ahttp = httpx.AsyncClient(transport=async_transport, event_hooks={"request": [record]})
             aclient = AsyncClient(http_client=ahttp, **kwargs)
             aclient._sleep = sleep  # type: ignore[method-assign]

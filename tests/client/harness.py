@@ -40,6 +40,33 @@ class SyncASGITransport(httpx.BaseTransport):
         return self._portal.call(call)
 
 
+class AnswersLost(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Deliver each request to ``inner``, then lose the first ``lose`` answers: the server acted
+    on the request but the client sees a read timeout."""
+
+    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, lose: int) -> None:
+        self._inner = inner
+        self.lose = lose
+
+    def _lost(self, request: httpx.Request) -> None:
+        if self.lose > 0:
+            self.lose -= 1
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self._inner, httpx.BaseTransport)
+        response = self._inner.handle_request(request)
+        self._lost(request)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self._inner, httpx.AsyncBaseTransport)
+        response = await self._inner.handle_async_request(request)
+        await response.aread()
+        self._lost(request)
+        return response
+
+
 @dataclass
 class Shell:
     """One client, sync or async, driven synchronously; records requests and sleeps."""

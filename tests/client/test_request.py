@@ -1,5 +1,6 @@
 """``Client.request`` / ``AsyncClient.request``: any endpoint, signed, with the retry policy of
-its kind (reads are retried after timeouts, writes only when they certainly were not sent).
+its kind (reads are signed afresh on each attempt; a write is resent as the same signed bytes
+while they are fresh, which the server acts on once).
 
 Every case runs through both clients (``kind``); sleeps are recorded, not slept.
 """
@@ -264,19 +265,60 @@ AFTER_SENDING = [
 BEFORE_SENDING = [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout]
 
 
+def _same_signed_request(requests: list[httpx.Request]) -> bool:
+    """Every request is the same signed bytes: one body, one ``ts``, one ``sign``."""
+    return len({(r.content, r.headers["ts"], r.headers["sign"]) for r in requests}) == 1 and all(
+        _signed(r) for r in requests
+    )
+
+
+def _clock_at(*offsets_ms: int) -> Callable[[], int]:
+    """A clock reading ``NOW_MS`` plus each offset in turn (the last one repeats)."""
+    readings = list(offsets_ms)
+
+    def clock() -> int:
+        return NOW_MS + (readings.pop(0) if len(readings) > 1 else readings[0])
+
+    return clock
+
+
 @pytest.mark.parametrize("path", WRITES)
 @pytest.mark.parametrize("exc", AFTER_SENDING, ids=lambda e: e.__name__)
-def test_a_write_is_not_sent_again_after_it_may_have_arrived(
+def test_a_write_that_may_have_arrived_is_resent_as_the_same_signed_bytes(
     make_shell: MakeShell, kind: Kind, path: str, exc: type[httpx.TransportError]
 ) -> None:
-    shell = _shell(make_shell, kind, fail(exc), OK)
+    # The server answers a signed write it has already accepted with its first answer and
+    # changes nothing, so sending the very same request again is safe.
+    shell = _shell(make_shell, kind, fail(exc), fail(exc), OK)
+    assert call(shell, path, {"taskId": TASK_ID})["data"] == {"taskId": TASK_ID}
+    assert len(shell.requests) == 3
+    assert shell.delays == [0.5, 1.0]
+    assert _same_signed_request(shell.requests)
+
+
+@pytest.mark.parametrize("exc", AFTER_SENDING, ids=lambda e: e.__name__)
+def test_a_write_that_may_have_arrived_is_not_resent_once_its_signature_is_50_s_old(
+    make_shell: MakeShell, kind: Kind, exc: type[httpx.TransportError]
+) -> None:
+    # Signed at NOW; the failure is seen 49.6 s later: the 0.5 s wait would end at 50.1 s.
+    shell = _shell(make_shell, kind, fail(exc), OK, clock=_clock_at(0, 49_600))
     expected = TimeoutError if issubclass(exc, httpx.TimeoutException) else TransportError
     with pytest.raises(expected) as caught:
-        call(shell, path, {"taskId": TASK_ID})
+        call(shell, "task/create", {"taskId": TASK_ID})
     assert type(caught.value) is expected
-    assert str(caught.value).endswith(f"calling http://testserver/openapi/aiagent/{path}: injected")
+    assert str(caught.value).endswith(
+        "calling http://testserver/openapi/aiagent/task/create: injected"
+    )
     assert len(shell.requests) == 1
     assert shell.delays == []
+
+
+def test_a_write_is_resent_until_just_before_its_signature_is_50_s_old(
+    make_shell: MakeShell, kind: Kind
+) -> None:
+    shell = _shell(make_shell, kind, fail(httpx.ReadTimeout), OK, clock=_clock_at(0, 49_499))
+    assert call(shell, "task/create", {"taskId": TASK_ID})["code"] == 0
+    assert _same_signed_request(shell.requests) and len(shell.requests) == 2
 
 
 @pytest.mark.parametrize("path", WRITES)
@@ -288,9 +330,18 @@ def test_a_write_that_was_not_sent_is_sent_again(
     assert call(shell, path, {"taskId": TASK_ID})["data"] == {"taskId": TASK_ID}
     assert len(shell.requests) == 3
     assert shell.delays == [0.5, 1.0]
-    assert len({r.headers["ts"] for r in shell.requests}) == 3
-    assert all(_signed(r) for r in shell.requests)
+    assert _same_signed_request(shell.requests)
     assert {r.content for r in shell.requests} == {b'{"taskId":"' + TASK_ID.encode() + b'"}'}
+
+
+def test_a_write_that_was_not_sent_is_signed_afresh_once_its_signature_is_too_old(
+    make_shell: MakeShell, kind: Kind
+) -> None:
+    # Nothing reached the server, so a new signature is as safe as the old one.
+    shell = _shell(make_shell, kind, fail(httpx.ConnectError), OK, clock=_clock_at(0, 60_000))
+    assert call(shell, "task/create", {"taskId": TASK_ID})["code"] == 0
+    assert [r.headers["ts"] for r in shell.requests] == [str(NOW_MS), str(NOW_MS + 60_000)]
+    assert all(_signed(r) for r in shell.requests)
 
 
 @pytest.mark.parametrize("path", WRITES)
@@ -318,19 +369,59 @@ def test_a_write_turned_away_with_429_or_503_is_sent_again(
     assert call(shell, path, {"taskId": TASK_ID})["code"] == 0
     assert len(shell.requests) == 3
     assert shell.delays == [2.0, 1.0]
+    assert _same_signed_request(shell.requests)
 
 
 @pytest.mark.parametrize("path", WRITES)
 @pytest.mark.parametrize("status", [500, 502, 504])
-def test_a_write_answered_with_a_server_error_is_not_sent_again(
+def test_a_write_answered_with_a_server_error_is_resent_as_the_same_signed_bytes(
     make_shell: MakeShell, kind: Kind, path: str, status: int
 ) -> None:
     shell = _shell(make_shell, kind, answer(20000, "internal error", status=status), OK)
+    assert call(shell, path, {"taskId": TASK_ID})["code"] == 0
+    assert shell.delays == [0.5]
+    assert _same_signed_request(shell.requests) and len(shell.requests) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_write_answered_with_a_server_error_when_too_old_to_resend_raises_it(
+    make_shell: MakeShell, kind: Kind, status: int
+) -> None:
+    server_error = answer(20000, "internal error", status=status)
+    shell = _shell(make_shell, kind, server_error, OK, clock=_clock_at(0, 50_000))
     with pytest.raises(ApiError) as caught:
-        call(shell, path, {"taskId": TASK_ID})
+        call(shell, "task/create", {"taskId": TASK_ID})
     assert (caught.value.code, caught.value.status_code) == (20000, status)
     assert len(shell.requests) == 1
     assert shell.delays == []
+
+
+def test_a_write_that_may_have_arrived_then_was_turned_away_raises_the_first_failure(
+    make_shell: MakeShell, kind: Kind
+) -> None:
+    # The resend was refused without being acted on, which says nothing about the first try.
+    busy = answer(20000, "database not ready", status=503)
+    shell = _shell(make_shell, kind, fail(httpx.ReadTimeout), busy, max_retries=1)
+    with pytest.raises(TimeoutError, match="timed out \\(ReadTimeout\\)") as caught:
+        call(shell, "task/create", {"taskId": TASK_ID})
+    assert isinstance(caught.value.__cause__, ApiError)
+    assert caught.value.__cause__.status_code == 503
+    assert len(shell.requests) == 2
+
+
+def test_a_resent_write_refused_for_its_timestamp_is_not_signed_again(
+    make_shell: MakeShell, kind: Kind
+) -> None:
+    # The server's clock is ahead: the same signed bytes are too old for it now. Signing
+    # them again would make a new request, which the server would act on a second time.
+    expired = answer(1004, f"Authentication failed (timestamp expired): server time {NOW_MS}")
+    shell = _shell(make_shell, kind, fail(httpx.ReadTimeout), expired, OK)
+    with pytest.raises(TimeoutError) as caught:
+        call(shell, "task/create", {"taskId": TASK_ID})
+    assert caught.value.__cause__ is not None
+    assert getattr(caught.value.__cause__, "code", None) == 1004
+    assert len(shell.requests) == 2
+    assert shell.client.clock_offset_ms == 0
 
 
 @pytest.mark.parametrize("path", WRITES)
@@ -374,10 +465,21 @@ def test_a_read_is_sent_again_after_a_server_error(
 def test_an_endpoint_not_known_to_only_read_is_treated_as_a_write(
     make_shell: MakeShell, kind: Kind
 ) -> None:
-    shell = _shell(make_shell, kind, fail(httpx.ReadTimeout), OK)
+    shell = _shell(make_shell, kind, fail(httpx.ReadTimeout), OK, clock=_clock_at(0, 50_000))
     with pytest.raises(TimeoutError):
         call(shell, "task/update", {"taskId": TASK_ID})
     assert len(shell.requests) == 1
+
+
+@pytest.mark.parametrize("path", READS)
+def test_a_read_is_signed_afresh_on_each_attempt(
+    make_shell: MakeShell, kind: Kind, path: str
+) -> None:
+    listing = answer(total=0, pageNumber=1, pageSize=10, list=[])
+    shell = _shell(make_shell, kind, fail(httpx.ReadTimeout), listing)
+    assert call(shell, path)["total"] == 0
+    assert len({r.headers["ts"] for r in shell.requests}) == 2
+    assert all(_signed(r) for r in shell.requests)
 
 
 def test_the_task_list_resource_keeps_its_retries(make_shell: MakeShell, kind: Kind) -> None:
@@ -529,3 +631,36 @@ def test_a_task_lives_through_request(
     )
     assert len(shell.requests) == 13
     assert [json.loads(r.content).get("taskId") for r in shell.requests[-2:]] == [None, task_id]
+
+
+@pytest.mark.parametrize("lost", [1, 2])
+def test_a_write_whose_answer_was_lost_is_resent_and_acted_on_once(
+    make_shell: MakeShell, kind: Kind, store: Store, lost: int
+) -> None:
+    """The server created the task, the answer was lost; the client resends the same signed
+    bytes and gets the first answer, and there is one task."""
+    tenant = make_tenant(store)
+    app = create_app(Settings(log_requests=False), store=store, clock=lambda: NOW_MS)
+    shell = make_shell(
+        kind,
+        app=app,
+        lose_answers=lost,
+        access_key=tenant.access_key,
+        access_secret=tenant.secret,
+        clock=lambda: NOW_MS,
+    )
+    body = {
+        "taskName": "renewals",
+        "autoFlowId": tenant.flow_id,
+        "routeId": tenant.route_id,
+        "taskKeep": 0,
+        "startupType": 1,
+        "userTaskId": "once",
+    }
+    created = call(shell, "task/create", body)
+    assert created["code"] == 0
+    assert len(shell.requests) == lost + 1
+    assert len({(r.content, r.headers["ts"], r.headers["sign"]) for r in shell.requests}) == 1
+    listing = call(shell, "task/list", {"userTaskId": "once"})
+    assert listing["total"] == 1
+    assert [t["taskId"] for t in listing["list"]] == [created["data"]["taskId"]]

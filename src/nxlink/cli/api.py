@@ -72,7 +72,8 @@ def api(ctx: click.Context, path: str, body: str) -> None:
 
     Exit status: 0 when the answer's code is 0; 1 for any other answer, or when no answer came
     (the error goes to stderr); 2 bad usage (BODY not a JSON object, missing credentials).
-    A call that may change state is not sent again after a timeout: check before repeating it.
+    A call that may change state is resent after a timeout as the same signed bytes (the
+    server acts on it once) for 50 s after signing; after that, check before repeating it.
 
     \b
     Examples:

@@ -91,9 +91,9 @@ class AsyncClient(BaseClient):
         """
         attempts = Attempts(replay_safe=replay_safe)
         while True:
-            request = self._build_request(self._http, path, body)
+            request = self._build_request(self._http, path, body, attempts)
             try:
-                response = await self._http.send(request, auth=self._auth)
+                response = await self._http.send(request, auth=None)
             except httpx.RequestError as exc:
                 step = self._on_transport_error(exc, attempts)
             else:

@@ -48,15 +48,17 @@ class NxlinkAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"NxlinkAuth(access_key={self.access_key!r}, algorithm={self.algorithm!r})"
 
+    def sign(self, body: bytes) -> dict[str, str]:
+        """The five auth headers for ``body``, signed with the clock's current time."""
+        return signing.headers(
+            access_key=self.access_key,
+            access_secret=self._secret,
+            ts=str(self.clock()),
+            body=body,
+            algorithm=self.algorithm,
+        )
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Sign ``request`` (its body is already read: ``requires_request_body``) and send it."""
-        request.headers.update(
-            signing.headers(
-                access_key=self.access_key,
-                access_secret=self._secret,
-                ts=str(self.clock()),
-                body=request.content,
-                algorithm=self.algorithm,
-            )
-        )
+        request.headers.update(self.sign(request.content))
         yield request

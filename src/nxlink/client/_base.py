@@ -54,14 +54,18 @@ MAX_RETRY_DELAY: Final = 8.0
 #: A longer ``Retry-After`` is not waited for: the error is raised, carrying it.
 MAX_RETRY_AFTER: Final = 60.0
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-#: The statuses after which a request that changes state is sent again: the server turned it
-#: away without acting on it. A 500, 502 or 504 may come after the change was made.
-WRITE_RETRY_STATUSES: Final = frozenset({429, 503})
+#: The statuses with which the server turned a request away without acting on it. A 500, 502
+#: or 504 may come after a change was made.
+NOT_ACTED_STATUSES: Final = frozenset({429, 503})
+#: How long after it was signed a request that may change state is still sent again with the
+#: same signature (the same bytes, the same ``ts`` and ``sign``): the server answers a signed
+#: write it has already accepted with its first answer and changes nothing, for as long as the
+#: ``ts`` is inside its 60 s window. Ten seconds are kept for clock drift.
+RESEND_WINDOW_MS: Final = 50_000
 #: Where every endpoint lives.
 API_PREFIX: Final = endpoints.API_PREFIX
-#: Endpoints that only read: an attempt that timed out or lost its connection is sent again.
-#: Any other endpoint may change state, so it is sent again only when the request certainly did
-#: not reach the server (see :meth:`BaseClient._on_transport_error`).
+#: Endpoints that only read: every attempt is signed afresh. Any other endpoint may change
+#: state: it is sent again with its first signature (see :class:`Attempts`).
 READ_ONLY_PATHS: Final = endpoints.READ_ONLY_PATHS
 
 ENV_ACCESS_KEY: Final = "NXLINK_ACCESS_KEY"
@@ -155,13 +159,20 @@ class Retry:
 class Attempts:
     """What has happened so far to one call: retries made, whether the clock was corrected.
 
-    ``replay_safe`` is false for a request that may change state: it is sent again only when
-    it certainly did not reach the server, or the server turned it away (429, 503).
+    ``replay_safe`` is false for a request that may change state (a write). A write keeps its
+    first signature (``signed``, made at ``signed_at_ms``) and every retry sends those same
+    signed bytes, which the server answers as the first time and acts on once, while they
+    are less than :data:`RESEND_WINDOW_MS` old. After that a write is signed afresh only if no
+    attempt may have reached the server; otherwise ``unsure`` (the error of the first attempt
+    that may have been acted on) is raised.
     """
 
     retries: int = 0
     clock_corrected: bool = False
     replay_safe: bool = True
+    signed: dict[str, str] | None = None
+    signed_at_ms: int = 0
+    unsure: NxError | None = None
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -298,9 +309,10 @@ class BaseClient:
         return full, request_body(body), full in READ_ONLY_PATHS
 
     def _build_request(
-        self, http: httpx.Client | httpx.AsyncClient, path: str, body: bytes
+        self, http: httpx.Client | httpx.AsyncClient, path: str, body: bytes, attempts: Attempts
     ) -> httpx.Request:
-        """A fresh request; the auth signs it (with the current time) when it is sent."""
+        """The next attempt's request, signed (:meth:`_signature`); send it with
+        ``auth=None``."""
         return http.build_request(
             "POST",
             self.base_url + path,
@@ -309,9 +321,38 @@ class BaseClient:
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": _user_agent(),
+                **self._signature(body, attempts),
             },
             timeout=self.timeout,
         )
+
+    def _signature(self, body: bytes, attempts: Attempts) -> dict[str, str]:
+        """The auth headers of the next attempt: a read is signed afresh each time; a write
+        reuses its first signature while it is fresh enough to be resent (see
+        :class:`Attempts`), or raises ``attempts.unsure`` when it is not and an earlier
+        attempt may have reached the server."""
+        if attempts.replay_safe:
+            return self._auth.sign(body)
+        if attempts.signed is not None and self._resendable(attempts, 0.0):
+            return attempts.signed
+        if attempts.unsure is not None:
+            raise attempts.unsure
+        attempts.signed = self._auth.sign(body)
+        attempts.signed_at_ms = int(attempts.signed["ts"])
+        return attempts.signed
+
+    def _resendable(self, attempts: Attempts, delay: float) -> bool:
+        """Whether the write's signature is still fresh enough ``delay`` seconds from now."""
+        now = self._clock() + self.clock_offset_ms + delay * 1000.0
+        return now - attempts.signed_at_ms < RESEND_WINDOW_MS
+
+    def _retry_write(self, attempts: Attempts, delay: float, unsure: NxError | None) -> bool:
+        """For a write whose attempt failed, whether it is sent again after ``delay``:
+        ``unsure`` is the error to raise in the end when the attempt may have reached the
+        server (None when it certainly was not acted on)."""
+        if unsure is not None and attempts.unsure is None:
+            attempts.unsure = unsure
+        return attempts.unsure is None or self._resendable(attempts, delay)
 
     def _retry_delay(self, retries: int, retry_after: float | None) -> float:
         """Seconds before retry number ``retries + 1``: ``Retry-After`` when the server gave
@@ -324,70 +365,92 @@ class BaseClient:
     def _on_response(self, response: httpx.Response, attempts: Attempts) -> dict[str, Any] | Retry:
         """The answer's payload on success, a :class:`Retry`, or raise the mapped error."""
         status = response.status_code
-        envelope = _envelope(response)
-        header_trace = response.headers.get("x-trace-id", "")
         retry_after = parse_retry_after(response.headers)
-        retry_statuses = RETRY_STATUSES if attempts.replay_safe else WRITE_RETRY_STATUSES
+        outcome = _outcome(response, retry_after)
         if (
-            status in retry_statuses
+            status in RETRY_STATUSES
             and attempts.retries < self.max_retries
             and (retry_after is None or retry_after <= MAX_RETRY_AFTER)
         ):
             delay = self._retry_delay(attempts.retries, retry_after)
-            attempts.retries += 1
-            return Retry(delay)
-        if envelope is None:
-            text = response.text[:200].strip() or "(empty)"
-            raise ApiError(
-                None,
-                f"unexpected answer (HTTP {status}, not a JSON object): {text}",
-                header_trace,
-                status_code=status,
-                retry_after=retry_after,
-            )
-        code = _code(envelope.get("code"))
-        message = str(envelope.get("message") or "")
-        trace_id = str(envelope.get("traceId") or header_trace)
-        if 200 <= status < 300 and code == Code.SUCCESS:
-            return envelope
-        error = api_error(
-            code,
-            message or f"HTTP {status} without a message",
-            trace_id,
-            status_code=status,
-            retry_after=retry_after,
-            envelope=envelope,
-        )
+            unsure = None if status in NOT_ACTED_STATUSES or isinstance(outcome, dict) else outcome
+            if attempts.replay_safe or self._retry_write(attempts, delay, unsure):
+                attempts.retries += 1
+                return Retry(delay)
+        if isinstance(outcome, dict):
+            return outcome
+        if attempts.unsure is not None and (
+            status in NOT_ACTED_STATUSES or isinstance(outcome, TimestampError)
+        ):
+            # This attempt was turned away (or its resent signature came too late); an
+            # earlier attempt may have been acted on.
+            raise attempts.unsure from outcome
         if (
-            isinstance(error, TimestampError)
-            and error.server_time_ms is not None
+            isinstance(outcome, TimestampError)
+            and outcome.server_time_ms is not None
             and not attempts.clock_corrected
         ):
             # Sign again with the server's clock; this is a correction, not a retry.
-            self.clock_offset_ms = error.server_time_ms - self._clock()
+            self.clock_offset_ms = outcome.server_time_ms - self._clock()
             attempts.clock_corrected = True
+            attempts.signed = None
             return Retry(0.0)
-        raise error
+        raise outcome
 
     def _on_transport_error(self, exc: httpx.RequestError, attempts: Attempts) -> Retry:
         """A :class:`Retry` for a network failure while retries remain, else raise it mapped.
 
-        A request that may change state is retried only after a failure that happened before
-        it was sent (connecting, or waiting for a pooled connection): a timeout or a lost
-        connection later on may come after the server acted on it.
+        A write whose attempt timed out or lost its connection after sending may have been
+        acted on: it is sent again only as the same signed bytes, while they are fresh enough
+        (see :class:`Attempts`). A failure before sending (connecting, waiting for a pooled
+        connection) never reached the server.
         """
-        retryable: type[Exception] | tuple[type[Exception], ...] = (
-            httpx.TransportError if attempts.replay_safe else _NOT_SENT
-        )
-        if isinstance(exc, retryable) and attempts.retries < self.max_retries:
+        error = _transport_error(exc, self.base_url)
+        if isinstance(exc, httpx.TransportError) and attempts.retries < self.max_retries:
             delay = self._retry_delay(attempts.retries, None)
-            attempts.retries += 1
-            return Retry(delay)
-        url = exc.request.url if _has_request(exc) else self.base_url
-        detail = str(exc) or type(exc).__name__
-        if isinstance(exc, httpx.TimeoutException):
-            raise TimeoutError(f"timed out ({type(exc).__name__}) calling {url}: {detail}") from exc
-        raise TransportError(f"{type(exc).__name__} calling {url}: {detail}") from exc
+            unsure = None if isinstance(exc, _NOT_SENT) else error
+            if attempts.replay_safe or self._retry_write(attempts, delay, unsure):
+                attempts.retries += 1
+                return Retry(delay)
+        raise (attempts.unsure or error) from exc
+
+
+def _transport_error(exc: httpx.RequestError, base_url: str) -> NxError:
+    """The client's error for a network failure."""
+    url = exc.request.url if _has_request(exc) else base_url
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return TimeoutError(f"timed out ({type(exc).__name__}) calling {url}: {detail}")
+    return TransportError(f"{type(exc).__name__} calling {url}: {detail}")
+
+
+def _outcome(response: httpx.Response, retry_after: float | None) -> dict[str, Any] | ApiError:
+    """The success envelope of an answer, or the :class:`ApiError` it maps to."""
+    status = response.status_code
+    header_trace = response.headers.get("x-trace-id", "")
+    envelope = _envelope(response)
+    if envelope is None:
+        text = response.text[:200].strip() or "(empty)"
+        return ApiError(
+            None,
+            f"unexpected answer (HTTP {status}, not a JSON object): {text}",
+            header_trace,
+            status_code=status,
+            retry_after=retry_after,
+        )
+    code = _code(envelope.get("code"))
+    message = str(envelope.get("message") or "")
+    trace_id = str(envelope.get("traceId") or header_trace)
+    if 200 <= status < 300 and code == Code.SUCCESS:
+        return envelope
+    return api_error(
+        code,
+        message or f"HTTP {status} without a message",
+        trace_id,
+        status_code=status,
+        retry_after=retry_after,
+        envelope=envelope,
+    )
 
 
 def _has_request(exc: httpx.RequestError) -> bool:

@@ -31,7 +31,7 @@ class Client(BaseClient):
     ``"sha256"``. ``timeout``: seconds (or an :class:`httpx.Timeout`) per attempt.
     ``max_retries``: retries after connection errors, timeouts and HTTP 429/500/502/503/504,
     0.5 s doubling to 8 s with jitter (``Retry-After`` honoured); a call that may change state
-    is retried only when it certainly did not reach the server (see :meth:`request`).
+    is resent as the same signed bytes, which the server acts on once (see :meth:`request`).
     ``http_client``: your own :class:`httpx.Client` (proxies, transports, ...), not closed by
     :meth:`close`. ``clock``: epoch milliseconds for ``ts`` (default the system clock).
     """
@@ -99,13 +99,17 @@ class Client(BaseClient):
         subclasses, with the answer in ``envelope``; :class:`TransportError`).
 
         Retries: ``task/list``, ``call/list``, ``flow/list`` and ``route/list`` only read, and
-        are retried like the task list. Every other endpoint may change state
-        (``task/create``, ``call/append``, ``order/delete``, ``task/start``, ``task/pause``):
-        it is sent again only when it certainly did not reach the server (a connection that
-        could not be made, no pooled connection in time) or when the server turned it away
-        with HTTP 429 or 503. A timeout or a connection lost after sending raises
-        :class:`TimeoutError` / :class:`TransportError`: the server may have acted on it, so
-        check (for instance list by ``userTaskId``) before sending it again.
+        are retried like the task list, each attempt signed afresh. Every other endpoint may
+        change state (``task/create``, ``call/append``, ``order/delete``, ``call/delete``,
+        ``task/start``, ``task/pause``): each retry sends the first attempt's signed bytes (the
+        same ``ts`` and ``sign``), which the server answers as the first time without acting
+        again, for 50 s after signing (:data:`~nxlink.client._base.RESEND_WINDOW_MS`; the
+        server's window is 60 s). After that, a write that certainly did not reach the server
+        (a connection that could not be made, no pooled connection in time, HTTP 429 or 503) is
+        signed afresh; one that may have been acted on (a timeout or a connection lost after
+        sending, HTTP 500/502/504) raises that first failure (:class:`TimeoutError`,
+        :class:`TransportError`, :class:`ApiError`): check (for instance list by
+        ``userTaskId``) before sending it again.
         """
         full, raw, replay_safe = self._prepare(path, body)
         return self._post(full, raw, replay_safe=replay_safe)
@@ -117,9 +121,9 @@ class Client(BaseClient):
         """
         attempts = Attempts(replay_safe=replay_safe)
         while True:
-            request = self._build_request(self._http, path, body)
+            request = self._build_request(self._http, path, body, attempts)
             try:
-                response = self._http.send(request, auth=self._auth)
+                response = self._http.send(request, auth=None)
             except httpx.RequestError as exc:
                 step = self._on_transport_error(exc, attempts)
             else:

@@ -56,9 +56,9 @@ class StoreError(Exception):
 
 class CommitUncertain(StoreError):
     """The connection was lost while a transaction committed: the change may or may not have
-    been made. Unlike :class:`StoreUnavailable` this is never answered as "try again" (a
-    retried write could be made twice): the server answers 500 and the client does not resend
-    a write."""
+    been made. Unlike :class:`StoreUnavailable` this is never answered as "try again": the
+    server answers 500. The write's replay record is in the same transaction, so the same
+    signed request sent again reads the first answer or makes the change once."""
 
 
 class StoreUnavailable(StoreError):
