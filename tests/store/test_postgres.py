@@ -666,3 +666,40 @@ def test_a_connection_lost_while_committing_is_not_try_again(
     monkeypatch.setattr(PostgresLifecycleTx, "commit", refused)
     with pytest.raises(StoreUnavailable):
         admin.top_up(pg, tenant.name, 100)
+
+
+def test_status_changes_of_one_account_in_two_transactions_never_deadlock(pg_url: str) -> None:
+    """Each transaction that changes task counts takes its account's lock first, so two of them
+    cannot each hold a count row the other needs. Without it: X moves a task 2 → 3 (count rows 2
+    and 3), Y moves one 1 → 2 (holds row 1, waits for 2), X moves one 1 → 2 (waits for row 1):
+    a deadlock, one of them rolled back and answered 503."""
+    store = open_store(pg_url)
+    try:
+        tenant = make_tenant(store)
+        a, b, c = (make_task(tenant, task_status=s) for s in (2, 1, 1))
+        store.insert_tasks(tenant.account_id, [a, b, c])
+    finally:
+        store.close()
+    move = "UPDATE tasks SET task_status = %s WHERE task_id = %s"
+    with psycopg.connect(pg_url) as x, psycopg.connect(pg_url) as y:
+        x.execute("SET deadlock_timeout = '100ms'")
+        y.execute("SET deadlock_timeout = '100ms'")
+        x.execute(move, (3, a.task_id))  # X: counts 2 and 3
+        started = threading.Event()
+
+        def other() -> None:
+            started.set()
+            y.execute(move, (2, c.task_id))  # Y: count 1, then 2 (held by X)
+            y.commit()
+
+        thread, out = _in_thread(other)
+        assert started.wait(10)
+        time.sleep(0.3)  # Y is waiting now
+        x.execute(move, (2, b.task_id))  # X: count 1 (held by Y without the account lock)
+        x.commit()
+        thread.join(10)
+        assert out == [None]
+    with Observer(pg_url) as db:
+        counts = db.rows("SELECT task_status, n FROM account_task_counts WHERE account_id = ? "
+                         "AND n > 0 ORDER BY 1", tenant.account_id)  # fmt: skip
+    assert counts == [(2, 2), (3, 1)]
