@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from nxlink.contract.callrecord import CALL_ENDINGS, TRANSFER_NOT_ANSWERED
+from nxlink.contract.callrecord import ANSWERED_RESULTS, CALL_ENDINGS, TRANSFER_NOT_ANSWERED
 from nxlink.dialer import DialerPort, dialled_number, new_dialer_id
+from nxlink.dialer.magic import magic_outcome
 from nxlink.service.counters import MANUAL_ANSWERED, MANUAL_FAILED
 from nxlink.service.lifecycle import CallOutcome
 from nxlink.service.recordings import RecordingLinks
@@ -97,19 +98,29 @@ def _exponential(rng: random.Random, mean: float, *, low: int, high: int) -> int
 
 
 def draw_outcome(seed: int, held: Claim) -> CallOutcome:
-    """The outcome of one call, a pure function of the seed and the claim."""
+    """The outcome of one call, a pure function of the seed and the claim. A magic number
+    (:mod:`nxlink.dialer.magic`) sets the call result; the rest is drawn as for any call."""
     rng = random.Random(f"{seed}:{held.task_id}:{held.contact_id}:{held.attempt}")
     call_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    forced = magic_outcome(held.phone, held.attempt)
     ring_max = max(1, held.max_ring_time)
     talk = 0
     intent = ""
     manual_status: int | None = None
     manual_elapsed: int | None = None
-    if rng.random() < held.answer_probability:
+    answered = (
+        rng.random() < held.answer_probability
+        if forced is None
+        else forced.result in ANSWERED_RESULTS
+    )
+    if answered:
         ring = rng.randint(1, min(ring_max, 25))
-        result = _pick(rng, ANSWERED_ENDINGS)
-        if held.agent_group_id and rng.random() < TRANSFER_SHARE:
-            result = 17
+        if forced is None:
+            result = _pick(rng, ANSWERED_ENDINGS)
+            if held.agent_group_id and rng.random() < TRANSFER_SHARE:
+                result = 17
+        else:
+            result = forced.result
         mean = held.talk_seconds_mean
         if result == 3:
             talk = rng.randint(1, 15)
@@ -119,13 +130,18 @@ def draw_outcome(seed: int, held: Claim) -> CallOutcome:
             talk = _exponential(rng, mean, low=5, high=MAX_TALK)
         intent = rng.choices(list(USER_INTENTS), weights=list(USER_INTENTS.values()))[0]
         if result == 17:
-            if rng.random() < HUMAN_PICKUP:
+            picked_up = (
+                rng.random() < HUMAN_PICKUP
+                if forced is None
+                else forced.manual_status == MANUAL_ANSWERED
+            )
+            if picked_up:
                 manual_status = MANUAL_ANSWERED
                 manual_elapsed = _exponential(rng, HUMAN_TALK_MEAN, low=10, high=MAX_TALK)
             else:
                 manual_status, manual_elapsed = MANUAL_FAILED, 0
     else:
-        result = _pick(rng, UNANSWERED_CAUSES)
+        result = _pick(rng, UNANSWERED_CAUSES) if forced is None else forced.result
         if result == 2:
             ring = ring_max
         elif result == 5:
@@ -153,7 +169,8 @@ def draw_outcome(seed: int, held: Claim) -> CallOutcome:
         turns = max(2, talk // rng.randint(6, 10))
         if manual_status == MANUAL_ANSWERED:
             index = rng.randrange(len(AGENT_NAMES))
-            agent_id, agent_name = f"{held.agent_group_id}-{index + 1:02d}", AGENT_NAMES[index]
+            group = held.agent_group_id or "agent"  # a magic 17 on a task without a group
+            agent_id, agent_name = f"{group}-{index + 1:02d}", AGENT_NAMES[index]
             manual_ring = rng.randint(*HUMAN_RING)
             summary = TRANSFER_SUMMARY.format(agent=agent_name)
         else:
