@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from live import NXLINK, serving
+from live import NXLINK, server_process, serving
 
 TASK_LIST = "/openapi/aiagent/task/list"
 
@@ -116,3 +116,33 @@ def test_serve_with_two_workers(tmp_path: Path, store_url: str) -> None:
         for _ in range(6):
             payload = _post(base, key, b"{}").json()
             assert payload["code"] == 1005, payload
+
+
+def test_serve_prints_the_admin_token_every_worker_accepts(tmp_path: Path, store_url: str) -> None:
+    db, _key = _prepare(store_url, tasks=1)
+    with server_process(tmp_path, db, "--workers", "2") as served:
+        printed = served.err_path.read_text()
+        match = re.search(r"admin API: (http://\S+/_nxlink/) with 'Authorization: Bearer (\S+)'",
+                          printed)  # fmt: skip
+        assert match is not None, printed
+        assert match.group(1) == f"{served.base}/_nxlink/"
+        token = match.group(2)
+        for _ in range(8):  # new connections, so both workers answer
+            answer = httpx.get(served.base + "/_nxlink/requests/count",
+                               headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+            assert answer.status_code == 200, answer.text
+        wrong = httpx.get(served.base + "/_nxlink/requests/count",
+                          headers={"Authorization": "Bearer not-the-token"}, timeout=10)  # fmt: skip
+        assert wrong.status_code == 401
+
+
+def test_serve_does_not_print_a_token_it_was_given(tmp_path: Path, store_url: str) -> None:
+    db, _key = _prepare(store_url, tasks=1)
+    given = "given-admin-token-0123"
+    with server_process(tmp_path, db, env={"NXLINK_ADMIN_TOKEN": given}) as served:
+        printed = served.err_path.read_text()
+        assert given not in printed
+        assert "'Authorization: Bearer (NXLINK_ADMIN_TOKEN)'" in printed
+        answer = httpx.get(served.base + "/_nxlink/requests/count",
+                           headers={"Authorization": f"Bearer {given}"}, timeout=10)  # fmt: skip
+        assert answer.json()["data"] == {"count": 0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 
 import click
 
@@ -49,7 +50,9 @@ def serve(
     The server also delivers the callback outbox, unless --no-deliver. Any number of API
     processes and workers (nxlink worker) may share one database. Other settings come from
     NXLINK_* environment variables (see the README), among them the connection limits
-    (NXLINK_MAX_CONNECTIONS per worker, by default the open-file limit less a reserve).
+    (NXLINK_MAX_CONNECTIONS per worker, by default the open-file limit less a reserve) and
+    the sandbox's admin API (NXLINK_ADMIN=off removes it; NXLINK_ADMIN_TOKEN is its bearer
+    token, else a random one printed at start).
 
     \b
     Examples:
@@ -80,6 +83,11 @@ def serve(
     os.environ["NXLINK_SIMULATE"] = "true" if simulate else "false"
     os.environ["NXLINK_SIM_SPEED"] = repr(speed)
     os.environ["NXLINK_SIM_SEED"] = str(sim_seed)
+    generated = False
+    if not os.environ.get("NXLINK_ADMIN_TOKEN"):
+        # One token for every worker process: made here, handed down by the environment.
+        os.environ["NXLINK_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+        generated = True
     try:
         settings = Settings()
     except ValueError as exc:
@@ -96,6 +104,10 @@ def serve(
         f"{cap} connections{simulating})",
         err=True,
     )
+    if settings.admin:
+        token = settings.admin_token if generated else "(NXLINK_ADMIN_TOKEN)"
+        click.echo(f"admin API: http://{host}:{port}/_nxlink/ with "
+                   f"'Authorization: Bearer {token}'", err=True)  # fmt: skip
     uvicorn.run(
         "nxlink.server.app:app_from_env",
         factory=True,

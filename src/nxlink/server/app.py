@@ -43,6 +43,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nxlink.contract.codes import AUTH_HEADERS, Code
 from nxlink.contract.endpoints import API_PREFIX as API_PREFIX
 from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
+from nxlink.sandbox.journal import Journal
+from nxlink.server.admin import admin_routes
 from nxlink.server.auth import Caller, Generations, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
 from nxlink.server.envelope import envelope
@@ -100,6 +102,15 @@ class State:
             key=settings.recording_key,
         )
         self.recordings = RecordingFiles(store)
+        # The sandbox's admin API and its request journal (nxlink.server.admin).
+        self.admin_token = (
+            (settings.admin_token or secrets.token_urlsafe(24)) if settings.admin else None
+        )
+        self.journal = (
+            Journal(settings.journal_size, body_bytes=settings.journal_body_bytes)
+            if settings.admin
+            else None
+        )
         # Rate limits per access key, off unless a rate is set.
         self.rate_limit = (
             Limit(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -532,6 +543,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
+            *admin_routes(state),
             Route(
                 RECORDING_ROUTE,
                 recording_endpoint(
@@ -615,6 +627,11 @@ class TraceMiddleware:
         req_state["nx_trace"] = trace_id
         status = 500
         response_started = False
+        journal = self.state.journal if scope["path"].startswith(API_PREFIX) else None
+        sent: list[bytes] = []
+        received: list[bytes] = []
+        if journal is not None:
+            receive = _teed(receive, received, journal.body_bytes)
 
         async def send_traced(message: Message) -> None:
             nonlocal status, response_started
@@ -625,6 +642,8 @@ class TraceMiddleware:
                     *message.get("headers", ()),
                     (b"x-trace-id", trace_id.encode()),
                 ]
+            elif journal is not None and message["type"] == "http.response.body":
+                sent.append(message.get("body", b""))
             await send(message)
 
         try:
@@ -653,6 +672,14 @@ class TraceMiddleware:
                 })  # fmt: skip
                 await send({"type": "http.response.body", "body": body})
         finally:
+            if journal is not None:
+                journal.record(
+                    ts_ms=self.state.clock(), method=scope["method"], path=scope["path"],
+                    access_key=req_state.get("nx_access_key"), headers=scope["headers"],
+                    body=b"".join(received), status=status, code=req_state.get("nx_code"),
+                    answer=b"".join(sent), trace_id=trace_id,
+                    ms=round((time.perf_counter() - started) * 1000, 3),
+                )  # fmt: skip
             self.state.log.write({
                 "method": scope["method"],
                 "path": scope["path"],
@@ -663,6 +690,23 @@ class TraceMiddleware:
                 "traceId": trace_id,
                 "pid": os.getpid(),
             })  # fmt: skip
+
+
+def _teed(receive: Receive, into: list[bytes], limit: int) -> Receive:
+    """``receive``, keeping a copy of the body's first ``limit`` bytes (and one more, so that
+    the journal knows it was cut) in ``into``."""
+    kept = 0
+
+    async def teed() -> Message:
+        nonlocal kept
+        message = await receive()
+        if message["type"] == "http.request" and kept <= limit:
+            chunk = message.get("body", b"")[: limit + 1 - kept]
+            into.append(chunk)
+            kept += len(chunk)
+        return message
+
+    return teed
 
 
 def _start_background(

@@ -144,6 +144,31 @@ class Settings(BaseSettings):
     callback_backoff_scale: float = Field(
         1.0, gt=0, le=1, description="Shrinks the callback retry schedule (tests, demos)."
     )
+    admin: bool = Field(
+        True,
+        description="Serve the sandbox's admin API under /_nxlink/ (`off` removes it, with its "
+        "request journal).",
+    )
+    admin_token: str | None = Field(
+        None,
+        min_length=8,
+        description="Bearer token of the admin API (default: a random one, made at start and "
+        "printed by `nxlink serve`).",
+    )
+    journal_size: int = Field(
+        500,
+        ge=0,
+        le=100_000,
+        description="API requests the admin API's journal keeps per server process (oldest "
+        "dropped first; 0: none).",
+    )
+    journal_body_bytes: int = Field(
+        32_768,
+        ge=0,
+        le=16_777_216,
+        description="Bytes of each request and answer body the journal keeps (longer ones are "
+        "cut and marked).",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL of this server in the links it hands out (recordings), e.g. "

@@ -1,0 +1,174 @@
+"""The sandbox's admin API: ``/_nxlink/…``, never under ``/openapi/``.
+
+Every route but the callback sink needs ``Authorization: Bearer <token>`` (the setting
+``NXLINK_ADMIN_TOKEN``, else a random token made at start and printed by ``nxlink serve``);
+without it, or with another token, the answer is 401 with the envelope. ``NXLINK_ADMIN=off``
+removes the routes. Answers are the contract's envelope with the result under ``data``; a bad
+parameter is 400 with code 20000 and a message naming it.
+
+The controls themselves live in :mod:`nxlink.sandbox`; this module parses and renders.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from nxlink.contract.codes import Code
+from nxlink.contract.endpoints import API_PREFIX, BY_PATH
+from nxlink.sandbox.journal import Filter, Journal
+from nxlink.server.envelope import envelope
+
+if TYPE_CHECKING:
+    from nxlink.server.app import State
+
+#: Where the admin API lives.
+PREFIX: Final = "/_nxlink"
+#: Most journal entries one answer lists.
+MAX_LIMIT: Final = 1000
+DEFAULT_LIMIT: Final = 100
+_INT64: Final = 2**63 - 1
+
+Handler = Callable[[Request], Awaitable[dict[str, Any]]]
+
+
+class AdminRefusal(Exception):
+    """A refused admin request: its HTTP status and what is wrong."""
+
+    def __init__(self, status: int, message: str, *, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def _answer(request: Request, status: int, body: dict[str, Any], **headers: str) -> Response:
+    request.scope["state"]["nx_code"] = body["code"]
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers or None)  # fmt: skip
+
+
+def _check_token(request: Request, token: str) -> None:
+    raw = request.headers.get("authorization")
+    if raw is None:
+        raise AdminRefusal(401, "Authorization: missing; the admin API needs "
+                                "'Authorization: Bearer <admin token>'",
+                           headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    scheme, _, given = raw.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise AdminRefusal(401, "Authorization: expected 'Bearer <admin token>'",
+                           headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        invalid = 'Bearer error="invalid_token"'
+        raise AdminRefusal(401, "Authorization: wrong admin token",
+                           headers={"WWW-Authenticate": invalid})  # fmt: skip
+
+
+def guarded(token: str | None, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """``handler`` behind the bearer token (none for ``token=None``), its result as
+    ``data``, an :class:`AdminRefusal` as its envelope."""
+
+    async def endpoint(request: Request) -> Response:
+        trace_id = request.scope["state"]["nx_trace"]
+        try:
+            if token is not None:
+                _check_token(request, token)
+            data = await handler(request)
+        except AdminRefusal as exc:
+            body = envelope(trace_id, Code.BUSINESS_ERROR, exc.message)
+            return _answer(request, exc.status, body, **exc.headers)
+        body = envelope(trace_id, 0, "success")
+        body["data"] = data
+        return _answer(request, 200, body)
+
+    return endpoint
+
+
+# -- parameters --------------------------------------------------------------------------------
+
+
+def _only(request: Request, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise AdminRefusal(400, f"{unknown[0]}: unknown parameter; expected one of "
+                                f"{', '.join(allowed)}")  # fmt: skip
+
+
+def _integer(request: Request, name: str, *, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text.lstrip("-").isdigit():
+        raise AdminRefusal(400, f"{name}: must be a whole number, got {raw[:40]!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise AdminRefusal(400, f"{name}: must be from {low} to {high}, got {value}")
+    return value
+
+
+def endpoint_path(raw: str, *, name: str = "path") -> str:
+    """An endpoint given as ``task/list``, ``/task/list`` or its full path: the full path;
+    an unknown endpoint is refused, naming it."""
+    text = raw.strip()
+    full = text if text.startswith(API_PREFIX) else API_PREFIX + text.lstrip("/")
+    if full not in BY_PATH:
+        known = ", ".join(sorted(path.removeprefix(API_PREFIX) for path in BY_PATH))
+        raise AdminRefusal(400, f"{name}: no such endpoint {raw[:60]!r}; expected one of {known}")
+    return full
+
+
+JOURNAL_FILTERS: Final = ("path", "accessKey", "code", "since", "until", "contains")
+
+
+def journal_filter(request: Request) -> Filter:
+    """The journal's filters from the query string (see :data:`JOURNAL_FILTERS`)."""
+    params = request.query_params
+    path = params.get("path")
+    return Filter(
+        path=endpoint_path(path) if path is not None else None,
+        access_key=params.get("accessKey"),
+        code=_integer(request, "code", low=-_INT64, high=_INT64),
+        since_ms=_integer(request, "since", low=0, high=_INT64),
+        until_ms=_integer(request, "until", low=0, high=_INT64),
+        contains=params.get("contains"),
+    )
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+def journal_routes(journal: Journal, token: str | None) -> list[BaseRoute]:
+    """``/_nxlink/requests``: list (GET), clear (DELETE); ``/_nxlink/requests/count``."""
+
+    async def requests(request: Request) -> dict[str, Any]:
+        if request.method == "DELETE":
+            _only(request, ())
+            return {"cleared": journal.clear()}
+        _only(request, (*JOURNAL_FILTERS, "limit"))
+        where = journal_filter(request)
+        limit = _integer(request, "limit", low=0, high=MAX_LIMIT)
+        total, entries = journal.select(where, limit=DEFAULT_LIMIT if limit is None else limit)
+        return {"total": total, "list": [entry.to_json() for entry in entries]}
+
+    async def count(request: Request) -> dict[str, Any]:
+        _only(request, JOURNAL_FILTERS)
+        return {"count": journal.count(journal_filter(request))}
+
+    return [
+        Route(PREFIX + "/requests", guarded(token, requests), methods=["GET", "DELETE"]),
+        Route(PREFIX + "/requests/count", guarded(token, count), methods=["GET"]),
+    ]
+
+
+def admin_routes(state: State) -> list[BaseRoute]:
+    """Every route of the admin API, for the app's router (none when it is off)."""
+    if state.admin_token is None or state.journal is None:
+        return []
+    return [*journal_routes(state.journal, state.admin_token)]
