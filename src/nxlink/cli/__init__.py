@@ -4,7 +4,8 @@ Admin commands work on the database directly (no server needed); each takes ``--
 (env ``NXLINK_DB``, default ``sqlite:///./nxlink.db``) and creates or upgrades the schema.
 Client commands (``tasks``, ``sign``) call the API with the global ``--base-url``/``--region``,
 ``--access-key`` and ``--secret`` options (env ``NXLINK_BASE_URL``, ``NXLINK_REGION``,
-``NXLINK_ACCESS_KEY``, ``NXLINK_ACCESS_SECRET``).
+``NXLINK_ACCESS_KEY``, ``NXLINK_ACCESS_SECRET``); ``sandbox`` commands call the admin API with
+``--base-url`` and ``--admin-token`` (env ``NXLINK_ADMIN_TOKEN``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from nxlink.cli.callbacks import callbacks
 from nxlink.cli.db import db
 from nxlink.cli.lifecycle import simulate, verify_counters
 from nxlink.cli.options import client_options
+from nxlink.cli.sandbox import sandbox
 from nxlink.cli.serve import serve
 from nxlink.cli.sign import sign
 from nxlink.cli.tasks import tasks
@@ -56,6 +58,13 @@ from nxlink.client import REGIONS
     help="Access secret; prefer the environment variable, command lines are visible "
     "to other users.",
 )
+@click.option(
+    "--admin-token",
+    envvar="NXLINK_ADMIN_TOKEN",
+    show_envvar=True,
+    metavar="TOKEN",
+    help="The sandbox's admin token (nxlink sandbox ...).",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -63,6 +72,7 @@ def main(
     region: str | None,
     access_key: str | None,
     secret: str | None,
+    admin_token: str | None,
 ) -> None:
     """nxlink: an NXLink-compatible outbound AI-agent task service.
 
@@ -86,6 +96,7 @@ def main(
         region_from_command_line=ctx.get_parameter_source("region") == ParameterSource.COMMANDLINE,
         access_key=access_key,
         secret=secret,
+        admin_token=admin_token,
     )
 
 
@@ -103,3 +114,4 @@ main.add_command(simulate)
 main.add_command(verify_counters)
 main.add_command(callbacks)
 main.add_command(db)
+main.add_command(sandbox)

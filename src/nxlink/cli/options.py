@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import click
 import httpx
 
-from nxlink.client import Client
+from nxlink.client import Client, Sandbox
 from nxlink.client._base import ENV_ACCESS_KEY, ENV_ACCESS_SECRET, resolve_base_url
+from nxlink.client.sandbox import ENV_ADMIN_TOKEN
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ClientOptions:
     region: str | None = None
     access_key: str | None = None
     secret: str | None = None
+    admin_token: str | None = None
     http_client: httpx.Client | None = None
 
     def resolve(
@@ -38,6 +40,7 @@ class ClientOptions:
         region_from_command_line: bool,
         access_key: str | None,
         secret: str | None,
+        admin_token: str | None = None,
     ) -> None:
         """Take the global options: a command-line option beats an environment variable, and
         ``--base-url`` beats ``--region`` when both come from the environment."""
@@ -49,6 +52,7 @@ class ClientOptions:
             region = None
         self.base_url, self.region = base_url, region
         self.access_key, self.secret = access_key, secret
+        self.admin_token = admin_token
 
     def where(self) -> str:
         """The base URL requests go to (usage error when it is not valid)."""
@@ -74,6 +78,13 @@ class ClientOptions:
             base_url=self.where(),
             http_client=self.http_client,
         )
+
+    def sandbox(self) -> Sandbox:
+        """A :class:`~nxlink.Sandbox` for these options (no access key needed)."""
+        if not self.admin_token:
+            raise click.UsageError(f"no admin token: pass --admin-token or set {ENV_ADMIN_TOKEN}")
+        return Sandbox(base_url=self.where(), admin_token=self.admin_token,
+                       http_client=self.http_client)  # fmt: skip
 
 
 def client_options(ctx: click.Context) -> ClientOptions:

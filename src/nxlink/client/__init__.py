@@ -21,18 +21,21 @@ from nxlink.client.errors import (
 )
 from nxlink.client.models import StatInfo, Task, TaskPage
 from nxlink.client.resources import AsyncTaskIterator, TaskIterator
+from nxlink.client.sandbox import AsyncSandbox, Sandbox
 from nxlink.contract.codes import TaskStatus
 
 __all__ = [
     "REGIONS",
     "ApiError",
     "AsyncClient",
+    "AsyncSandbox",
     "AsyncTaskIterator",
     "AuthError",
     "BusinessError",
     "Client",
     "NxError",
     "NxlinkAuth",
+    "Sandbox",
     "SignatureError",
     "StatInfo",
     "Task",

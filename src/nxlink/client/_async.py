@@ -12,6 +12,7 @@ import httpx
 from nxlink import signing
 from nxlink.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Attempts, BaseClient, Region
 from nxlink.client.resources import AsyncTasks
+from nxlink.client.sandbox import AsyncSandbox
 
 __all__ = ["AsyncClient"]
 
@@ -41,6 +42,7 @@ class AsyncClient(BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], int] | None = None,
+        admin_token: str | None = None,
     ) -> None:
         super().__init__(
             access_key=access_key, access_secret=access_secret, region=region,
@@ -53,6 +55,10 @@ class AsyncClient(BaseClient):
         )
         #: The task list: ``await client.tasks.list(...)``, ``async for t in client.tasks.iter()``.
         self.tasks = AsyncTasks(self)
+        #: The sandbox's admin API on the same server (``admin_token``, else
+        #: ``NXLINK_ADMIN_TOKEN``): ``client.sandbox.count_requests(path="call/append")``.
+        self.sandbox = AsyncSandbox(base_url=self.base_url, admin_token=admin_token,
+                                   http_client=self._http)  # fmt: skip
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it belongs to a ``http_client`` you passed)."""

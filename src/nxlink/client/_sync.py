@@ -12,6 +12,7 @@ import httpx
 from nxlink import signing
 from nxlink.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Attempts, BaseClient, Region
 from nxlink.client.resources import Tasks
+from nxlink.client.sandbox import Sandbox
 
 __all__ = ["Client"]
 
@@ -34,6 +35,8 @@ class Client(BaseClient):
     is resent as the same signed bytes, which the server acts on once (see :meth:`request`).
     ``http_client``: your own :class:`httpx.Client` (proxies, transports, ...), not closed by
     :meth:`close`. ``clock``: epoch milliseconds for ``ts`` (default the system clock).
+    ``admin_token``: the sandbox's admin token for :attr:`sandbox` (default
+    ``NXLINK_ADMIN_TOKEN``).
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class Client(BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
         clock: Callable[[], int] | None = None,
+        admin_token: str | None = None,
     ) -> None:
         super().__init__(
             access_key=access_key, access_secret=access_secret, region=region,
@@ -58,6 +62,10 @@ class Client(BaseClient):
         self._http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
         #: The task list: ``client.tasks.list(...)``, ``client.tasks.iter(...)``.
         self.tasks = Tasks(self)
+        #: The sandbox's admin API on the same server (``admin_token``, else
+        #: ``NXLINK_ADMIN_TOKEN``): ``client.sandbox.count_requests(path="call/append")``.
+        self.sandbox = Sandbox(base_url=self.base_url, admin_token=admin_token,
+                                   http_client=self._http)  # fmt: skip
 
     def close(self) -> None:
         """Close the connection pool (unless it belongs to a ``http_client`` you passed)."""

@@ -1,0 +1,239 @@
+"""The sandbox's admin API from Python: :class:`Sandbox` and :class:`AsyncSandbox`.
+
+``client.sandbox`` on a :class:`~nxlink.Client` (or ``AsyncClient``) shares its connection
+pool and base URL; a :class:`Sandbox` of its own needs no access key::
+
+    sandbox = nxlink.Sandbox(base_url="http://127.0.0.1:8000", admin_token="...")
+    assert sandbox.count_requests(path="call/append", code=0) == 3
+
+The token defaults to ``NXLINK_ADMIN_TOKEN``. Each method returns the answer's ``data``;
+a refusal raises :class:`~nxlink.ApiError` (HTTP 401 for the token, 400 for a bad
+argument, with the server's message), no answer :class:`~nxlink.TransportError`. Admin
+calls are not retried.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from nxlink.client._base import _outcome, _transport_error, resolve_base_url
+from nxlink.client.errors import NxError
+
+__all__ = ["AsyncSandbox", "Sandbox"]
+
+ENV_ADMIN_TOKEN: Final = "NXLINK_ADMIN_TOKEN"
+#: Where the admin API lives on a server.
+ADMIN_PREFIX: Final = "/_nxlink"
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One admin request: method, path under ``/_nxlink``, query parameters, JSON body."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    body: Mapping[str, Any] | None = None
+
+
+def _params(**values: Any) -> dict[str, str]:
+    """Query parameters from keyword arguments: ``None`` left out, the rest as text."""
+    return {name: str(value) for name, value in values.items() if value is not None}
+
+
+def _journal_filters(
+    *,
+    path: str | None,
+    access_key: str | None,
+    code: int | None,
+    since: int | None,
+    until: int | None,
+    contains: str | None,
+) -> dict[str, str]:
+    return _params(path=path, accessKey=access_key, code=code, since=since, until=until,
+                   contains=contains)  # fmt: skip
+
+
+class _SandboxCore:
+    """The admin calls as :class:`_Call` values and their answers as ``data``; no I/O."""
+
+    def __init__(self, *, base_url: str, admin_token: str | None) -> None:
+        token = admin_token if admin_token is not None else os.environ.get(ENV_ADMIN_TOKEN)
+        self.base_url = base_url
+        self._token = token or None
+
+    def _request(self, http: httpx.Client | httpx.AsyncClient, call: _Call) -> httpx.Request:
+        if self._token is None:
+            raise NxError(f"no admin token: pass admin_token= or set {ENV_ADMIN_TOKEN}")
+        return http.build_request(
+            call.method,
+            self.base_url + ADMIN_PREFIX + call.path,
+            params=call.params,
+            json=call.body,
+            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+        )
+
+    @staticmethod
+    def _data(response: httpx.Response) -> Any:
+        outcome = _outcome(response, None)
+        if isinstance(outcome, dict):
+            return outcome.get("data")
+        raise outcome
+
+    def _failed(self, exc: httpx.RequestError) -> NxError:
+        return _transport_error(exc, self.base_url)
+
+    # -- the calls ---------------------------------------------------------------------------
+    @staticmethod
+    def _requests_call(limit: int | None, **filters: Any) -> _Call:
+        return _Call("GET", "/requests", {**_journal_filters(**filters), **_params(limit=limit)})
+
+    @staticmethod
+    def _count_call(**filters: Any) -> _Call:
+        return _Call("GET", "/requests/count", _journal_filters(**filters))
+
+
+class Sandbox(_SandboxCore):
+    """The admin API, synchronously. ``http_client``: your own :class:`httpx.Client` (not
+    closed by :meth:`close`)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        admin_token: str | None = None,
+        http_client: httpx.Client | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(base_url=resolve_base_url(base_url=base_url, region=None),
+                         admin_token=admin_token)  # fmt: skip
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: _Call) -> Any:
+        request = self._request(self._http, call)
+        try:
+            response = self._http.send(request)
+        except httpx.RequestError as exc:
+            raise self._failed(exc) from exc
+        return self._data(response)
+
+    # -- the request journal -----------------------------------------------------------------
+    def requests(
+        self,
+        *,
+        path: str | None = None,
+        access_key: str | None = None,
+        code: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        contains: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """The journal: ``{"total": matches, "list": [entries]}``, the newest ``limit``
+        (default 100) matches, oldest first. Filters as :meth:`count_requests`."""
+        call = self._requests_call(limit, path=path, access_key=access_key, code=code,
+                                   since=since, until=until, contains=contains)  # fmt: skip
+        return dict(self._send(call))
+
+    def count_requests(
+        self,
+        *,
+        path: str | None = None,
+        access_key: str | None = None,
+        code: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        contains: str | None = None,
+    ) -> int:
+        """How many journal entries match: ``path`` (``call/append``), ``access_key``,
+        answer ``code``, ``since``/``until`` (epoch ms), ``contains`` (body substring)."""
+        call = self._count_call(path=path, access_key=access_key, code=code, since=since,
+                                until=until, contains=contains)  # fmt: skip
+        return int(self._send(call)["count"])
+
+    def clear_requests(self) -> int:
+        """Empty the journal; how many entries it held."""
+        return int(self._send(_Call("DELETE", "/requests"))["cleared"])
+
+
+class AsyncSandbox(_SandboxCore):
+    """The admin API, asynchronously; methods as :class:`Sandbox`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        admin_token: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(base_url=resolve_base_url(base_url=base_url, region=None),
+                         admin_token=admin_token)  # fmt: skip
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSandbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, call: _Call) -> Any:
+        request = self._request(self._http, call)
+        try:
+            response = await self._http.send(request)
+        except httpx.RequestError as exc:
+            raise self._failed(exc) from exc
+        return self._data(response)
+
+    async def requests(
+        self,
+        *,
+        path: str | None = None,
+        access_key: str | None = None,
+        code: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        contains: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        call = self._requests_call(limit, path=path, access_key=access_key, code=code,
+                                   since=since, until=until, contains=contains)  # fmt: skip
+        return dict(await self._send(call))
+
+    async def count_requests(
+        self,
+        *,
+        path: str | None = None,
+        access_key: str | None = None,
+        code: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        contains: str | None = None,
+    ) -> int:
+        call = self._count_call(path=path, access_key=access_key, code=code, since=since,
+                                until=until, contains=contains)  # fmt: skip
+        return int((await self._send(call))["count"])
+
+    async def clear_requests(self) -> int:
+        return int((await self._send(_Call("DELETE", "/requests")))["cleared"])

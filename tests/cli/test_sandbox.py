@@ -1,0 +1,106 @@
+"""``nxlink sandbox …`` against the real app in-process: the global ``--admin-token``, text
+and ``--json`` answers, exit 1 on a refusal, 2 on bad usage."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import anyio.from_thread
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from client.harness import SyncASGITransport
+from conftest import Tenant, make_tenant, sign_md5
+from nxlink.cli import main
+from nxlink.cli.options import ClientOptions
+from nxlink.contract.endpoints import API_PREFIX
+from nxlink.server.app import create_app
+from nxlink.server.settings import Settings
+from nxlink.store import Store
+
+TOKEN = "cli-sandbox-token"
+
+
+@dataclass
+class World:
+    tenant: Tenant
+    http: httpx.Client
+
+    def post(self, path: str, body: bytes) -> None:
+        ts = str(time.time_ns() // 1_000_000)
+        key = self.tenant.access_key
+        headers = {"Content-Type": "application/json", "accessKey": key, "ts": ts,
+                   "bizType": "100", "action": "nxai",
+                   "sign": sign_md5(key, self.tenant.secret, ts, body)}  # fmt: skip
+        self.http.post("http://testserver" + API_PREFIX + path, content=body, headers=headers)
+
+    def run(self, *args: str, token: str | None = TOKEN) -> Result:
+        head = ["--base-url", "http://testserver"]
+        if token is not None:
+            head += ["--admin-token", token]
+        return CliRunner().invoke(main, [*head, "sandbox", *args],
+                                  obj=ClientOptions(http_client=self.http))  # fmt: skip
+
+
+@pytest.fixture
+def world(store: Store) -> Iterator[World]:
+    tenant = make_tenant(store)
+    app = create_app(Settings(log_requests=False, admin_token=TOKEN), store=store)
+    with anyio.from_thread.start_blocking_portal() as portal:
+        http = httpx.Client(transport=SyncASGITransport(app, portal))
+        yield World(tenant, http)
+        http.close()
+
+
+def test_journal_count_list_and_clear(world: World) -> None:
+    world.post("task/list", b'{"pageSize":5}')
+    world.post("task/list", b'{"pageSize":5000}')
+    world.post("flow/list", b"{}")
+    counted = world.run("journal", "--path", "task/list", "--count")
+    assert (counted.exit_code, counted.output) == (0, "2\n")
+    assert world.run("journal", "--code", "20000", "--count", "--json").output == (
+        '{\n  "count": 1\n}\n'
+    )
+    listed = world.run("journal", "--path", "task/list")
+    lines = listed.output.splitlines()
+    assert listed.exit_code == 0 and len(lines) == 3
+    assert "POST /openapi/aiagent/task/list  HTTP 200 code 0" in lines[0]
+    assert lines[0].lstrip().startswith("1  ")
+    assert lines[2] == "2 of 2 matching request(s)"
+    as_json = json.loads(world.run("journal", "--json", "--limit", "1").output)
+    assert as_json["total"] == 3 and [e["path"] for e in as_json["list"]] == [
+        API_PREFIX + "flow/list"
+    ]
+    assert as_json["list"][0]["accessKey"] == world.tenant.access_key
+    cleared = world.run("journal", "--clear")
+    assert (cleared.exit_code, cleared.output) == (0, "cleared 3 request(s)\n")
+    assert world.run("journal", "--count").output == "0\n"
+
+
+def test_a_wrong_token_exits_1_with_the_server_message(world: World) -> None:
+    result = world.run("journal", "--count", token="not-the-token")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Authorization: wrong admin token (code 20000, HTTP 401")
+
+
+def test_no_token_is_a_usage_error(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NXLINK_ADMIN_TOKEN", raising=False)
+    result = world.run("journal", token=None)
+    assert result.exit_code == 2
+    assert "no admin token: pass --admin-token or set NXLINK_ADMIN_TOKEN" in result.output
+
+
+def test_a_bad_filter_exits_1_naming_it(world: World) -> None:
+    result = world.run("journal", "--path", "task/lst", "--count")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: path: no such endpoint 'task/lst'; expected one of ")
+
+
+def test_clear_takes_no_filter(world: World) -> None:
+    result = world.run("journal", "--clear", "--code", "0")
+    assert result.exit_code == 2
+    assert "--clear empties the whole journal: give it alone" in result.output

@@ -1,0 +1,82 @@
+"""``client.sandbox`` and :class:`nxlink.Sandbox`: the admin API from Python, through both
+clients against the real app."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import httpx
+import pytest
+
+from client.harness import Kind, MakeShell, Shell, SyncASGITransport
+from conftest import make_tenant
+from nxlink import ApiError, Client, NxError, Sandbox
+from nxlink.server.app import create_app
+from nxlink.server.settings import Settings
+from nxlink.store import Store
+
+TOKEN = "client-sandbox-token"
+
+
+def _sandbox(shell: Shell, method: str, **kwargs: Any) -> Any:
+    bound = getattr(shell.client.sandbox, method)
+    if isinstance(shell.client, Client):
+        return bound(**kwargs)
+    return shell.portal.call(functools.partial(bound, **kwargs))
+
+
+def _shell(make_shell: MakeShell, kind: Kind, store: Store, **kwargs: Any) -> Shell:
+    tenant = make_tenant(store)
+    app = create_app(Settings(log_requests=False, admin_token=TOKEN), store=store)
+    return make_shell(kind, app=app, access_key=tenant.access_key,
+                      access_secret=tenant.secret, **kwargs)  # fmt: skip
+
+
+def test_the_journal_through_the_client(make_shell: MakeShell, kind: Kind, store: Store) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    shell.list(page_size=5)
+    shell.list(page_size=7)
+    assert _sandbox(shell, "count_requests", path="task/list", code=0) == 2
+    assert _sandbox(shell, "count_requests", contains='"pageSize":7') == 1
+    page = _sandbox(shell, "requests", limit=1)
+    assert page["total"] == 2 and page["list"][0]["body"] == {"pageNumber": 1, "pageSize": 7}
+    assert _sandbox(shell, "clear_requests") == 2
+    assert _sandbox(shell, "count_requests") == 0
+
+
+def test_a_wrong_token_raises_the_servers_refusal(
+    make_shell: MakeShell, kind: Kind, store: Store
+) -> None:
+    shell = _shell(make_shell, kind, store, admin_token="wrong-token-123")
+    with pytest.raises(ApiError) as caught:
+        _sandbox(shell, "count_requests")
+    assert (caught.value.status_code, caught.value.code) == (401, 20000)
+    assert caught.value.message == "Authorization: wrong admin token"
+
+
+def test_a_bad_argument_raises_400(make_shell: MakeShell, kind: Kind, store: Store) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    with pytest.raises(ApiError, match="path: no such endpoint 'nope'") as caught:
+        _sandbox(shell, "requests", path="nope")
+    assert caught.value.status_code == 400
+
+
+def test_no_token_is_an_error_before_sending(
+    make_shell: MakeShell, kind: Kind, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NXLINK_ADMIN_TOKEN", raising=False)
+    shell = _shell(make_shell, kind, store)
+    with pytest.raises(
+        NxError, match="no admin token: pass admin_token= or set NXLINK_ADMIN_TOKEN"
+    ):
+        _sandbox(shell, "count_requests")
+    assert shell.requests == []
+
+
+def test_a_sandbox_of_its_own_needs_no_access_key(store: Store, portal: Any) -> None:
+    app = create_app(Settings(log_requests=False, admin_token=TOKEN), store=store)
+    http = httpx.Client(transport=SyncASGITransport(app, portal))
+    with Sandbox(base_url="http://testserver", admin_token=TOKEN, http_client=http) as sandbox:
+        assert sandbox.requests() == {"total": 0, "list": []}
+    http.close()
