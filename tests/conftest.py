@@ -155,12 +155,13 @@ class Tenant:
 _counter = itertools.count(1)
 
 
-def make_tenant(store: Store, name: str | None = None) -> Tenant:
+def make_tenant(store: Store, name: str | None = None, *, route_id: str | None = None) -> Tenant:
     name = name or f"acct{next(_counter)}"
     account = admin.create_account(store, name)
     key = admin.create_key(store, name)
     flow = admin.create_flow(store, name, name=f"{name} agent", variables=["name"])
-    route = admin.create_route(store, name, name=f"{name} route", country_code="852")
+    route = admin.create_route(store, name, name=f"{name} route", country_code="852",
+                               route_id=route_id)  # fmt: skip
     return Tenant(account.id, name, key.access_key, key.access_secret, flow.id, flow.name,
                   route.route_id)  # fmt: skip
 

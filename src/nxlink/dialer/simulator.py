@@ -10,14 +10,16 @@ due, a schedule fires), so its results do not depend on how often it is woken.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import math
 import random
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,7 +30,7 @@ from nxlink.service.counters import MANUAL_ANSWERED, MANUAL_FAILED
 from nxlink.service.lifecycle import CallOutcome
 from nxlink.service.recordings import RecordingLinks
 from nxlink.store import Store
-from nxlink.store.base import Claim
+from nxlink.store.base import Claim, ClockAnchor
 
 #: Given an answer: how the conversation ends (callResult: weight).
 ANSWERED_ENDINGS: Final = {1: 70, 3: 15, 21: 15}
@@ -242,6 +244,20 @@ class SharedSimClock(SimClock):
         self._last = max(self._last, self._anchor.at(int(real * 1000)))
         return self._last
 
+    def real_seconds_until(self, sim_ts: int) -> float:
+        if self._anchor.frozen:
+            return math.inf  # nothing comes due until the clock is moved
+        return super().real_seconds_until(sim_ts)
+
+    def follow(self, anchor: ClockAnchor, *, back: bool = False) -> None:
+        """Take ``anchor`` at once (this process just moved the timeline), not at the next
+        refresh; ``back``: even to an earlier time."""
+        self._anchor = anchor
+        self.speed = anchor.speed
+        self._read_at = self._real()
+        present = anchor.at(int(self._read_at * 1000))
+        self._last = present if back else max(self._last, present)
+
 
 @dataclass(order=True)
 class _Call:
@@ -252,11 +268,22 @@ class _Call:
     outcome: CallOutcome = field(compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class PlacedCall:
+    """A call the simulator placed (``ended`` false) or reported (``ended`` true)."""
+
+    held: Claim
+    outcome: CallOutcome
+    ended: bool
+
+
 class Simulator:
     """Claims due orders, draws their outcomes, reports them when they end.
 
-    Drive it with :meth:`advance` (tests, a manual clock) or :meth:`run` (a real-time loop on
-    a :class:`SimClock`).
+    Drive it with :meth:`advance` (tests, a manual clock, the sandbox's clock) or :meth:`run`
+    (a real-time loop on a :class:`SimClock`). ``lock`` is held for each step of the loop, so
+    that another thread may drive the same simulator (the sandbox's ``advance``) in between.
+    Time never goes back: an advance to a moment before the last one does nothing.
     """
 
     def __init__(
@@ -278,6 +305,19 @@ class Simulator:
         self.placed = 0
         self.reported = 0
         self.released = 0
+        self.lock = threading.RLock()
+        #: While set (:meth:`watching`), every call placed and reported is appended here.
+        self._watch: list[PlacedCall] | None = None
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[list[PlacedCall]]:
+        """The calls placed and reported while the block runs, in order."""
+        seen: list[PlacedCall] = []
+        self._watch = seen
+        try:
+            yield seen
+        finally:
+            self._watch = None
 
     @property
     def in_flight(self) -> int:
@@ -294,6 +334,8 @@ class Simulator:
                 # held until its lease passes.
                 if port.report(call.held, call.outcome, now=now):
                     self.reported += 1
+                    if self._watch is not None:
+                        self._watch.append(PlacedCall(call.held, call.outcome, ended=True))
                 heapq.heappop(self._calls)
             port.fire_schedules(now)
             ends_now = False
@@ -302,6 +344,8 @@ class Simulator:
                 end = outcome.end(held.claimed_at)
                 heapq.heappush(self._calls, _Call(end, held.order_id, held.attempt, held, outcome))
                 self.placed += 0 if held.adopted else 1
+                if self._watch is not None and not held.adopted:
+                    self._watch.append(PlacedCall(held, outcome, ended=False))
                 ends_now = ends_now or end <= now
             if not ends_now:
                 break
@@ -312,21 +356,25 @@ class Simulator:
 
     def advance(self, target: int) -> None:
         """Run the simulation up to ``target`` (epoch s), event by event."""
-        moment = target if self.now is None else min(self.now, target)
-        while True:
-            upcoming = self.step(moment)
-            if upcoming is None or upcoming > target:
-                break
-            moment = upcoming
-        self.now = target
+        with self.lock:
+            if self.now is not None and target < self.now:
+                return  # never back: a clock read before the timeline moved on
+            moment = target if self.now is None else self.now
+            while True:
+                upcoming = self.step(moment)
+                if upcoming is None or upcoming > target:
+                    break
+                moment = upcoming
+            self.now = target
 
     def release(self) -> int:
         """Stop dialling: the calls in flight are dropped unreported and their orders given
         back to pending, for another dialer to dial at once. Returns how many."""
-        self._calls.clear()
-        released = self.port.release()
-        self.released += released
-        return released
+        with self.lock:
+            self._calls.clear()
+            released = self.port.release()
+            self.released += released
+            return released
 
     def run(
         self,

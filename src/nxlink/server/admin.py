@@ -22,7 +22,16 @@ from starlette.routing import BaseRoute, Route
 
 from nxlink.contract.codes import Code
 from nxlink.contract.endpoints import API_PREFIX, BY_PATH
+from nxlink.sandbox.clock import (
+    MAX_ADVANCE_S,
+    MAX_NOW_MS,
+    MAX_SPEED,
+    MIN_SPEED,
+    ClockRefusal,
+    SandboxClock,
+)
 from nxlink.sandbox.journal import Filter, Journal
+from nxlink.server.dbpool import DbThreads
 from nxlink.server.envelope import envelope
 
 if TYPE_CHECKING:
@@ -124,6 +133,56 @@ def endpoint_path(raw: str, *, name: str = "path") -> str:
     return full
 
 
+async def json_body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The request's JSON object (an empty body is ``{}``), with no key outside ``allowed``."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise AdminRefusal(400, f"body: not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise AdminRefusal(400, "body: must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        expected = ", ".join(allowed) if allowed else "no keys"
+        raise AdminRefusal(400, f"{unknown[0]}: unknown key; expected {expected}")
+    return body
+
+
+def number(body: dict[str, Any], name: str, *, low: float, high: float, whole: bool,
+           low_open: bool = False) -> float | int | None:  # fmt: skip
+    """``body[name]`` as a number in its bounds (``None`` when absent)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "a whole number" if whole else "a number"
+        raise AdminRefusal(400, f"{name}: must be {kind}, got {orjson.dumps(value).decode()[:40]}")
+    if whole and value != int(value):
+        raise AdminRefusal(400, f"{name}: must be a whole number, got {value}")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bound = f"above {_shown(low)}" if low_open else f"from {_shown(low)}"
+        raise AdminRefusal(400, f"{name}: must be {bound} to {_shown(high)}, got {_shown(value)}")
+    return int(value) if whole else float(value)
+
+
+def _shown(value: float) -> str:
+    """A number as people write it: ``5``, ``0.5``, ``31622400``."""
+    return str(int(value)) if value == int(value) else repr(float(value))
+
+
+def boolean(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise AdminRefusal(
+        400, f"{name}: must be true or false, got {orjson.dumps(value).decode()[:40]}"
+    )
+
+
 JOURNAL_FILTERS: Final = ("path", "accessKey", "code", "since", "until", "contains")
 
 
@@ -167,8 +226,48 @@ def journal_routes(journal: Journal, token: str | None) -> list[BaseRoute]:
     ]
 
 
+def clock_routes(clock: SandboxClock, token: str | None, *, reads: DbThreads,
+                 moves: DbThreads) -> list[BaseRoute]:  # fmt: skip
+    """``/_nxlink/clock``: read (GET), set the speed or freeze (POST); ``/clock/advance``."""
+
+    async def read_or_set(request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            _only(request, ())
+            return (await reads.run(clock.state)).to_json()
+        body = await json_body(request, ("now", "speed", "frozen"))
+        now = number(body, "now", low=0, high=MAX_NOW_MS, whole=True)
+        speed = number(body, "speed", low=MIN_SPEED, high=MAX_SPEED, whole=False, low_open=True)
+        frozen = boolean(body, "frozen")
+        if now is None and speed is None and frozen is None:
+            raise AdminRefusal(400, "body: give now, speed or frozen")
+        try:
+            state = await moves.run(lambda: clock.set(
+                now_ms=None if now is None else int(now), speed=speed, frozen=frozen))  # fmt: skip
+        except ClockRefusal as exc:
+            raise AdminRefusal(409, str(exc)) from None
+        return state.to_json()
+
+    async def advance(request: Request) -> dict[str, Any]:
+        body = await json_body(request, ("seconds",))
+        seconds = number(body, "seconds", low=1, high=MAX_ADVANCE_S, whole=True)
+        if seconds is None:
+            raise AdminRefusal(400, "seconds: missing; how far to move the clock")
+        moved = await moves.run(lambda: clock.advance(int(seconds)))
+        return moved.to_json()
+
+    return [
+        Route(PREFIX + "/clock", guarded(token, read_or_set), methods=["GET", "POST"]),
+        Route(PREFIX + "/clock/advance", guarded(token, advance), methods=["POST"]),
+    ]
+
+
 def admin_routes(state: State) -> list[BaseRoute]:
     """Every route of the admin API, for the app's router (none when it is off)."""
-    if state.admin_token is None or state.journal is None:
+    if state.admin_token is None or state.journal is None or state.sandbox_clock is None:
         return []
-    return [*journal_routes(state.journal, state.admin_token)]
+    return [
+        *journal_routes(state.journal, state.admin_token),
+        *clock_routes(
+            state.sandbox_clock, state.admin_token, reads=state.reads, moves=state.sandbox_threads
+        ),
+    ]

@@ -43,6 +43,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nxlink.contract.codes import AUTH_HEADERS, Code
 from nxlink.contract.endpoints import API_PREFIX as API_PREFIX
 from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
+from nxlink.dialer.simulator import SharedSimClock, Simulator
+from nxlink.sandbox.clock import SandboxClock, Timeline
 from nxlink.sandbox.journal import Journal
 from nxlink.server.admin import admin_routes
 from nxlink.server.auth import Caller, Generations, authenticate, header_map
@@ -111,6 +113,20 @@ class State:
             if settings.admin
             else None
         )
+        # The process's simulator: the background dialer with --simulate, and what the
+        # sandbox's clock moves (nxlink.sandbox.clock); the clock it follows is made at start.
+        self.simulator: Simulator | None = None
+        self.sandbox_clock: SandboxClock | None = None
+        if settings.simulate or settings.admin:
+            self.simulator = Simulator(store, seed=settings.sim_seed, links=self.links)
+        # The time records are stamped with: the shared timeline (real time until a
+        # simulator or the sandbox's clock makes one).
+        self.timeline = Timeline(store, real_ms=clock)
+        if settings.admin and self.simulator is not None:
+            self.sandbox_clock = SandboxClock(store, self.simulator, real_ms=clock,
+                                              timeline=self.timeline)  # fmt: skip
+        # Where the clock's moves run: one at a time, beside the requests' threads.
+        self.sandbox_threads = DbThreads(1, name="nxlink-sandbox")
         # Rate limits per access key, off unless a rate is set.
         self.rate_limit = (
             Limit(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -382,7 +398,9 @@ def create_app(
         return answer
 
     def clock_now() -> Clock:
-        return Clock.at(state.clock())
+        # Records on the shared timeline (the dialers' and the sandbox's clock); callbacks
+        # and the outbox on real time.
+        return Clock(now=state.timeline.now_s(), now_ms=state.clock())
 
     def paged(page: catalog.Page) -> dict[str, Any]:
         return {"data": page.fields()} if nest else page.fields()
@@ -390,8 +408,9 @@ def create_app(
     def task_create(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         req = requests.parse_task_create(body)
         task_id = lifecycle.create_task(
-            state.store, caller.account_id, req, clock=clock_now(), new_id=new_task_id
-        )
+            state.store, caller.account_id, req, clock=clock_now(), new_id=new_task_id,
+            id_seed=settings.sim_seed if settings.seeded_ids else None,
+        )  # fmt: skip
         return {"data": {"taskId": task_id}}
 
     def call_append(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -522,7 +541,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        workers = _start_background(settings, state.store, state.links)
+        workers = _start_background(settings, state)
         try:
             yield
         finally:
@@ -530,7 +549,7 @@ def create_app(
                 stop.set()
             for thread, _stop in workers:
                 thread.join(timeout=15)
-            for threads in (state.reads, state.writes, state.probe):
+            for threads in (state.reads, state.writes, state.probe, state.sandbox_threads):
                 threads.close()
             state.store.close()
             state.log.close()
@@ -710,22 +729,24 @@ def _teed(receive: Receive, into: list[bytes], limit: int) -> Receive:
 
 
 def _start_background(
-    settings: Settings, store: Store, links: RecordingLinks
+    settings: Settings, state: State
 ) -> list[tuple[threading.Thread, threading.Event]]:
     """The threads a server runs beside its requests: callback delivery, the simulator."""
     workers = []
+    store = state.store
     if settings.deliver_callbacks:
         from nxlink.callbacks.delivery import Deliverer
         from nxlink.callbacks.delivery import start_thread as start_delivery
 
         deliverer = Deliverer(store, backoff_scale=settings.callback_backoff_scale)
         workers.append(start_delivery(deliverer))
-    if settings.simulate:
-        from nxlink.dialer.simulator import SharedSimClock, Simulator
+    if settings.simulate and state.simulator is not None:
         from nxlink.dialer.simulator import start_thread as start_simulator
 
-        simulator = Simulator(store, seed=settings.sim_seed, links=links)
-        workers.append(start_simulator(simulator, SharedSimClock(store, speed=settings.sim_speed)))
+        follower = SharedSimClock(store, speed=settings.sim_speed)
+        if state.sandbox_clock is not None:
+            state.sandbox_clock.follower = follower
+        workers.append(start_simulator(state.simulator, follower))
     return workers
 
 

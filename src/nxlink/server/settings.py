@@ -138,6 +138,11 @@ class Settings(BaseSettings):
         1.0, gt=0, le=100_000, description="Simulated seconds per real second (60: a minute)."
     )
     sim_seed: int = Field(0, description="Seed of the simulated call outcomes.")
+    seeded_ids: bool = Field(
+        False,
+        description="Draw taskIds from NXLINK_SIM_SEED, the account and its number of tasks "
+        "(instead of at random), so that a sandbox run repeats byte for byte.",
+    )
     deliver_callbacks: bool = Field(
         True, description="Deliver the callback outbox from this server."
     )

@@ -9,11 +9,14 @@ is written.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+import random
 import secrets
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -83,6 +86,13 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
+def seeded_task_id(seed: int, account_id: int, ordinal: int) -> str:
+    """The taskId of the account's task number ``ordinal`` (0 first) under ``seed``: a sandbox
+    given the same seed and the same calls makes the same tasks, and so the same calls."""
+    rng = random.Random(f"task:{seed}:{account_id}:{ordinal}")
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
 @dataclass(frozen=True, slots=True)
 class Clock:
     """The times a lifecycle event is stamped with: ``now`` epoch seconds (records), and
@@ -97,6 +107,48 @@ class Clock:
         return cls(now=ms // 1000, now_ms=ms)
 
 
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A task's status changed (committed), at ``at`` (epoch s, the event's clock)."""
+
+    account_id: int
+    task_id: str
+    user_task_id: str
+    from_status: int
+    to_status: int
+    pause_reason: int | None
+    at: int
+
+
+@dataclass(slots=True)
+class Activity:
+    """What the lifecycle events of one thread did while :func:`observing`: the status
+    changes and callbacks enqueued, each once its transaction committed."""
+
+    status_changes: list[StatusChange] = field(default_factory=list)
+    callbacks_enqueued: int = 0
+
+    def _callback(self) -> None:
+        self.callbacks_enqueued += 1
+
+
+_activity: contextvars.ContextVar[Activity | None] = contextvars.ContextVar(
+    "nxlink_lifecycle_activity", default=None
+)
+
+
+@contextlib.contextmanager
+def observing() -> Iterator[Activity]:
+    """Collect the committed status changes and enqueued callbacks of this thread's lifecycle
+    events while the block runs (the sandbox's ``advance`` answers them)."""
+    activity = Activity()
+    token = _activity.set(activity)
+    try:
+        yield activity
+    finally:
+        _activity.reset(token)
+
+
 # -- the user's operations ------------------------------------------------------------------
 
 
@@ -107,8 +159,10 @@ def create_task(
     *,
     clock: Clock,
     new_id: Callable[[], str] = new_task_id,
+    id_seed: int | None = None,
 ) -> str:
-    """``task/create``: the task, its first contacts and its first state; returns taskId."""
+    """``task/create``: the task, its first contacts and its first state; returns taskId
+    (``new_id()``, or :func:`seeded_task_id` under ``id_seed``)."""
     with store.lifecycle() as tx:
         problems: list[str] = []
         flow = tx.flow(account_id, req.auto_flow_id)
@@ -127,7 +181,10 @@ def create_task(
         if problems:
             raise business_error(problems)
         _refuse_taken(tx, account_id, req.contacts)
-        task_id = new_id()
+        task_id = (
+            new_id() if id_seed is None
+            else seeded_task_id(id_seed, account_id, tx.task_count(account_id))
+        )  # fmt: skip
         # Every task starts ready; startupType 3 moves it on at once, announced as any move.
         status = READY
         row_id = tx.insert_task(
@@ -703,6 +760,11 @@ def _set_status(
         raise StoreError(f"task {task.task_id}: no transition {task.task_status} -> {status}")
     tx.update_task(task.account_id, task.row_id, task_status=status, pause_reason=pause_reason,
                    **columns)  # fmt: skip
+    activity = _activity.get()
+    if activity is not None:
+        change = StatusChange(task.account_id, task.task_id, task.user_task_id, task.task_status,
+                              status, pause_reason, clock.now)  # fmt: skip
+        tx.after_commit(lambda: activity.status_changes.append(change))
     if task.task_callback_url:
         payload = {
             "eventType": "task.status",
@@ -733,6 +795,9 @@ def _enqueue(
     body.update(payload)
     tx.enqueue_callback(task.account_id, kind=kind, url=url, body=orjson.dumps(body),
                         event_id=event_id, now_ms=clock.now_ms)  # fmt: skip
+    activity = _activity.get()
+    if activity is not None:
+        tx.after_commit(activity._callback)
 
 
 def _after_entering_progress(tx: LifecycleTx, task: TaskState, *, clock: Clock) -> None:

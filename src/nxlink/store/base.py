@@ -421,14 +421,33 @@ class CallFilter:
 @dataclass(frozen=True, slots=True)
 class ClockAnchor:
     """The dialers' shared timeline: ``origin_sim + (real_ms - origin_real_ms) / 1000 * speed``
-    epoch seconds at real time ``real_ms``."""
+    epoch seconds at real time ``real_ms``; ``origin_sim`` whatever the time when ``frozen``
+    (the speed is kept for when it runs again)."""
 
     origin_real_ms: int
     origin_sim: int
     speed: float
+    frozen: bool = False
 
     def at(self, real_ms: int) -> int:
-        return self.origin_sim + int((real_ms - self.origin_real_ms) * self.speed) // 1000
+        return self.at_ms(real_ms) // 1000
+
+    def at_ms(self, real_ms: int) -> int:
+        """The timeline at ``real_ms``, in epoch milliseconds."""
+        if self.frozen:
+            return self.origin_sim * 1000
+        return self.origin_sim * 1000 + int((real_ms - self.origin_real_ms) * self.speed)
+
+    def moved(self, real_ms: int, *, to: int | None = None, speed: float | None = None,
+              frozen: bool | None = None) -> ClockAnchor:  # fmt: skip
+        """The timeline from ``real_ms`` on: at ``to`` (epoch s; default where it is now), at
+        ``speed`` and ``frozen`` (default as it is)."""
+        return ClockAnchor(
+            real_ms,
+            self.at(real_ms) if to is None else to,
+            self.speed if speed is None else speed,
+            self.frozen if frozen is None else frozen,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,6 +535,11 @@ class LifecycleTx(abc.ABC):
 
     def __init__(self) -> None:
         self._touched: dict[tuple[int, int], None] = {}
+        self._committed: list[Callable[[], None]] = []
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` once the transaction has committed (never when it rolls back)."""
+        self._committed.append(hook)
 
     # -- the unit of work (concrete: the same for every backend) -----------------------------
     def add_counters(self, account_id: int, task_row_id: int, delta: dict[str, int]) -> None:
@@ -623,6 +647,11 @@ class LifecycleTx(abc.ABC):
     @abc.abstractmethod
     def task_id_using(self, account_id: int, user_task_id: str) -> str | None:
         """The taskId already using ``user_task_id`` in the account, if any."""
+
+    @abc.abstractmethod
+    def task_count(self, account_id: int) -> int:
+        """How many tasks the account has, read so that no other transaction adds one to it
+        before this one ends (the seeded task ids count on it)."""
 
     @abc.abstractmethod
     def contacts_taken(self, account_id: int, contact_ids: Sequence[str]) -> list[str]:
@@ -1017,6 +1046,8 @@ class Store(OutboxStore):
                 tx.flush_docs()
             finally:
                 self._units.tx = None
+        for hook in tx._committed:
+            hook()
 
     @functools.cached_property
     def _units(self) -> threading.local:
@@ -1040,8 +1071,13 @@ class Store(OutboxStore):
 
     @abc.abstractmethod
     def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:
-        """The shared timeline at ``speed``: the current one when it runs at that speed, else a
-        new one continuing from the current one's present (or from real time when none)."""
+        """The shared timeline at ``speed``: the current one when it runs at that speed or is
+        frozen, else a new one continuing from the current one's present (or from real time
+        when none)."""
+
+    @abc.abstractmethod
+    def set_sim_clock(self, anchor: ClockAnchor) -> None:
+        """Replace the shared timeline (the sandbox's clock controls)."""
 
     @abc.abstractmethod
     def sim_clock(self) -> ClockAnchor | None:

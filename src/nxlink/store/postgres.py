@@ -698,15 +698,15 @@ class PostgresStore(PostgresOutbox, Store):
                     return fresh
                 current = _anchor(conn, lock=True)
                 assert current is not None
-            if current.speed == speed:
+            if current.speed == speed or current.frozen:
                 return current
             anchor = ClockAnchor(real_ms, current.at(real_ms), speed)
-            conn.execute(
-                "UPDATE sim_clock SET origin_real_ms = %s, origin_sim = %s, speed = %s "
-                "WHERE id = 1",
-                (anchor.origin_real_ms, anchor.origin_sim, anchor.speed),
-            )
+            _put_anchor(conn, anchor)
             return anchor
+
+    def set_sim_clock(self, anchor: ClockAnchor) -> None:
+        with self._write() as conn:
+            _put_anchor(conn, anchor)
 
     def sim_clock(self) -> ClockAnchor | None:
         with self._connection() as conn:
@@ -776,10 +776,22 @@ def _commit(commit: Callable[[], object]) -> None:
 
 def _anchor(conn: psycopg.Connection[Any], *, lock: bool) -> ClockAnchor | None:
     row = conn.execute(
-        "SELECT origin_real_ms, origin_sim, speed FROM sim_clock WHERE id = 1"
+        "SELECT origin_real_ms, origin_sim, speed, frozen FROM sim_clock WHERE id = 1"
         + (" FOR UPDATE" if lock else "")
     ).fetchone()
-    return None if row is None else ClockAnchor(int(row[0]), int(row[1]), float(row[2]))
+    if row is None:
+        return None
+    return ClockAnchor(int(row[0]), int(row[1]), float(row[2]), bool(row[3]))
+
+
+def _put_anchor(conn: psycopg.Connection[Any], anchor: ClockAnchor) -> None:
+    conn.execute(
+        "INSERT INTO sim_clock (id, origin_real_ms, origin_sim, speed, frozen) "
+        "VALUES (1, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+        "origin_real_ms = excluded.origin_real_ms, origin_sim = excluded.origin_sim, "
+        "speed = excluded.speed, frozen = excluded.frozen",
+        (anchor.origin_real_ms, anchor.origin_sim, anchor.speed, anchor.frozen),
+    )
 
 
 def _portable(statement: str) -> str:

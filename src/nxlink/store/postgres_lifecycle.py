@@ -267,6 +267,16 @@ class PostgresLifecycleTx(LifecycleTx):
             raise StoreError(f"no task with row id {row_id} in account {account_id}")
         return task_state(row)
 
+    def task_count(self, account_id: int) -> int:
+        # The account's counts lock (migration 0009) first: a concurrent insert waits for it.
+        self._one("SELECT nx_lock_account_counts(%s)", (account_id,))
+        row = self._one(
+            "SELECT coalesce(sum(n), 0)::bigint FROM account_task_counts WHERE account_id = %s",
+            (account_id,),
+        )
+        assert row is not None
+        return int(row[0])
+
     def task_id_using(self, account_id: int, user_task_id: str) -> str | None:
         if has_nul(user_task_id):
             return None

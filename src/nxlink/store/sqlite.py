@@ -487,18 +487,16 @@ class SQLiteStore(SQLiteOutbox, Store):
     def join_sim_clock(self, *, speed: float, real_ms: int) -> ClockAnchor:
         with self._write() as conn:
             current = _anchor(conn)
-            if current is not None and current.speed == speed:
+            if current is not None and (current.speed == speed or current.frozen):
                 return current
             present = current.at(real_ms) if current is not None else real_ms // 1000
             anchor = ClockAnchor(real_ms, present, speed)
-            conn.execute(
-                "INSERT INTO sim_clock (id, origin_real_ms, origin_sim, speed) "
-                "VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "origin_real_ms = excluded.origin_real_ms, origin_sim = excluded.origin_sim, "
-                "speed = excluded.speed",
-                (anchor.origin_real_ms, anchor.origin_sim, anchor.speed),
-            )
+            _put_anchor(conn, anchor)
             return anchor
+
+    def set_sim_clock(self, anchor: ClockAnchor) -> None:
+        with self._write() as conn:
+            _put_anchor(conn, anchor)
 
     def sim_clock(self) -> ClockAnchor | None:
         return _anchor(self._conn)
@@ -614,9 +612,21 @@ class SQLiteStore(SQLiteOutbox, Store):
 
 def _anchor(conn: sqlite3.Connection) -> ClockAnchor | None:
     row = conn.execute(
-        "SELECT origin_real_ms, origin_sim, speed FROM sim_clock WHERE id = 1"
+        "SELECT origin_real_ms, origin_sim, speed, frozen FROM sim_clock WHERE id = 1"
     ).fetchone()
-    return None if row is None else ClockAnchor(int(row[0]), int(row[1]), float(row[2]))
+    if row is None:
+        return None
+    return ClockAnchor(int(row[0]), int(row[1]), float(row[2]), bool(row[3]))
+
+
+def _put_anchor(conn: sqlite3.Connection, anchor: ClockAnchor) -> None:
+    conn.execute(
+        "INSERT INTO sim_clock (id, origin_real_ms, origin_sim, speed, frozen) "
+        "VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "origin_real_ms = excluded.origin_real_ms, origin_sim = excluded.origin_sim, "
+        "speed = excluded.speed, frozen = excluded.frozen",
+        (anchor.origin_real_ms, anchor.origin_sim, anchor.speed, int(anchor.frozen)),
+    )
 
 
 @dataclass(slots=True)

@@ -144,6 +144,14 @@ class SQLiteLifecycleTx(LifecycleTx):
             raise StoreError(f"no task with row id {row_id} in account {account_id}")
         return _task(row)
 
+    def task_count(self, account_id: int) -> int:
+        # One writer at a time: the count holds until this transaction ends.
+        row = self.conn.execute(
+            "SELECT coalesce(sum(n), 0) FROM account_task_counts WHERE account_id = ?",
+            (account_id,),
+        ).fetchone()
+        return int(row[0])
+
     def task_id_using(self, account_id: int, user_task_id: str) -> str | None:
         row = self.conn.execute(
             "SELECT task_id FROM tasks WHERE account_id = ? AND user_task_id = ?",
