@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -80,11 +82,12 @@ def main() -> None:
     creds = prepare(db_path, folder / "credentials.json")
     base_url = f"http://{args.host}:{args.port}"
     access_key, secret = str(creds["accessKey"]), str(creds["accessSecret"])
+    admin_token = os.environ.get("NXLINK_ADMIN_TOKEN") or secrets.token_urlsafe(24)
     server = subprocess.Popen([
         str(Path(sys.executable).with_name("nxlink")), "serve", "--db", f"sqlite:///{db_path}",
         "--host", args.host, "--port", str(args.port), "--simulate", "--speed", str(SPEED),
         "--seed", "2026", "--no-log",
-    ])  # fmt: skip
+    ], env={**os.environ, "NXLINK_ADMIN_TOKEN": admin_token})  # fmt: skip
     try:
         _wait_ready(base_url, server)
         with Client(base_url=base_url, access_key=access_key, access_secret=secret) as client:
@@ -99,12 +102,20 @@ per second). Just created through the API, now dialling:
   accessKey:    {access_key}
   accessSecret: {secret}
   base URL:     {base_url}   (docs: {base_url}/docs)
+  admin token:  {admin_token}   (the sandbox's controls under {base_url}/_nxlink/)
 
 List the live tasks twice, a few seconds apart, and watch their numbers move:
 
   export NXLINK_BASE_URL={base_url} NXLINK_ACCESS_KEY={access_key} \\
          NXLINK_ACCESS_SECRET={secret}
   .venv/bin/nxlink tasks list --name "(live)"
+
+Move the sandbox's clock: freeze it, then run a simulated hour at once and see what happened:
+
+  export NXLINK_ADMIN_TOKEN={admin_token}
+  .venv/bin/nxlink sandbox clock --freeze
+  .venv/bin/nxlink sandbox advance 1h
+  .venv/bin/nxlink sandbox journal --count      # the API requests made so far
 
 Or call the task list with curl (paste as is; it signs with md5 over the exact body):
 

@@ -63,6 +63,9 @@ def test_the_command_tree() -> None:
         "nxlink routes create",
         "nxlink routes disable",
         "nxlink routes enable",
+        "nxlink sandbox advance",
+        "nxlink sandbox clock",
+        "nxlink sandbox journal",
         "nxlink seed",
         "nxlink serve",
         "nxlink sign",
@@ -92,13 +95,14 @@ def test_every_command_has_an_example_and_is_in_the_readme(
 
 
 def test_every_global_option_is_in_the_readme() -> None:
-    for option in ("--base-url", "--region", "--access-key", "--secret"):
+    for option in ("--base-url", "--region", "--access-key", "--secret", "--admin-token"):
         assert option in README
     for variable in (
         "NXLINK_BASE_URL",
         "NXLINK_REGION",
         "NXLINK_ACCESS_KEY",
         "NXLINK_ACCESS_SECRET",
+        "NXLINK_ADMIN_TOKEN",
     ):
         assert variable in README
 

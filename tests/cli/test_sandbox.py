@@ -104,3 +104,44 @@ def test_clear_takes_no_filter(world: World) -> None:
     result = world.run("journal", "--clear", "--code", "0")
     assert result.exit_code == 2
     assert "--clear empties the whole journal: give it alone" in result.output
+
+
+def test_clock_freeze_advance_and_speed(world: World, store: Store) -> None:
+    from nxlink.service import admin as admin_service
+
+    admin_service.top_up(store, world.tenant.name, 10**6)
+    frozen = world.run("clock", "--freeze", "--now", "1767225600000")
+    assert (frozen.exit_code, frozen.output) == (
+        0,
+        "2026-01-01 00:00:00.000 UTC, speed 1x, frozen\n",
+    )
+    body = json.dumps({"taskName": "cli", "autoFlowId": world.tenant.flow_id,
+                       "routeId": world.tenant.route_id, "taskKeep": 0, "startupType": 3,
+                       "list": [{"contactId": "a", "phoneNumber": "+85291555001"}]}).encode()  # fmt: skip
+    world.post("task/create", body)
+    moved = world.run("advance", "1h")
+    lines = moved.output.splitlines()
+    assert moved.exit_code == 0, moved.output
+    assert lines[0] == ("2026-01-01 00:00:00.000 -> 2026-01-01 01:00:00.000 UTC: 1 call(s) placed, "
+                        "1 ended, 1 status change(s), 0 callback(s) enqueued")  # fmt: skip
+    assert lines[1].startswith("  task ") and ": 2 -> 3 at 2026-01-01 00:" in lines[1]
+    as_json = json.loads(world.run("advance", "90s", "--json").output)
+    assert (as_json["from"], as_json["to"]) == (1767229200000, 1767229290000)
+    shown = json.loads(world.run("clock", "--json").output)
+    assert shown == {"now": 1767229290000, "speed": 1.0, "frozen": True}
+    running = world.run("clock", "--speed", "60", "--unfreeze")
+    assert running.output == "2026-01-01 01:01:30.000 UTC, speed 60x, running\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (["advance", "soon"], 2, "duration: expected e.g. 90s, 15m, 1h, 2d or 1h30m, got 'soon'"),
+        (["advance", "0s"], 1, "Error: seconds: must be from 1 to 31622400, got 0"),
+        (["clock", "--speed", "0"], 2, "0<x<=100000"),
+    ],
+)
+def test_bad_clock_input(world: World, args: list[str], exit_code: int, message: str) -> None:
+    result = world.run(*args)
+    assert result.exit_code == exit_code
+    assert message in result.output

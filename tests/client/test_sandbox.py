@@ -3,6 +3,7 @@ clients against the real app."""
 
 from __future__ import annotations
 
+import datetime
 import functools
 from typing import Any
 
@@ -80,3 +81,21 @@ def test_a_sandbox_of_its_own_needs_no_access_key(store: Store, portal: Any) -> 
     with Sandbox(base_url="http://testserver", admin_token=TOKEN, http_client=http) as sandbox:
         assert sandbox.requests() == {"total": 0, "list": []}
     http.close()
+
+
+def test_the_clock_through_the_client(make_shell: MakeShell, kind: Kind, store: Store) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    assert _sandbox(shell, "set_clock", now=start, frozen=True) == {
+        "now": 1767225600000, "speed": 1.0, "frozen": True}  # fmt: skip
+    moved = _sandbox(shell, "advance", by="1h30m")
+    assert (moved["from"], moved["to"]) == (1767225600000, 1767231000000)
+    moved = _sandbox(shell, "advance", by=datetime.timedelta(minutes=1))
+    assert moved["to"] == 1767231060000
+    assert _sandbox(shell, "clock") == {"now": 1767231060000, "speed": 1.0, "frozen": True}
+    with pytest.raises(ApiError, match="seconds: must be from 1 to 31622400, got -5"):
+        _sandbox(shell, "advance", by=-5)
+    with pytest.raises(ValueError, match=r"duration: expected e\.g\. 90s"):
+        _sandbox(shell, "advance", by="later")
+    with pytest.raises(ValueError, match="now: give an aware datetime"):
+        _sandbox(shell, "set_clock", now=datetime.datetime(2026, 1, 1))

@@ -18,6 +18,7 @@ import click
 
 from nxlink.cli.options import client_options
 from nxlink.client import NxError, Sandbox
+from nxlink.client.sandbox import parse_duration
 
 T = TypeVar("T")
 
@@ -57,6 +58,8 @@ def sandbox() -> None:
     \b
     Examples:
       export NXLINK_BASE_URL=http://127.0.0.1:8000 NXLINK_ADMIN_TOKEN=...
+      nxlink sandbox clock --freeze
+      nxlink sandbox advance 1h
       nxlink sandbox journal --path call/append --code 0 --count
     """
 
@@ -115,3 +118,67 @@ def journal(
                    f"{entry['accessKey'] or '-'}  {entry['traceId']}")  # fmt: skip
     shown = len(page["list"])
     click.echo(f"{shown} of {page['total']} matching request(s)", err=True)
+
+
+def _clock_line(clock: dict[str, Any]) -> str:
+    state = "frozen" if clock["frozen"] else "running"
+    return f"{_when(clock['now'])} UTC, speed {clock['speed']:g}x, {state}"
+
+
+@sandbox.command()
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=100_000),
+              help="Simulated seconds per real second from now on.")  # fmt: skip
+@click.option("--freeze", "frozen", flag_value=True, default=None,
+              help="Stop the clock: time moves only with `nxlink sandbox advance`.")  # fmt: skip
+@click.option("--unfreeze", "frozen", flag_value=False, help="Let the clock run again.")
+@click.option("--now", "now_ms", type=click.IntRange(min=0), metavar="MS",
+              help="Set the time (epoch ms); back only while no call is in flight.")  # fmt: skip
+@json_option
+@click.pass_context
+def clock(
+    ctx: click.Context, speed: float | None, frozen: bool | None, now_ms: int | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Show the sandbox's clock, or set its speed, freeze it, or set the time.
+
+    \b
+    Examples:
+      nxlink sandbox clock
+      nxlink sandbox clock --freeze
+      nxlink sandbox clock --speed 60 --unfreeze
+    """
+    if speed is None and frozen is None and now_ms is None:
+        state = _call(ctx, lambda s: s.clock())
+    else:
+        state = _call(ctx, lambda s: s.set_clock(now=now_ms, speed=speed, frozen=frozen))
+    _print_json(state) if as_json else click.echo(_clock_line(state))
+
+
+@sandbox.command()
+@click.argument("duration")
+@json_option
+@click.pass_context
+def advance(ctx: click.Context, duration: str, as_json: bool) -> None:
+    """Move the clock DURATION ahead (90s, 15m, 1h, 2d, 1h30m), running every call, retry,
+    schedule and completion due on the way first; print what happened.
+
+    \b
+    Examples:
+      nxlink sandbox advance 1h
+      nxlink sandbox advance 2d --json
+    """
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="DURATION") from None
+    moved = _call(ctx, lambda s: s.advance(seconds))
+    if as_json:
+        _print_json(moved)
+        return
+    click.echo(f"{_when(moved['from'])} -> {_when(moved['to'])} UTC: {moved['callsPlaced']} "
+               f"call(s) placed, {moved['callsEnded']} ended, "
+               f"{len(moved['statusChanges'])} status change(s), "
+               f"{moved['callbacksEnqueued']} callback(s) enqueued")  # fmt: skip
+    for change in moved["statusChanges"]:
+        click.echo(f"  task {change['taskId']}: {change['from']} -> {change['to']} "
+                   f"at {_when(change['at'] * 1000)}")  # fmt: skip

@@ -14,7 +14,9 @@ calls are not retried.
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -39,6 +41,33 @@ class _Call:
     path: str
     params: Mapping[str, str] | None = None
     body: Mapping[str, Any] | None = None
+
+
+_DURATION = re.compile(r"\s*(\d+)\s*([smhd]?)\s*", re.IGNORECASE)
+_UNIT_S: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+#: How far the clock moves: whole seconds, a :class:`datetime.timedelta`, or text such as
+#: ``"90s"``, ``"15m"``, ``"1h"``, ``"2d"`` (and ``"1h30m"``).
+Duration = int | datetime.timedelta | str
+
+
+def parse_duration(value: Duration) -> int:
+    """Whole seconds from a :data:`Duration`; ``ValueError`` naming what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError(f"duration: expected seconds, a timedelta or text like 1h, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+        if seconds != int(seconds):
+            raise ValueError(f"duration: must be whole seconds, got {value}")
+        return int(seconds)
+    if isinstance(value, str):
+        parts = _DURATION.findall(value)
+        if value.strip() and "".join(n + u for n, u in parts) == re.sub(r"\s+", "", value):
+            return sum(int(n) * _UNIT_S[u.lower()] for n, u in parts)
+        raise ValueError(f"duration: expected e.g. 90s, 15m, 1h, 2d or 1h30m, got {value!r}")
+    raise ValueError(f"duration: expected seconds, a timedelta or text like 1h, got {value!r}")
 
 
 def _params(**values: Any) -> dict[str, str]:
@@ -96,6 +125,22 @@ class _SandboxCore:
     @staticmethod
     def _count_call(**filters: Any) -> _Call:
         return _Call("GET", "/requests/count", _journal_filters(**filters))
+
+    @staticmethod
+    def _set_clock_call(
+        now: int | datetime.datetime | None, speed: float | None, frozen: bool | None
+    ) -> _Call:
+        if isinstance(now, datetime.datetime):
+            if now.tzinfo is None:
+                raise ValueError("now: give an aware datetime (with a time zone) or epoch ms")
+            now = round(now.timestamp() * 1000)
+        body = {k: v for k, v in (("now", now), ("speed", speed), ("frozen", frozen))
+                if v is not None}  # fmt: skip
+        return _Call("POST", "/clock", body=body)
+
+    @staticmethod
+    def _advance_call(by: Duration) -> _Call:
+        return _Call("POST", "/clock/advance", body={"seconds": parse_duration(by)})
 
 
 class Sandbox(_SandboxCore):
@@ -171,6 +216,27 @@ class Sandbox(_SandboxCore):
         """Empty the journal; how many entries it held."""
         return int(self._send(_Call("DELETE", "/requests"))["cleared"])
 
+    # -- the clock ---------------------------------------------------------------------------
+    def clock(self) -> dict[str, Any]:
+        """The sandbox's clock: ``{"now": epoch ms, "speed": x, "frozen": bool}``."""
+        return dict(self._send(_Call("GET", "/clock")))
+
+    def set_clock(
+        self,
+        *,
+        now: int | datetime.datetime | None = None,
+        speed: float | None = None,
+        frozen: bool | None = None,
+    ) -> dict[str, Any]:
+        """Set the time (epoch ms or an aware datetime), the speed, or freeze/unfreeze;
+        the clock as it is then."""
+        return dict(self._send(self._set_clock_call(now, speed, frozen)))
+
+    def advance(self, by: Duration) -> dict[str, Any]:
+        """Move the clock ``by`` (seconds, a timedelta, ``"1h"``) after running everything
+        due on the way; what happened (``callsPlaced``, ``calls``, ``statusChanges``, ...)."""
+        return dict(self._send(self._advance_call(by)))
+
 
 class AsyncSandbox(_SandboxCore):
     """The admin API, asynchronously; methods as :class:`Sandbox`."""
@@ -237,3 +303,18 @@ class AsyncSandbox(_SandboxCore):
 
     async def clear_requests(self) -> int:
         return int((await self._send(_Call("DELETE", "/requests")))["cleared"])
+
+    async def clock(self) -> dict[str, Any]:
+        return dict(await self._send(_Call("GET", "/clock")))
+
+    async def set_clock(
+        self,
+        *,
+        now: int | datetime.datetime | None = None,
+        speed: float | None = None,
+        frozen: bool | None = None,
+    ) -> dict[str, Any]:
+        return dict(await self._send(self._set_clock_call(now, speed, frozen)))
+
+    async def advance(self, by: Duration) -> dict[str, Any]:
+        return dict(await self._send(self._advance_call(by)))
