@@ -261,6 +261,10 @@ def test_restore_answers_byte_identically_to_the_moment_of_the_snapshot(
     make_tenant(store, "gamma")
     lifecycle.top_up(store, beta.account_id, 5, clock=CLOCK)
     assert answers(api, beta, beta_task) != at_snapshot[4:]
+    # The simulator's clock belongs to the running processes: a restore leaves it.
+    store.join_sim_clock(speed=7.0, real_ms=api.clock[0])
+    clock_now = db.rows("SELECT origin_real_ms, origin_sim, speed FROM sim_clock")
+    assert [row[2] for row in clock_now] == [7.0]
 
     restored = data(admin_call(api, "POST", "/snapshots/before-demo/restore"))["restored"]
     assert restored == taken
@@ -268,6 +272,7 @@ def test_restore_answers_byte_identically_to_the_moment_of_the_snapshot(
     assert answers(api, acme, acme_task) + answers(api, beta, beta_task) == at_snapshot
     assert (counts_of(db, acme.account_id), counts_of(db, beta.account_id)) == counts
     assert db.rows("SELECT name FROM accounts ORDER BY id") == [("acme",), ("beta",)]
+    assert db.rows("SELECT origin_real_ms, origin_sim, speed FROM sim_clock") == clock_now
     assert store.recompute_counters().differences == []
     counts_are_exact(db)
     # Restoring again gives the same; the data goes on from there (a new task is listed).
