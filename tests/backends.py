@@ -33,7 +33,8 @@ LOCK_SPACE = 0x6E7874
 LOCK_TIMEOUT = "5s"
 #: How long a connection of a process the test stopped may take to go away.
 GONE_TIMEOUT_S = 3.0
-_SCHEMA = re.compile(rf"{SCHEMA_PREFIX}([0-9a-f]{{8}})[0-9a-f]{{12}}")
+#: A test's schema, or a snapshot of it (``nxlink sandbox snapshot``: a schema beside it).
+_SCHEMA = re.compile(rf"{SCHEMA_PREFIX}([0-9a-f]{{8}})[0-9a-f]{{12}}(?:__s[0-9a-f]{{16}})?")
 
 
 class LeakError(AssertionError):
@@ -197,6 +198,10 @@ class PostgresBackend(Backend):
             leaked = self.connections(schema)
         for pid in leaked:
             self._run("SELECT pg_terminate_backend(%s)", pid)
+        for (snapshot,) in self._run(  # the test's snapshots (nxlink.store.postgres)
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", schema + r"\_\_s%"
+        ):
+            self._run(f'DROP SCHEMA IF EXISTS "{snapshot}" CASCADE')
         try:
             self._run(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         except psycopg.errors.LockNotAvailable:

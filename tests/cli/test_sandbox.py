@@ -145,3 +145,52 @@ def test_bad_clock_input(world: World, args: list[str], exit_code: int, message:
     result = world.run(*args)
     assert result.exit_code == exit_code
     assert message in result.output
+
+
+def test_reset_snapshot_restore_and_list(world: World, store: Store) -> None:
+    world.post("task/create", json.dumps({
+        "taskName": "kept", "autoFlowId": world.tenant.flow_id, "routeId": world.tenant.route_id,
+        "taskKeep": 0, "startupType": 1}).encode())  # fmt: skip
+    assert store.count_tasks(world.tenant.account_id) == 1
+    taken = world.run("snapshot", "one")
+    assert taken.exit_code == 0, taken.output
+    assert taken.output.startswith("took snapshot one  ") and "  1 task(s)  schema " in taken.output
+    listed = world.run("snapshots", "--json")
+    assert [s["name"] for s in json.loads(listed.output)["list"]] == ["one"]
+    reset = world.run("reset", "--account", world.tenant.name)
+    assert (reset.exit_code, reset.output) == (0, (
+        f"reset {world.tenant.name}: deleted 1 tasks, 0 orders, 0 calls, 0 callbacks, "
+        "1 replays, 0 keys, 0 flows, 0 routes, 1 journal\n"))  # fmt: skip
+    assert store.count_tasks(world.tenant.account_id) == 0
+    restored = world.run("restore", "one", "--json")
+    assert restored.exit_code == 0
+    assert json.loads(restored.output)["tasks"] == 1
+    assert store.count_tasks(world.tenant.account_id) == 1
+    everything = json.loads(world.run("reset", "--all", "--catalog", "--json").output)
+    assert everything["accounts"] == [world.tenant.name]
+    assert everything["deleted"]["keys"] == 1 and everything["deleted"]["tasks"] == 1
+    deleted = world.run("snapshot", "one", "--delete")
+    assert (deleted.exit_code, deleted.output) == (0, "deleted snapshot one\n")
+    assert world.run("snapshots").output == "0 snapshot(s)\n"
+
+
+def test_snapshot_refusals_exit_1_naming_what_is_wrong(world: World, store: Store) -> None:
+    missing = world.run("restore", "nope")
+    assert missing.exit_code == 1
+    assert missing.output.startswith("Error: snapshot 'nope': no such snapshot (code 20000, "
+                                     "HTTP 404")  # fmt: skip
+    bad = world.run("snapshot", "a.b")
+    assert bad.exit_code == 1 and "snapshot name 'a.b': expected 1 to 64" in bad.output
+    unknown = world.run("reset", "--account", "nobody")
+    assert unknown.exit_code == 1
+    assert unknown.output.startswith("Error: account 'nobody': no such account")
+    wrong = world.run("restore", "nope", token="not-the-token")
+    assert wrong.exit_code == 1 and "wrong admin token" in wrong.output
+    assert store.list_snapshots() == []
+
+
+@pytest.mark.parametrize("args", [(), ("--account", "x", "--all")])
+def test_reset_needs_one_of_account_and_all(world: World, args: tuple[str, ...]) -> None:
+    result = world.run("reset", *args)
+    assert result.exit_code == 2
+    assert "give --account NAME or --all (one of them)" in result.output

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from client.harness import Kind, MakeShell, Shell, SyncASGITransport
-from conftest import make_tenant
+from conftest import Tenant, make_task, make_tenant
 from nxlink import ApiError, Client, NxError, Sandbox
 from nxlink.server.app import create_app
 from nxlink.server.settings import Settings
@@ -99,3 +99,40 @@ def test_the_clock_through_the_client(make_shell: MakeShell, kind: Kind, store: 
         _sandbox(shell, "advance", by="later")
     with pytest.raises(ValueError, match="now: give an aware datetime"):
         _sandbox(shell, "set_clock", now=datetime.datetime(2026, 1, 1))
+
+
+def test_reset_snapshot_and_restore_through_the_client(
+    make_shell: MakeShell, kind: Kind, store: Store
+) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    account = store.list_accounts()[0]
+    flow, route = store.list_flows(account.id)[0], store.list_routes(account.id)[0]
+    task = make_task(Tenant(account.id, account.name, "", "", flow.id, flow.name, route.route_id))
+    store.insert_tasks(account.id, [task])
+    taken = _sandbox(shell, "snapshot", name="one")
+    assert (taken["name"], taken["tasks"]) == ("one", 1)
+    assert [s["name"] for s in _sandbox(shell, "snapshots")] == ["one"]
+    done = _sandbox(shell, "reset", account=account.name)
+    assert done["accounts"] == [account.name] and done["deleted"]["tasks"] == 1
+    assert shell.list(page_size=5).total == 0
+    restored = _sandbox(shell, "restore", name="one")
+    assert restored == taken
+    assert [each.task_id for each in shell.list(page_size=5).tasks] == [task.task_id]
+    assert _sandbox(shell, "reset", all_accounts=True, catalog=True)["deleted"]["keys"] == 1
+    _sandbox(shell, "delete_snapshot", name="one")
+    assert _sandbox(shell, "snapshots") == []
+
+
+def test_an_unknown_snapshot_raises_404(make_shell: MakeShell, kind: Kind, store: Store) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    for method in ("restore", "delete_snapshot"):
+        with pytest.raises(ApiError) as caught:
+            _sandbox(shell, method, name="nope")
+        assert (caught.value.status_code, caught.value.code) == (404, 20000)
+        assert caught.value.message == "snapshot 'nope': no such snapshot"
+    with pytest.raises(ApiError, match="snapshot name 'a b': expected 1 to 64") as bad:
+        _sandbox(shell, "snapshot", name="a b")
+    assert bad.value.status_code == 400
+    with pytest.raises(ApiError, match="account: missing") as neither:
+        _sandbox(shell, "reset")
+    assert neither.value.status_code == 400

@@ -182,3 +182,99 @@ def advance(ctx: click.Context, duration: str, as_json: bool) -> None:
     for change in moved["statusChanges"]:
         click.echo(f"  task {change['taskId']}: {change['from']} -> {change['to']} "
                    f"at {_when(change['at'] * 1000)}")  # fmt: skip
+
+
+_DELETED = ("tasks", "orders", "calls", "callbacks", "replays", "keys", "flows", "routes",
+            "journal")  # fmt: skip
+
+
+@sandbox.command()
+@click.option("--account", metavar="NAME", help="Reset this account.")
+@click.option("--all", "all_accounts", is_flag=True, help="Reset every account.")
+@click.option("--catalog", is_flag=True,
+              help="Delete the access keys, flows and routes too (kept otherwise).")  # fmt: skip
+@json_option
+@click.pass_context
+def reset(
+    ctx: click.Context, account: str | None, all_accounts: bool, catalog: bool, as_json: bool
+) -> None:
+    """Delete one account's runtime data (or every account's): tasks, contacts, calls,
+    callbacks, write replays and its journal entries. Accounts, balances and the simulator
+    clock stay; keys, flows and routes stay unless --catalog.
+
+    \b
+    Examples:
+      nxlink sandbox reset --account acme
+      nxlink sandbox reset --all --catalog --json
+    """
+    if (account is None) == (not all_accounts):
+        raise click.UsageError("give --account NAME or --all (one of them)")
+    done = _call(ctx, lambda s: s.reset(account, all_accounts=all_accounts, catalog=catalog))
+    if as_json:
+        _print_json(done)
+        return
+    deleted = done["deleted"]
+    counts = ", ".join(f"{deleted[name]} {name}" for name in _DELETED if name in deleted)
+    click.echo(f"reset {', '.join(done['accounts']) or 'no account'}: deleted {counts}")
+
+
+def _describe(info: dict[str, Any]) -> str:
+    return (f"{info['name']}  {_when(info['createdMs'])}  {info['tasks']} task(s)  "
+            f"schema {info['schemaVersion']}")  # fmt: skip
+
+
+@sandbox.command()
+@click.argument("name")
+@click.option("--delete", is_flag=True, help="Remove the snapshot instead of taking it.")
+@json_option
+@click.pass_context
+def snapshot(ctx: click.Context, name: str, delete: bool, as_json: bool) -> None:
+    """Copy the whole sandbox's data as snapshot NAME (letters, digits, _ and -; up to 64),
+    replacing one of that name; restore it with `nxlink sandbox restore NAME`.
+
+    \b
+    Examples:
+      nxlink sandbox snapshot before-demo
+      nxlink sandbox snapshot before-demo --delete
+    """
+    if delete:
+        _call(ctx, lambda s: s.delete_snapshot(name))
+        _print_json({"deleted": name}) if as_json else click.echo(f"deleted snapshot {name}")
+        return
+    info = _call(ctx, lambda s: s.snapshot(name))
+    _print_json(info) if as_json else click.echo(f"took snapshot {_describe(info)}")
+
+
+@sandbox.command()
+@click.argument("name")
+@json_option
+@click.pass_context
+def restore(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Put snapshot NAME back: tasks, contacts, calls, callbacks, keys, flows, routes and
+    balances as they were when it was taken (the simulator clock and dialers stay).
+
+    \b
+    Example:
+      nxlink sandbox restore before-demo
+    """
+    info = _call(ctx, lambda s: s.restore(name))
+    _print_json(info) if as_json else click.echo(f"restored snapshot {_describe(info)}")
+
+
+@sandbox.command()
+@json_option
+@click.pass_context
+def snapshots(ctx: click.Context, as_json: bool) -> None:
+    """The server's snapshots, by name: when each was taken and how many tasks it holds.
+
+    \b
+    Example:
+      nxlink sandbox snapshots --json
+    """
+    found = _call(ctx, lambda s: s.snapshots())
+    if as_json:
+        _print_json({"list": found})
+        return
+    for info in found:
+        click.echo(_describe(info))
+    click.echo(f"{len(found)} snapshot(s)", err=True)

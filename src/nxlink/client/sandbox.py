@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 import httpx
 
@@ -142,6 +143,15 @@ class _SandboxCore:
     def _advance_call(by: Duration) -> _Call:
         return _Call("POST", "/clock/advance", body={"seconds": parse_duration(by)})
 
+    @staticmethod
+    def _reset_call(account: str | None, *, all_accounts: bool, catalog: bool) -> _Call:
+        flags = _params(all="true" if all_accounts else None, catalog="true" if catalog else None)
+        return _Call("POST", "/reset", {**_params(account=account), **flags})
+
+    @staticmethod
+    def _snapshot_call(method: str, name: str, action: str = "") -> _Call:
+        return _Call(method, f"/snapshots/{quote(name, safe='')}{action}")
+
 
 class Sandbox(_SandboxCore):
     """The admin API, synchronously. ``http_client``: your own :class:`httpx.Client` (not
@@ -237,6 +247,35 @@ class Sandbox(_SandboxCore):
         due on the way; what happened (``callsPlaced``, ``calls``, ``statusChanges``, ...)."""
         return dict(self._send(self._advance_call(by)))
 
+    # -- reset and snapshots -----------------------------------------------------------------
+    def reset(
+        self, account: str | None = None, *, all_accounts: bool = False, catalog: bool = False
+    ) -> dict[str, Any]:
+        """Delete the runtime data of ``account`` (or, with ``all_accounts``, of every account):
+        tasks, contacts, calls, callbacks, write replays and its journal entries; with
+        ``catalog`` its access keys, flows and routes too. ``{"accounts", "catalog",
+        "deleted": {what: how many}}``."""
+        return dict(self._send(self._reset_call(account, all_accounts=all_accounts,
+                                                catalog=catalog)))  # fmt: skip
+
+    def snapshot(self, name: str) -> dict[str, Any]:
+        """Copy the whole sandbox's data as snapshot ``name`` (replacing one of that name):
+        ``{"name", "createdMs", "schemaVersion", "tasks"}``."""
+        return dict(self._send(self._snapshot_call("POST", name))["snapshot"])
+
+    def restore(self, name: str) -> dict[str, Any]:
+        """Put snapshot ``name`` back: every answer is again the one given when it was taken.
+        An unknown name raises :class:`~nxlink.ApiError` (HTTP 404)."""
+        return dict(self._send(self._snapshot_call("POST", name, "/restore"))["restored"])
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """The server's snapshots, by name."""
+        return list(self._send(_Call("GET", "/snapshots"))["list"])
+
+    def delete_snapshot(self, name: str) -> None:
+        """Remove snapshot ``name`` (HTTP 404 :class:`~nxlink.ApiError` when there is none)."""
+        self._send(self._snapshot_call("DELETE", name))
+
 
 class AsyncSandbox(_SandboxCore):
     """The admin API, asynchronously; methods as :class:`Sandbox`."""
@@ -318,3 +357,21 @@ class AsyncSandbox(_SandboxCore):
 
     async def advance(self, by: Duration) -> dict[str, Any]:
         return dict(await self._send(self._advance_call(by)))
+
+    async def reset(
+        self, account: str | None = None, *, all_accounts: bool = False, catalog: bool = False
+    ) -> dict[str, Any]:
+        call = self._reset_call(account, all_accounts=all_accounts, catalog=catalog)
+        return dict(await self._send(call))
+
+    async def snapshot(self, name: str) -> dict[str, Any]:
+        return dict((await self._send(self._snapshot_call("POST", name)))["snapshot"])
+
+    async def restore(self, name: str) -> dict[str, Any]:
+        return dict((await self._send(self._snapshot_call("POST", name, "/restore")))["restored"])
+
+    async def snapshots(self) -> list[dict[str, Any]]:
+        return list((await self._send(_Call("GET", "/snapshots")))["list"])
+
+    async def delete_snapshot(self, name: str) -> None:
+        await self._send(self._snapshot_call("DELETE", name))

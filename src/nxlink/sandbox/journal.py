@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -153,6 +153,15 @@ class Journal:
         with self._lock:
             entries = list(self._entries)
         return sum(1 for entry in entries if where.matches(entry))
+
+    def forget(self, access_keys: Collection[str]) -> int:
+        """Drop the entries of these access keys; how many there were."""
+        keys = set(access_keys)
+        with self._lock:
+            kept = [entry for entry in self._entries if entry.access_key not in keys]
+            dropped = len(self._entries) - len(kept)
+            self._entries = deque(kept, maxlen=self.size)
+        return dropped
 
     def clear(self) -> int:
         """Forget every entry; how many there were."""

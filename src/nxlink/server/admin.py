@@ -31,8 +31,10 @@ from nxlink.sandbox.clock import (
     SandboxClock,
 )
 from nxlink.sandbox.journal import Filter, Journal
+from nxlink.sandbox.snapshots import UnknownAccount, reset
 from nxlink.server.dbpool import DbThreads
 from nxlink.server.envelope import envelope
+from nxlink.store.base import SnapshotError, SnapshotMissing, snapshot_name
 
 if TYPE_CHECKING:
     from nxlink.server.app import State
@@ -120,6 +122,16 @@ def _integer(request: Request, name: str, *, low: int, high: int) -> int | None:
     if not low <= value <= high:
         raise AdminRefusal(400, f"{name}: must be from {low} to {high}, got {value}")
     return value
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise AdminRefusal(400, f"{name}: expected true or false, got {raw[:40]!r}")
+    return value in ("true", "1")
 
 
 def endpoint_path(raw: str, *, name: str = "path") -> str:
@@ -261,6 +273,73 @@ def clock_routes(clock: SandboxClock, token: str | None, *, reads: DbThreads,
     ]
 
 
+def _snapshot_of(request: Request) -> str:
+    try:
+        return snapshot_name(request.path_params["name"])
+    except SnapshotError as exc:
+        raise AdminRefusal(400, str(exc)) from None
+
+
+def data_routes(state: State, token: str | None) -> list[BaseRoute]:
+    """``POST /_nxlink/reset``; ``/_nxlink/snapshots``: list (GET); ``…/{name}``: take (POST),
+    delete (DELETE); ``…/{name}/restore`` (POST)."""
+    store = state.store
+
+    async def reset_data(request: Request) -> dict[str, Any]:
+        _only(request, ("account", "all", "catalog"))
+        account = request.query_params.get("account")
+        everything = _flag(request, "all")
+        if account is not None and everything:
+            raise AdminRefusal(400, "account and all=true: give one of them, not both")
+        if account is None and not everything:
+            raise AdminRefusal(400, "account: missing; expected account=NAME (one account) "
+                                    "or all=true (every account)")  # fmt: skip
+        catalog = _flag(request, "catalog")
+        try:
+            done = await state.writes.run(
+                lambda: reset(store, state.journal, account=account, catalog=catalog)
+            )
+        except UnknownAccount as exc:
+            raise AdminRefusal(404, exc.message) from None
+        return done.to_json()
+
+    async def snapshots(request: Request) -> dict[str, Any]:
+        _only(request, ())
+        found = await state.reads.run(store.list_snapshots)
+        return {"list": [info.to_json() for info in found]}
+
+    async def one_snapshot(request: Request) -> dict[str, Any]:
+        _only(request, ())
+        name = _snapshot_of(request)
+        if request.method == "DELETE":
+            if not await state.writes.run(lambda: store.delete_snapshot(name)):
+                raise AdminRefusal(404, str(SnapshotMissing(name)))
+            return {"deleted": name}
+        now_ms = state.clock()
+        info = await state.writes.run(lambda: store.take_snapshot(name, now_ms=now_ms))
+        return {"snapshot": info.to_json()}
+
+    async def restore(request: Request) -> dict[str, Any]:
+        _only(request, ())
+        name = _snapshot_of(request)
+        try:
+            info = await state.writes.run(lambda: store.restore_snapshot(name))
+        except SnapshotMissing as exc:
+            raise AdminRefusal(404, str(exc)) from None
+        except SnapshotError as exc:
+            raise AdminRefusal(409, str(exc)) from None
+        return {"restored": info.to_json()}
+
+    return [
+        Route(PREFIX + "/reset", guarded(token, reset_data), methods=["POST"]),
+        Route(PREFIX + "/snapshots", guarded(token, snapshots), methods=["GET"]),
+        Route(
+            PREFIX + "/snapshots/{name}", guarded(token, one_snapshot), methods=["POST", "DELETE"]
+        ),
+        Route(PREFIX + "/snapshots/{name}/restore", guarded(token, restore), methods=["POST"]),
+    ]
+
+
 def admin_routes(state: State) -> list[BaseRoute]:
     """Every route of the admin API, for the app's router (none when it is off)."""
     if state.admin_token is None or state.journal is None or state.sandbox_clock is None:
@@ -270,4 +349,5 @@ def admin_routes(state: State) -> list[BaseRoute]:
         *clock_routes(
             state.sandbox_clock, state.admin_token, reads=state.reads, moves=state.sandbox_threads
         ),
+        *data_routes(state, state.admin_token),
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -824,6 +825,87 @@ class LifecycleTx(abc.ABC):
         """Store ``(row id, create_ts, JSON)`` as the tasks' JSON."""
 
 
+#: A snapshot's name: letters, digits, ``_`` and ``-``, 1 to 64 of them.
+SNAPSHOT_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: What a snapshot holds, in load order (a row's references come first): every table of the
+#: sandbox's data. Not in it: the task counts per status, day and hour (derived: they follow the
+#: restored tasks, by the triggers that keep them), and the tables of :data:`NOT_SNAPSHOTTED`.
+SNAPSHOT_TABLES: Final[tuple[str, ...]] = (
+    "accounts", "access_keys", "flows", "routes", "tasks", "task_stats", "task_pages",
+    "orders", "calls", "outbox", "write_replays", "master_key_check",
+)  # fmt: skip
+#: Tables a restore leaves as they are: the shared simulator clock and the live dialers (they
+#: belong to the running processes, not to the data), the schema's history, the rate buckets.
+NOT_SNAPSHOTTED: Final[tuple[str, ...]] = (
+    "sim_clock", "dialers", "schema_migrations", "rate_buckets",
+)  # fmt: skip
+#: The derived task counts (kept by triggers on ``tasks``).
+COUNT_TABLES: Final[tuple[str, ...]] = (
+    "account_task_counts", "account_day_counts", "account_status_day_counts",
+    "account_hour_counts", "account_status_hour_counts",
+)  # fmt: skip
+
+
+class SnapshotError(StoreError):
+    """A snapshot refused: a bad name, or one made by another schema version."""
+
+
+class SnapshotMissing(SnapshotError):
+    """No snapshot of that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"snapshot {name!r}: no such snapshot")
+        self.name = name
+
+
+def snapshot_name(raw: str) -> str:
+    """``raw`` when it is a valid snapshot name (:data:`SNAPSHOT_NAME`), else SnapshotError."""
+    if not SNAPSHOT_NAME.fullmatch(raw):
+        raise SnapshotError(f"snapshot name {raw[:80]!r}: expected 1 to 64 letters, digits, "
+                            "'_' or '-'")  # fmt: skip
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    name: str
+    created_ms: int
+    schema_version: int
+    #: How many tasks it holds (every account's).
+    tasks: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "createdMs": self.created_ms,
+                "schemaVersion": self.schema_version, "tasks": self.tasks}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Cleared:
+    """How many rows a reset deleted."""
+
+    tasks: int = 0
+    orders: int = 0
+    calls: int = 0
+    callbacks: int = 0
+    replays: int = 0
+    keys: int = 0
+    flows: int = 0
+    routes: int = 0
+
+    def __add__(self, other: Cleared) -> Cleared:
+        return Cleared(*(a + b for a, b in zip(self.counts(), other.counts(), strict=True)))
+
+    def counts(self) -> tuple[int, ...]:
+        return (self.tasks, self.orders, self.calls, self.callbacks, self.replays, self.keys,
+                self.flows, self.routes)  # fmt: skip
+
+    def to_json(self) -> dict[str, int]:
+        return {"tasks": self.tasks, "orders": self.orders, "calls": self.calls,
+                "callbacks": self.callbacks, "replays": self.replays, "keys": self.keys,
+                "flows": self.flows, "routes": self.routes}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRow:
     """A task to insert with its allocated ids and rendered JSON."""
@@ -1115,3 +1197,29 @@ class Store(OutboxStore):
     @abc.abstractmethod
     def _snapshot(self) -> contextlib.AbstractContextManager[Query]:
         """One consistent read; yields a function running portable SQL (``?`` parameters)."""
+
+    # -- the sandbox's reset and snapshots (nxlink.server.admin) ----------------------------
+    @abc.abstractmethod
+    def reset_account(self, account_id: int | None, *, catalog: bool) -> Cleared:
+        """Delete, in one transaction, the runtime data of one account (every account for
+        None): its tasks (their statistics, JSON and counts), contacts, calls, callbacks and
+        write replays; with ``catalog`` its access keys, flows and routes too. The account
+        itself, its balance and the shared simulator clock stay."""
+
+    @abc.abstractmethod
+    def take_snapshot(self, name: str, *, now_ms: int) -> SnapshotInfo:
+        """Copy the tables of :data:`SNAPSHOT_TABLES` as they are now (one consistent read)
+        under ``name``, replacing a snapshot of that name."""
+
+    @abc.abstractmethod
+    def restore_snapshot(self, name: str) -> SnapshotInfo:
+        """Put the snapshot's tables back in one transaction (the tables of
+        :data:`NOT_SNAPSHOTTED` keep their rows); SnapshotMissing when there is none."""
+
+    @abc.abstractmethod
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        """This database's snapshots, by name."""
+
+    @abc.abstractmethod
+    def delete_snapshot(self, name: str) -> bool:
+        """Remove a snapshot; whether there was one."""

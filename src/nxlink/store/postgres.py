@@ -14,6 +14,7 @@ connections, so the store carries on once the server is back.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.resources
 import json
 import math
@@ -27,13 +28,17 @@ from typing import Any, Final
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
+    COUNT_TABLES,
+    SNAPSHOT_TABLES,
     AccessKey,
     Account,
     CallFilter,
+    Cleared,
     ClockAnchor,
     CommitUncertain,
     Flow,
@@ -42,10 +47,14 @@ from nxlink.store.base import (
     Loader,
     Query,
     Route,
+    SnapshotError,
+    SnapshotInfo,
+    SnapshotMissing,
     Store,
     StoreError,
     StoreUnavailable,
     TaskFilter,
+    snapshot_name,
 )
 from nxlink.store.copy import Table
 from nxlink.store.postgres_lifecycle import (
@@ -644,6 +653,150 @@ class PostgresStore(PostgresOutbox, Store):
                     f"FROM {table} WHERE {_EVERY_ACCOUNT if table != 'accounts' else 'true'}"
                 )
 
+    # -- the sandbox's reset and snapshots --------------------------------------------------
+    def reset_account(self, account_id: int | None, *, catalog: bool) -> Cleared:
+        accounts, params = (
+            ("account_id = %s", (account_id,)) if account_id is not None else (_EVERY_ACCOUNT, ())
+        )
+        with self._write() as conn:
+
+            def gone(table: str) -> int:
+                return conn.execute(f"DELETE FROM {table} WHERE {accounts}", params).rowcount
+
+            replays, callbacks, calls, orders = (
+                gone("write_replays"), gone("outbox"), gone("calls"), gone("orders"))  # fmt: skip
+            gone("task_pages")
+            gone("task_stats")
+            tasks = gone("tasks")  # the count triggers follow
+            for table in COUNT_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE {accounts} AND n = 0", params)
+            keys = flows = routes = 0
+            if catalog:
+                keys, routes, flows = gone("access_keys"), gone("routes"), gone("flows")
+        return Cleared(tasks, orders, calls, callbacks, replays, keys, flows, routes)
+
+    @staticmethod
+    def _snapshot_schema(conn: psycopg.Connection[Any], name: str) -> tuple[str, str]:
+        """``(this schema, the snapshot's schema)``: a snapshot is a schema beside this one,
+        named after it and a digest of both names (identifiers are 63 bytes at most)."""
+        row = conn.execute("SELECT current_schema()").fetchone()
+        if row is None or row[0] is None:
+            raise StoreError("no current schema (search_path names none that exists)")
+        live = str(row[0])
+        digest = hashlib.sha256(f"{live}\0{snapshot_name(name)}".encode()).hexdigest()[:16]
+        return live, f"{live[:44]}__s{digest}"
+
+    @staticmethod
+    def _snapshot_meta(conn: psycopg.Connection[Any], schema: str) -> dict[str, Any] | None:
+        row = conn.execute(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+            (schema,),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            meta = json.loads(row[0] or "")
+        except ValueError:
+            return None
+        return meta if isinstance(meta, dict) and meta.get("nxlinkSnapshot") == 1 else None
+
+    def take_snapshot(self, name: str, *, now_ms: int) -> SnapshotInfo:
+        snapshot_name(name)
+        with self._connection() as conn:
+            # One snapshot of the database for every copy: REPEATABLE READ.
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            try:
+                conn.execute("SET LOCAL statement_timeout = 0")
+                live, schema = self._snapshot_schema(conn, name)
+                target = sql.Identifier(schema)
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(target))
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(target))
+                for table in SNAPSHOT_TABLES:
+                    accounts = "true" if table in _GLOBAL_TABLES else _EVERY_ACCOUNT
+                    conn.execute(sql.SQL(
+                        f"CREATE TABLE {{}}.{table} AS SELECT * FROM {table} WHERE {accounts}"
+                    ).format(target))  # fmt: skip
+                conn.execute(sql.SQL(
+                    "CREATE TABLE {}.nxlink_sequences AS SELECT sequencename::text AS name, "
+                    "last_value FROM pg_sequences WHERE schemaname = current_schema()"
+                ).format(target))  # fmt: skip
+                row = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}.tasks").format(target)
+                ).fetchone()
+                info = SnapshotInfo(name, now_ms, self._version(conn), int(row[0]) if row else 0)
+                meta = {"nxlinkSnapshot": 1, "of": live, **info.to_json()}
+                conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                    target, sql.Literal(json.dumps(meta))))  # fmt: skip
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            _commit(lambda: conn.execute("COMMIT"))
+        return info
+
+    def restore_snapshot(self, name: str) -> SnapshotInfo:
+        snapshot_name(name)
+        with self._write() as conn:
+            conn.execute("SET LOCAL statement_timeout = 0")
+            _, schema = self._snapshot_schema(conn, name)
+            meta = self._snapshot_meta(conn, schema)
+            if meta is None:
+                raise SnapshotMissing(name)
+            info = _snapshot_info(meta)
+            version = self._version(conn)
+            if info.schema_version != version:
+                raise SnapshotError(
+                    f"snapshot {name!r}: made at schema version {info.schema_version}, the "
+                    f"database is at {version}"
+                )
+            source = sql.Identifier(schema)
+            # The derived counts go too: the inserted tasks' trigger counts them again.
+            conn.execute(f"TRUNCATE {', '.join((*SNAPSHOT_TABLES, *COUNT_TABLES))}")
+            for table in SNAPSHOT_TABLES:
+                conn.execute(sql.SQL(f"INSERT INTO {table} SELECT * FROM {{}}.{table}").format(
+                    source))  # fmt: skip
+            # Ids go on as they went on from the moment of the snapshot.
+            for sequence, last in conn.execute(sql.SQL(
+                    "SELECT name, last_value FROM {}.nxlink_sequences ORDER BY name"
+            ).format(source)).fetchall():  # fmt: skip
+                if last is None:
+                    conn.execute("SELECT setval(%s, 1, false)", (sequence,))
+                else:
+                    conn.execute("SELECT setval(%s, %s, true)", (sequence, last))
+        return info
+
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        with self._connection() as conn:
+            live, _ = self._snapshot_schema(conn, "x")
+            prefix = live[:44].replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+            rows = conn.execute(
+                "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                "WHERE nspname LIKE %s ORDER BY nspname",
+                (prefix + "\\_\\_s%",),
+            ).fetchall()
+        found = []
+        for (comment,) in rows:
+            try:
+                meta = json.loads(comment or "")
+            except ValueError:
+                continue
+            if (
+                isinstance(meta, dict)
+                and meta.get("nxlinkSnapshot") == 1
+                and meta.get("of") == live
+            ):
+                found.append(_snapshot_info(meta))
+        return sorted(found, key=lambda info: info.name)
+
+    def delete_snapshot(self, name: str) -> bool:
+        snapshot_name(name)
+        with self._write() as conn:
+            _, schema = self._snapshot_schema(conn, name)
+            if self._snapshot_meta(conn, schema) is None:
+                return False
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        return True
+
     # -- the life of tasks -----------------------------------------------------------------
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[LifecycleTx]:
@@ -746,6 +899,15 @@ class PostgresStore(PostgresOutbox, Store):
         # Ordered here rather than by a SQL sort of whole rows: the page is at most 1000 rows,
         # and (create_ts, id) is unique, so the JSON is never compared.
         return total, [bytes(doc) for _, _, doc in found]
+
+
+#: Tables without an account column.
+_GLOBAL_TABLES: Final = frozenset({"accounts", "master_key_check"})
+
+
+def _snapshot_info(meta: dict[str, Any]) -> SnapshotInfo:
+    return SnapshotInfo(str(meta["name"]), int(meta["createdMs"]), int(meta["schemaVersion"]),
+                        int(meta["tasks"]))  # fmt: skip
 
 
 #: Every account's rows of a tenant table (a statement on them all names the accounts).

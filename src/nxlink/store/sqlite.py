@@ -21,9 +21,13 @@ from typing import Any
 
 from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
+    COUNT_TABLES,
+    NOT_SNAPSHOTTED,
+    SNAPSHOT_NAME,
     AccessKey,
     Account,
     CallFilter,
+    Cleared,
     ClockAnchor,
     Flow,
     KeyAuth,
@@ -31,10 +35,14 @@ from nxlink.store.base import (
     Loader,
     Query,
     Route,
+    SnapshotError,
+    SnapshotInfo,
+    SnapshotMissing,
     Store,
     StoreError,
     StoreUnavailable,
     TaskFilter,
+    snapshot_name,
 )
 from nxlink.store.copy import Table
 from nxlink.store.ratelimit import Limit, MemoryCells
@@ -536,6 +544,145 @@ class SQLiteStore(SQLiteOutbox, Store):
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"rows not loaded: {exc}") from None
 
+    # -- the sandbox's reset and snapshots --------------------------------------------------
+    def reset_account(self, account_id: int | None, *, catalog: bool) -> Cleared:
+        where, params = (
+            ("WHERE account_id = ?", (account_id,)) if account_id is not None else ("", ())
+        )
+        with self._write() as conn:
+
+            def gone(table: str) -> int:
+                return conn.execute(f"DELETE FROM {table} {where}", params).rowcount
+
+            # The name index is contentless: an entry goes by its rowid and indexed text.
+            if account_id is None:
+                conn.execute("INSERT INTO task_names (task_names) VALUES ('delete-all')")
+            else:
+                names = conn.execute("SELECT id, name_fold FROM tasks WHERE account_id = ?",
+                                     params).fetchall()  # fmt: skip
+                conn.executemany(
+                    "INSERT INTO task_names (task_names, rowid, name_fold) VALUES ('delete', ?, ?)",
+                    [(row_id, indexed_name(name)) for row_id, name in names],
+                )
+            replays, callbacks, calls, orders = (
+                gone("write_replays"), gone("outbox"), gone("calls"), gone("orders"))  # fmt: skip
+            gone("task_pages")
+            gone("task_stats")
+            tasks = gone("tasks")  # the count triggers follow
+            for table in COUNT_TABLES:
+                conn.execute(f"DELETE FROM {table} {where}{' AND' if where else 'WHERE'} n = 0",
+                             params)  # fmt: skip
+            keys = flows = routes = 0
+            if catalog:
+                keys, routes, flows = gone("access_keys"), gone("routes"), gone("flows")
+        return Cleared(tasks, orders, calls, callbacks, replays, keys, flows, routes)
+
+    @property
+    def snapshot_folder(self) -> Path:
+        """Where the snapshots live: ``<database>.snapshots/``, one file each."""
+        return Path(self.path + ".snapshots")
+
+    def _snapshot_file(self, name: str) -> Path:
+        return self.snapshot_folder / f"{snapshot_name(name)}.db"
+
+    def take_snapshot(self, name: str, *, now_ms: int) -> SnapshotInfo:
+        target = self._snapshot_file(name)
+        folder = target.parent
+        folder.mkdir(mode=0o700, exist_ok=True)
+        partial = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial"
+        partial.unlink(missing_ok=True)
+        _private_file(partial)
+        try:
+            copy = sqlite3.connect(partial, isolation_level=None)
+            try:
+                # One step: the whole database as one consistent read of the live one.
+                self._conn.backup(copy)
+                # A file of its own (no write-ahead log beside it), stamped with its time.
+                copy.execute("PRAGMA journal_mode = DELETE")
+                copy.execute(
+                    "CREATE TABLE nxlink_snapshot (name TEXT NOT NULL, created_ms INTEGER NOT NULL)"
+                )
+                copy.execute("INSERT INTO nxlink_snapshot VALUES (?, ?)", (name, now_ms))
+                info = _snapshot_info(copy)
+            finally:
+                copy.close()
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return info
+
+    def restore_snapshot(self, name: str) -> SnapshotInfo:
+        source = self._snapshot_file(name)
+        if not source.is_file():
+            raise SnapshotMissing(name)
+        # The snapshot is read into memory, given the live rows of the tables a restore
+        # keeps, and copied over the live database in one step (one write transaction).
+        staged = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            snap = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
+            try:
+                # An in-memory copy takes pages of the source's size only.
+                (page_size,) = snap.execute("PRAGMA page_size").fetchone()
+                staged.execute(f"PRAGMA page_size = {int(page_size)}")
+                snap.backup(staged)
+            finally:
+                snap.close()
+            info = _snapshot_info(staged)
+            if info.schema_version != self.schema_version():
+                raise SnapshotError(
+                    f"snapshot {name!r}: made at schema version {info.schema_version}, the "
+                    f"database is at {self.schema_version()}"
+                )
+            staged.execute("DROP TABLE nxlink_snapshot")
+            if not self._write_lock.acquire(timeout=self._busy_timeout_ms / 1000):
+                raise StoreUnavailable(
+                    f"another write held the lock (waited {self._busy_timeout_ms} ms)"
+                )
+            try:
+                with _busy_is_unavailable(self._busy_timeout_ms):
+                    live = self._conn
+                    staged.execute("BEGIN")
+                    for table in NOT_SNAPSHOTTED:
+                        if not _has_table(live, table):
+                            continue
+                        rows = live.execute(f"SELECT * FROM {table}").fetchall()
+                        staged.execute(f"DELETE FROM {table}")
+                        if rows:
+                            marks = ", ".join("?" * len(rows[0]))
+                            staged.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                    staged.execute("COMMIT")
+                    staged.backup(live)
+                    self._write_count += 1  # this thread's caches; others see data_version
+            finally:
+                self._write_lock.release()
+        finally:
+            staged.close()
+        return info
+
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        folder = self.snapshot_folder
+        if not folder.is_dir():
+            return []
+        found = []
+        for each in sorted(folder.glob("*.db")):
+            if not SNAPSHOT_NAME.fullmatch(each.stem):
+                continue
+            snap = sqlite3.connect(f"file:{each}?mode=ro", uri=True)
+            try:
+                found.append(_snapshot_info(snap))
+            finally:
+                snap.close()
+        return found
+
+    def delete_snapshot(self, name: str) -> bool:
+        target = self._snapshot_file(name)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Query]:
         with self._read() as conn:
@@ -608,6 +755,24 @@ class SQLiteStore(SQLiteOutbox, Store):
                 (account_id, status),
             ).fetchone()
         return int(row[0])
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        is not None
+    )
+
+
+def _snapshot_info(conn: sqlite3.Connection) -> SnapshotInfo:
+    if not _has_table(conn, "nxlink_snapshot"):
+        raise SnapshotError("not a snapshot of nxlink (no nxlink_snapshot table)")
+    name, created_ms = conn.execute("SELECT name, created_ms FROM nxlink_snapshot").fetchone()
+    (version,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    (tasks,) = conn.execute("SELECT count(*) FROM tasks").fetchone()
+    return SnapshotInfo(str(name), int(created_ms), int(version), int(tasks))
 
 
 def _anchor(conn: sqlite3.Connection) -> ClockAnchor | None:
