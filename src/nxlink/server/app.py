@@ -44,6 +44,7 @@ from nxlink.contract.codes import AUTH_HEADERS, Code
 from nxlink.contract.endpoints import API_PREFIX as API_PREFIX
 from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
 from nxlink.sandbox.journal import Journal
+from nxlink.sandbox.sink import Sink
 from nxlink.server.admin import admin_routes
 from nxlink.server.auth import Caller, Generations, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
@@ -111,6 +112,7 @@ class State:
             if settings.admin
             else None
         )
+        self.sink = Sink(settings.sink_size) if settings.admin else None
         # Rate limits per access key, off unless a rate is set.
         self.rate_limit = (
             Limit(settings.rate_limit_per_s, settings.rate_limit_burst)
