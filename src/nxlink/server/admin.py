@@ -37,6 +37,8 @@ PREFIX: Final = "/_nxlink"
 #: Most journal entries one answer lists.
 MAX_LIMIT: Final = 1000
 DEFAULT_LIMIT: Final = 100
+#: The largest body a callback sink takes (a callback is a few KiB).
+SINK_BODY_MAX: Final = 262_144
 _INT64: Final = 2**63 - 1
 
 Handler = Callable[[Request], Awaitable[dict[str, Any]]]
@@ -196,7 +198,8 @@ async def _body(request: Request, limit: int) -> bytes:
 def sink_routes(state: State, sink: Sink, token: str | None) -> list[BaseRoute]:
     """``/_nxlink/sink/{name}``: record a callback (POST, no token: a callback carries the
     account's signature instead), list (GET), clear (DELETE)."""
-    limit = state.settings.max_body_bytes
+    # Anyone may post: what a sink holds stays below NXLINK_SINK_SIZE bodies of this size.
+    limit = min(state.settings.max_body_bytes, SINK_BODY_MAX)
 
     async def posted(request: Request) -> dict[str, Any]:
         name = _sink_name(request)
