@@ -194,3 +194,76 @@ def test_reset_needs_one_of_account_and_all(world: World, args: tuple[str, ...])
     result = world.run("reset", *args)
     assert result.exit_code == 2
     assert "give --account NAME or --all (one of them)" in result.output
+
+
+def test_sink_list_json_and_clear(world: World) -> None:
+    from nxlink import signing
+
+    body = b'{"eventType":"task.status","taskStatus":3}'
+    headers = signing.headers(access_key=world.tenant.access_key, access_secret=world.tenant.secret,
+                              ts="1", body=body)  # fmt: skip
+    world.http.post("http://testserver/_nxlink/sink/hooks", content=body,
+                    headers={**headers, "X-Nxlink-Event-Id": "ev-1"})  # fmt: skip
+    world.http.post("http://testserver/_nxlink/sink/hooks", content=body,
+                    headers={**headers, "sign": "f" * 32})  # fmt: skip
+    listed = world.run("sink", "hooks")
+    lines = listed.output.splitlines()
+    assert listed.exit_code == 0 and len(lines) == 3
+    assert lines[0].endswith('  ev-1  signed  {"eventType": "task.status", "taskStatus": 3}')
+    assert "  -  NOT SIGNED (sign: does not match the body and the key)  " in lines[1]
+    assert lines[2] == "2 of 2 callback(s) in sink hooks"
+    as_json = json.loads(world.run("sink", "hooks", "--limit", "1", "--json").output)
+    assert as_json["total"] == 2 and as_json["list"][0]["signatureValid"] is False
+    assert world.run("sink", "hooks", "--clear").output == "cleared 2 callback(s)\n"
+    bad = world.run("sink", "a b")
+    assert bad.exit_code == 1
+    assert "name: must be 1 to 64 of A-Z a-z 0-9 _ . -, got 'a b'" in bad.output
+
+
+def test_callback_faults_add_list_remove_clear(world: World) -> None:
+    added = world.run("callback-faults", "add", "--url", "/sink/flaky", "--fail-first", "2",
+                      "--status", "503", "--delay", "100")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    line = (
+        "URLs containing '/sink/flaky': first 2 tries fail as HTTP 503; "
+        "wait 100 ms before each POST"
+    )
+    assert added.output.strip().endswith(line)
+    fault_id = int(added.output.split()[0])
+    assert world.run("callback-faults", "list").output == (
+        f"{fault_id:>4}  {line}\n1 callback fault(s)\n"
+    )
+    listed = json.loads(world.run("callback-faults", "list", "--json").output)
+    assert [f["id"] for f in listed] == [fault_id]
+    removed = world.run("callback-faults", "remove", str(fault_id))
+    assert removed.output == f"removed callback fault {fault_id}\n"
+    again = world.run("callback-faults", "remove", str(fault_id))
+    assert again.exit_code == 1 and f"id: no callback fault {fault_id}" in again.output
+    nothing = world.run("callback-faults", "add")
+    assert nothing.exit_code == 1
+    assert "body: give delayMs or failFirst (a fault doing nothing)" in nothing.output
+    world.run("callback-faults", "add", "--delay", "5")
+    assert world.run("callback-faults", "clear").output == "cleared 1 callback fault(s)\n"
+
+
+def test_deliveries_lists_tries(world: World, store: Store) -> None:
+    from callbacks import add_callback
+
+    item = add_callback(store, world.tenant.account_id, url="http://127.0.0.1:9/a",
+                        event_id="ev-a", created_ms=1_767_225_600_000)  # fmt: skip
+    store.record_delivery(item, now_ms=1_767_225_600_005, delivered=False, status=None,
+                          error="ConnectError: refused", next_attempt_ms=1_767_225_600_010,
+                          latency_ms=1.25)  # fmt: skip
+    listed = world.run("deliveries", "--failed")
+    lines = listed.output.splitlines()
+    assert listed.exit_code == 0 and len(lines) == 2
+    assert lines[0].endswith(
+        "  2026-01-01 00:00:00.005  ev-a  try 1  -  1.2 ms  failed  http://127.0.0.1:9/a  "
+        "ConnectError: refused"
+    )
+    assert lines[1] == "1 of 1 matching tries"
+    assert world.run("deliveries", "--delivered").output == "0 of 0 matching tries\n"
+    as_json = json.loads(world.run("deliveries", "--event", "ev-a", "--json").output)
+    assert [(t["attempt"], t["status"], t["error"]) for t in as_json["list"]] == [
+        (1, None, "ConnectError: refused")
+    ]

@@ -136,3 +136,45 @@ def test_an_unknown_snapshot_raises_404(make_shell: MakeShell, kind: Kind, store
     with pytest.raises(ApiError, match="account: missing") as neither:
         _sandbox(shell, "reset")
     assert neither.value.status_code == 400
+
+
+def test_the_sink_faults_and_deliveries_through_the_client(
+    make_shell: MakeShell, kind: Kind, store: Store
+) -> None:
+    from nxlink import signing
+
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    tenant = make_tenant(store)
+    body = b'{"eventType":"task.status"}'
+    headers = signing.headers(access_key=tenant.access_key, access_secret=tenant.secret,
+                              ts="1", body=body)  # fmt: skip
+    # Posting to a sink needs no token: the signature is checked instead.
+    post = functools.partial(shell.http.post, "http://testserver/_nxlink/sink/hooks",
+                             content=body, headers=headers)  # fmt: skip
+    posted = post() if isinstance(shell.http, httpx.Client) else shell.portal.call(post)
+    assert posted.json()["data"]["signatureValid"] is True
+    page = _sandbox(shell, "sink", name="hooks")
+    assert page["total"] == 1
+    assert (page["list"][0]["accountId"], page["list"][0]["body"]) == (
+        tenant.account_id, {"eventType": "task.status"}
+    )  # fmt: skip
+    assert _sandbox(shell, "clear_sink", name="hooks") == 1
+    with pytest.raises(NxError, match="sink name: must be 1 to 64"):
+        _sandbox(shell, "sink", name="a/b")
+
+    fault = _sandbox(shell, "add_callback_fault", url="/sink/", fail_first=1)
+    assert (fault["url"], fault["failFirst"], fault["failStatus"], fault["delayMs"]) == (
+        "/sink/", 1, 500, 0
+    )  # fmt: skip
+    assert _sandbox(shell, "callback_faults") == [fault]
+    assert _sandbox(shell, "remove_callback_fault", fault_id=fault["id"]) is None
+    with pytest.raises(ApiError) as caught:
+        _sandbox(shell, "remove_callback_fault", fault_id=fault["id"])
+    assert (caught.value.status_code, caught.value.message) == (
+        404, f"id: no callback fault {fault['id']}"
+    )  # fmt: skip
+    _sandbox(shell, "add_callback_fault", delay_ms=5)
+    assert _sandbox(shell, "clear_callback_faults") == 1
+    assert _sandbox(shell, "deliveries", delivered=False, url="/x", limit=5) == {
+        "total": 0, "list": []
+    }  # fmt: skip

@@ -45,11 +45,12 @@ GLOBAL_TABLES = {
     "sim_clock",
     "master_key_check",
     "rate_buckets",  # keyed by access key, as access_keys
+    "callback_faults",  # the sandbox's, for every account
 }
 TENANT_TABLES = (
     "flows", "routes", "tasks", "task_stats", "task_pages", "account_task_counts",
     "account_day_counts", "account_status_day_counts", "account_hour_counts",
-    "account_status_hour_counts", "orders", "calls", "outbox",
+    "account_status_hour_counts", "orders", "calls", "outbox", "outbox_attempts",
 )  # fmt: skip
 
 

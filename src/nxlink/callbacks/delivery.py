@@ -7,6 +7,14 @@ else (another status, a transport error, a timeout) is a failed try: the next on
 :data:`BACKOFF_S` ``[k]`` seconds (``k`` counting the tries of the current round), and after the
 seventh try of a round the callback is 'failed' until someone retries it by hand.
 
+Each try is recorded with the callback (its attempts, :meth:`OutboxStore.list_callback_attempts`)
+in the transaction that records the try. The sandbox's callback faults (rules in the database,
+so that every deliverer sees them: servers and ``nxlink worker`` alike) apply just before a
+POST: the newest rule whose URL part the callback's URL contains makes the callback's first
+``fail_first`` tries fail as if the receiver answered ``fail_status`` (nothing is sent; the
+retry schedule applies as to any failed try), and each POST it does send waits ``delay_ms``
+first (at most the lease less the timeout, so that the lease never passes during a try).
+
 Delivery is at least once: several deliverers (threads or processes) may run on one database,
 the store's lease keeps them from sending one callback at the same time, and a deliverer that
 dies mid-try leaves the callback to be claimed again when its lease passes.
@@ -25,7 +33,7 @@ from typing import Final
 import httpx
 
 from nxlink import __version__, signing
-from nxlink.store.base import OutboxItem, OutboxStore, SigningKey
+from nxlink.store.base import CallbackFault, OutboxItem, OutboxStore, SigningKey
 
 #: Seconds to wait after the 1st, 2nd, ... 6th failed try of a round before the next one.
 BACKOFF_S: tuple[int, ...] = (10, 30, 90, 270, 810, 2430)
@@ -47,6 +55,14 @@ def next_attempt_ms(item: OutboxItem, *, now_ms: int, backoff_scale: float = 1.0
     if k >= len(BACKOFF_S):
         return None
     return now_ms + round(BACKOFF_S[k] * backoff_scale * 1000)
+
+
+def fault_for(item: OutboxItem, faults: list[CallbackFault]) -> CallbackFault | None:
+    """The newest of ``faults`` whose URL part ``item``'s URL contains."""
+    for fault in reversed(faults):
+        if fault.url_part in item.url:
+            return fault
+    return None
 
 
 def _short(text: str) -> str:
@@ -135,29 +151,65 @@ class Deliverer:
             claimed_at = self.clock_ms()
             items = self.store.claim_callbacks(claimed_at, limit=want, lease_ms=self.lease_ms)
             deadline = claimed_at + self.lease_ms
+            faults = self.store.list_callback_faults() if items else []
             for index, item in enumerate(items):
                 if self._stop.is_set():
                     # Stopping: the rest go back at once, for another deliverer to send.
                     self.store.release_callbacks(items[index:], now_ms=self.clock_ms())
                     return tried
-                if index > 0 and self.clock_ms() + self._timeout_ms > deadline:
+                fault = fault_for(item, faults)
+                delay_ms = self._delay_ms(item, fault)
+                if index > 0 and self.clock_ms() + self._timeout_ms + delay_ms > deadline:
                     # Slow receivers ate the lease: the rest are claimed again once it passes,
                     # rather than sent while another deliverer may take them.
                     return tried
-                self._try(item)
+                started = self.clock_ms()
+                if delay_ms > 0 and self._stop.wait(delay_ms / 1000):
+                    # Stopped during a fault's delay: nothing was sent, the rest go back.
+                    self.store.release_callbacks(items[index:], now_ms=self.clock_ms())
+                    return tried
+                self._try(item, fault, started_ms=started, delayed_ms=delay_ms)
                 tried += 1
             if len(items) < want:
                 break
         return tried
 
-    def _try(self, item: OutboxItem) -> None:
+    def _delay_ms(self, item: OutboxItem, fault: CallbackFault | None) -> int:
+        """The wait a fault puts before the POST of ``item`` (none for a try it fails)."""
+        if fault is None or item.attempts + 1 <= fault.fail_first:
+            return 0
+        return max(0, min(fault.delay_ms, self.lease_ms - self._timeout_ms))
+
+    def _try(
+        self,
+        item: OutboxItem,
+        fault: CallbackFault | None = None,
+        *,
+        started_ms: int | None = None,
+        delayed_ms: int = 0,
+    ) -> None:
+        """One try of ``item``: failed by ``fault``, or POSTed (``delayed_ms`` after
+        ``started_ms``, the wait done by the caller)."""
+        started = self.clock_ms() if started_ms is None else started_ms
+        latency_ms = 0.0
+        applied = ""
+        delay_ms = 0
         key = self.store.signing_key(item.account_id)
+        tries = item.attempts + 1
         if key is None:
             status: int | None = None
             error = f"no enabled access key for account {item.account_id}"
             delivered = False
+        elif fault is not None and tries <= fault.fail_first:
+            status, delivered, applied = fault.fail_status, False, "fail"
+            error = (f"callback fault {fault.id}: try {tries} of the first {fault.fail_first} "
+                     f"fails as HTTP {fault.fail_status}, not sent")  # fmt: skip
         else:
+            if delayed_ms > 0:
+                applied, delay_ms = "delay", delayed_ms
+            began = time.perf_counter()
             status, error, delivered = self._post(item, key)
+            latency_ms = round((time.perf_counter() - began) * 1000, 3)
         now = self.clock_ms()
         retry_at = (
             None
@@ -171,6 +223,10 @@ class Deliverer:
             status=status,
             error=error,
             next_attempt_ms=retry_at,
+            started_ms=started,
+            latency_ms=latency_ms,
+            fault=applied,
+            delay_ms=delay_ms,
         )
 
     def _post(self, item: OutboxItem, key: SigningKey) -> tuple[int | None, str, bool]:

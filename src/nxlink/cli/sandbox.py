@@ -278,3 +278,170 @@ def snapshots(ctx: click.Context, as_json: bool) -> None:
     for info in found:
         click.echo(_describe(info))
     click.echo(f"{len(found)} snapshot(s)", err=True)
+
+
+@sandbox.command()
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(0, 1000), default=None,
+              help="The newest N records (default 100).")  # fmt: skip
+@click.option("--clear", is_flag=True, help="Empty this sink.")
+@json_option
+@click.pass_context
+def sink(ctx: click.Context, name: str, limit: int | None, clear: bool, as_json: bool) -> None:
+    """The callback sink NAME: what was POSTed to /_nxlink/sink/NAME, oldest first.
+
+    Point taskCallbackUrl or callCallbackUrl at BASE_URL/_nxlink/sink/NAME; each record says
+    whether its signature is valid for the account's key.
+
+    \b
+    Examples:
+      nxlink sandbox sink hooks
+      nxlink sandbox sink hooks --limit 1 --json
+      nxlink sandbox sink hooks --clear
+    """
+    if clear:
+        if limit is not None:
+            raise click.UsageError("--clear empties the whole sink: give it alone")
+        cleared = _call(ctx, lambda s: s.clear_sink(name))
+        _print_json({"cleared": cleared}) if as_json else click.echo(
+            f"cleared {cleared} callback(s)"
+        )
+        return
+    page = _call(ctx, lambda s: s.sink(name, limit=limit))
+    if as_json:
+        _print_json(page)
+        return
+    for record in page["list"]:
+        verdict = (
+            "signed" if record["signatureValid"] else f"NOT SIGNED ({record['signatureProblem']})"
+        )
+        body = json.dumps(record["body"], ensure_ascii=False)
+        click.echo(f"{record['id']:>6}  {_when(record['receivedMs'])}  {record['eventId'] or '-'}  "
+                   f"{verdict}  {body}")  # fmt: skip
+    click.echo(f"{len(page['list'])} of {page['total']} callback(s) in sink {name}", err=True)
+
+
+@sandbox.group("callback-faults")
+def callback_faults() -> None:
+    """Callback faults: make deliveries wait, or their first tries fail.
+
+    \b
+    Examples:
+      nxlink sandbox callback-faults add --url /_nxlink/sink/slow --delay 2000
+      nxlink sandbox callback-faults list
+    """
+
+
+def _fault_line(fault: dict[str, Any]) -> str:
+    parts = []
+    if fault["failFirst"]:
+        parts.append(f"first {fault['failFirst']} tries fail as HTTP {fault['failStatus']}")
+    if fault["delayMs"]:
+        parts.append(f"wait {fault['delayMs']} ms before each POST")
+    where = f"URLs containing {fault['url']!r}" if fault["url"] else "every callback"
+    return f"{fault['id']:>4}  {where}: {'; '.join(parts)}"
+
+
+@callback_faults.command("list")
+@json_option
+@click.pass_context
+def faults_list(ctx: click.Context, as_json: bool) -> None:
+    """The callback fault rules, oldest first.
+
+    Example: nxlink sandbox callback-faults list --json
+    """
+    faults = _call(ctx, lambda s: s.callback_faults())
+    if as_json:
+        _print_json(faults)
+        return
+    for fault in faults:
+        click.echo(_fault_line(fault))
+    click.echo(f"{len(faults)} callback fault(s)", err=True)
+
+
+@callback_faults.command("add")
+@click.option("--url", default="", metavar="TEXT",
+              help="Only callbacks whose URL contains TEXT (default: every callback).")  # fmt: skip
+@click.option("--delay", "delay_ms", type=click.IntRange(0, 10_000), default=None, metavar="MS",
+              help="Wait MS milliseconds before each POST (at most 10000).")  # fmt: skip
+@click.option("--fail-first", type=click.IntRange(0, 100), default=None, metavar="N",
+              help="The first N tries of each callback fail without being sent.")  # fmt: skip
+@click.option("--status", "fail_status", type=click.IntRange(100, 599), default=None,
+              help="The HTTP status those tries fail with (default 500).")  # fmt: skip
+@json_option
+@click.pass_context
+def faults_add(
+    ctx: click.Context, url: str, delay_ms: int | None, fail_first: int | None,
+    fail_status: int | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Add a callback fault rule (the newest rule matching a callback's URL applies).
+
+    \b
+    Examples:
+      nxlink sandbox callback-faults add --url /_nxlink/sink/flaky --fail-first 2 --status 503
+      nxlink sandbox callback-faults add --delay 1500
+    """
+    fault = _call(ctx, lambda s: s.add_callback_fault(url, delay_ms=delay_ms,
+                                                      fail_first=fail_first,
+                                                      fail_status=fail_status))  # fmt: skip
+    _print_json(fault) if as_json else click.echo(_fault_line(fault))
+
+
+@callback_faults.command("remove")
+@click.argument("fault_id", metavar="ID", type=click.IntRange(min=1))
+@click.pass_context
+def faults_remove(ctx: click.Context, fault_id: int) -> None:
+    """Remove the callback fault rule ID.
+
+    Example: nxlink sandbox callback-faults remove 3
+    """
+    _call(ctx, lambda s: s.remove_callback_fault(fault_id))
+    click.echo(f"removed callback fault {fault_id}")
+
+
+@callback_faults.command("clear")
+@click.pass_context
+def faults_clear(ctx: click.Context) -> None:
+    """Remove every callback fault rule.
+
+    Example: nxlink sandbox callback-faults clear
+    """
+    cleared = _call(ctx, lambda s: s.clear_callback_faults())
+    click.echo(f"cleared {cleared} callback fault(s)")
+
+
+@sandbox.command()
+@click.option("--event", "event_id", metavar="EVENT_ID", help="Only this callback event.")
+@click.option("--url", metavar="TEXT", help="Only callbacks whose URL contains TEXT.")
+@click.option("--status", type=click.IntRange(100, 599), help="Only tries answered this status.")
+@click.option("--delivered/--failed", "delivered", default=None,
+              help="Only tries that delivered / that failed.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(0, 1000), default=None,
+              help="The newest N matches (default 100).")  # fmt: skip
+@json_option
+@click.pass_context
+def deliveries(
+    ctx: click.Context, event_id: str | None, url: str | None, status: int | None,
+    delivered: bool | None, limit: int | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Callback delivery tries: URL, HTTP status or error, latency, oldest first.
+
+    \b
+    Examples:
+      nxlink sandbox deliveries --failed
+      nxlink sandbox deliveries --url /_nxlink/sink/hooks --json
+    """
+    page = _call(ctx, lambda s: s.deliveries(event_id=event_id, url=url, status=status,
+                                             delivered=delivered, limit=limit))  # fmt: skip
+    if as_json:
+        _print_json(page)
+        return
+    for t in page["list"]:
+        outcome = "delivered" if t["delivered"] else "failed"
+        answer = "-" if t["status"] is None else f"HTTP {t['status']}"
+        fault = f"  fault {t['fault']}" if t["fault"] else ""
+        error = f"  {t['error']}" if t["error"] and not t["delivered"] else ""
+        click.echo(f"{t['id']:>6}  {_when(t['endedMs'])}  {t['eventId']}  try {t['attempt']}  "
+                   f"{answer}  {t['latencyMs']:.1f} ms  {outcome}{fault}  "
+                   f"{t['url']}{error}")  # fmt: skip
+    click.echo(f"{len(page['list'])} of {page['total']} matching tries", err=True)

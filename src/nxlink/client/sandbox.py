@@ -32,6 +32,8 @@ __all__ = ["AsyncSandbox", "Sandbox"]
 ENV_ADMIN_TOKEN: Final = "NXLINK_ADMIN_TOKEN"
 #: Where the admin API lives on a server.
 ADMIN_PREFIX: Final = "/_nxlink"
+#: What a callback sink's name may be (as the server checks it).
+SINK_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,30 @@ class _SandboxCore:
     @staticmethod
     def _snapshot_call(method: str, name: str, action: str = "") -> _Call:
         return _Call(method, f"/snapshots/{quote(name, safe='')}{action}")
+
+    @staticmethod
+    def _sink_call(method: str, name: str, limit: int | None = None) -> _Call:
+        if not SINK_NAME.fullmatch(name):
+            raise NxError(f"sink name: must be 1 to 64 of A-Z a-z 0-9 _ . -, got {name[:80]!r}")
+        return _Call(method, f"/sink/{name}", _params(limit=limit))
+
+    @staticmethod
+    def _add_fault_call(
+        url: str, delay_ms: int | None, fail_first: int | None, fail_status: int | None
+    ) -> _Call:
+        body = {"url": url, "delayMs": delay_ms, "failFirst": fail_first,
+                "failStatus": fail_status}  # fmt: skip
+        given = {name: value for name, value in body.items() if value is not None}
+        return _Call("POST", "/callback-faults", body=given)
+
+    @staticmethod
+    def _deliveries_call(
+        event_id: str | None, url: str | None, status: int | None, delivered: bool | None,
+        limit: int | None,
+    ) -> _Call:  # fmt: skip
+        flag = None if delivered is None else ("true" if delivered else "false")
+        return _Call("GET", "/deliveries", _params(eventId=event_id, url=url, status=status,
+                                                   delivered=flag, limit=limit))  # fmt: skip
 
 
 class Sandbox(_SandboxCore):
@@ -276,6 +302,59 @@ class Sandbox(_SandboxCore):
         """Remove snapshot ``name`` (HTTP 404 :class:`~nxlink.ApiError` when there is none)."""
         self._send(self._snapshot_call("DELETE", name))
 
+    # -- the callback sink -------------------------------------------------------------------
+    def sink(self, name: str, *, limit: int | None = None) -> dict[str, Any]:
+        """What was POSTed to ``/_nxlink/sink/{name}``: ``{"total": n, "list": [records]}``,
+        the newest ``limit`` (default 100), oldest first; each record has ``receivedMs``,
+        ``eventId``, ``accessKey``, ``signatureValid``, ``accountId``, ``signatureProblem``,
+        ``headers`` and ``body``."""
+        return dict(self._send(self._sink_call("GET", name, limit)))
+
+    def clear_sink(self, name: str) -> int:
+        """Empty the sink ``name``; how many records it held."""
+        return int(self._send(self._sink_call("DELETE", name))["cleared"])
+
+    # -- callback faults and deliveries ------------------------------------------------------
+    def callback_faults(self) -> list[dict[str, Any]]:
+        """The callback fault rules, oldest first."""
+        return list(self._send(_Call("GET", "/callback-faults"))["list"])
+
+    def add_callback_fault(
+        self,
+        url: str = "",
+        *,
+        delay_ms: int | None = None,
+        fail_first: int | None = None,
+        fail_status: int | None = None,
+    ) -> dict[str, Any]:
+        """A rule for callbacks whose URL contains ``url`` (empty: all): their first
+        ``fail_first`` tries fail as HTTP ``fail_status`` (default 500) without being sent,
+        and each POST sent waits ``delay_ms`` first. Returns the rule (with its ``id``)."""
+        return dict(self._send(self._add_fault_call(url, delay_ms, fail_first, fail_status)))
+
+    def remove_callback_fault(self, fault_id: int) -> None:
+        """Remove one rule (ApiError 404 when there is none)."""
+        self._send(_Call("DELETE", f"/callback-faults/{int(fault_id)}"))
+
+    def clear_callback_faults(self) -> int:
+        """Remove every rule; how many there were."""
+        return int(self._send(_Call("DELETE", "/callback-faults"))["cleared"])
+
+    def deliveries(
+        self,
+        *,
+        event_id: str | None = None,
+        url: str | None = None,
+        status: int | None = None,
+        delivered: bool | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """Callback delivery tries: ``{"total": n, "list": [tries]}``, the newest ``limit``
+        (default 100) matches, oldest first. Filters: ``event_id``, ``url`` (a part of it),
+        the receiver's HTTP ``status``, ``delivered``."""
+        call = self._deliveries_call(event_id, url, status, delivered, limit)
+        return dict(self._send(call))
+
 
 class AsyncSandbox(_SandboxCore):
     """The admin API, asynchronously; methods as :class:`Sandbox`."""
@@ -375,3 +454,41 @@ class AsyncSandbox(_SandboxCore):
 
     async def delete_snapshot(self, name: str) -> None:
         await self._send(self._snapshot_call("DELETE", name))
+
+    async def sink(self, name: str, *, limit: int | None = None) -> dict[str, Any]:
+        return dict(await self._send(self._sink_call("GET", name, limit)))
+
+    async def clear_sink(self, name: str) -> int:
+        return int((await self._send(self._sink_call("DELETE", name)))["cleared"])
+
+    async def callback_faults(self) -> list[dict[str, Any]]:
+        return list((await self._send(_Call("GET", "/callback-faults")))["list"])
+
+    async def add_callback_fault(
+        self,
+        url: str = "",
+        *,
+        delay_ms: int | None = None,
+        fail_first: int | None = None,
+        fail_status: int | None = None,
+    ) -> dict[str, Any]:
+        call = self._add_fault_call(url, delay_ms, fail_first, fail_status)
+        return dict(await self._send(call))
+
+    async def remove_callback_fault(self, fault_id: int) -> None:
+        await self._send(_Call("DELETE", f"/callback-faults/{int(fault_id)}"))
+
+    async def clear_callback_faults(self) -> int:
+        return int((await self._send(_Call("DELETE", "/callback-faults")))["cleared"])
+
+    async def deliveries(
+        self,
+        *,
+        event_id: str | None = None,
+        url: str | None = None,
+        status: int | None = None,
+        delivered: bool | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        call = self._deliveries_call(event_id, url, status, delivered, limit)
+        return dict(await self._send(call))

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from nxlink.contract.codes import Code
 from nxlink.contract.endpoints import API_PREFIX, BY_PATH
+from nxlink.sandbox import sink as sinks
 from nxlink.sandbox.clock import (
     MAX_ADVANCE_S,
     MAX_NOW_MS,
@@ -31,10 +32,19 @@ from nxlink.sandbox.clock import (
     SandboxClock,
 )
 from nxlink.sandbox.journal import Filter, Journal
+from nxlink.sandbox.sink import Sink
 from nxlink.sandbox.snapshots import UnknownAccount, reset
+from nxlink.server.auth import header_map
 from nxlink.server.dbpool import DbThreads
 from nxlink.server.envelope import envelope
-from nxlink.store.base import SnapshotError, SnapshotMissing, snapshot_name
+from nxlink.store.base import (
+    AttemptFilter,
+    CallbackAttempt,
+    CallbackFault,
+    SnapshotError,
+    SnapshotMissing,
+    snapshot_name,
+)
 
 if TYPE_CHECKING:
     from nxlink.server.app import State
@@ -44,6 +54,8 @@ PREFIX: Final = "/_nxlink"
 #: Most journal entries one answer lists.
 MAX_LIMIT: Final = 1000
 DEFAULT_LIMIT: Final = 100
+#: The largest body a callback sink takes (a callback is a few KiB).
+SINK_BODY_MAX: Final = 262_144
 _INT64: Final = 2**63 - 1
 
 Handler = Callable[[Request], Awaitable[dict[str, Any]]]
@@ -340,9 +352,197 @@ def data_routes(state: State, token: str | None) -> list[BaseRoute]:
     ]
 
 
+def _sink_name(request: Request) -> str:
+    name: str = request.path_params["name"]
+    if not sinks.valid_name(name):
+        raise AdminRefusal(400, f"name: must be 1 to 64 of A-Z a-z 0-9 _ . -, got {name[:80]!r}")
+    return name
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request's body, refused with 413 past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise AdminRefusal(413, f"body: larger than the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise AdminRefusal(413, f"body: larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def sink_routes(state: State, sink: Sink, token: str | None) -> list[BaseRoute]:
+    """``/_nxlink/sink/{name}``: record a callback (POST, no token: a callback carries the
+    account's signature instead), list (GET), clear (DELETE)."""
+    # Anyone may post: what a sink holds stays below NXLINK_SINK_SIZE bodies of this size.
+    limit = min(state.settings.max_body_bytes, SINK_BODY_MAX)
+
+    async def posted(request: Request) -> dict[str, Any]:
+        name = _sink_name(request)
+        body = await _body(request, limit)
+        raw = request.scope["headers"]
+        headers = header_map(raw)
+        verdict = await state.reads.run(lambda: sinks.check_signature(state.store, headers, body))
+        kept = tuple((key.decode("latin-1").lower(), value.decode("latin-1"))
+                     for key, value in raw)  # fmt: skip
+        record = sink.record(name, received_ms=state.clock(), headers=kept, body=body,
+                             verdict=verdict)  # fmt: skip
+        return {"id": record.id, "signatureValid": verdict.valid}
+
+    async def listed(request: Request) -> dict[str, Any]:
+        name = _sink_name(request)
+        if request.method == "DELETE":
+            _only(request, ())
+            return {"cleared": sink.clear(name)}
+        _only(request, ("limit",))
+        count = _integer(request, "limit", low=0, high=MAX_LIMIT)
+        total, records = sink.select(name, limit=DEFAULT_LIMIT if count is None else count)
+        return {"total": total, "list": [record.to_json() for record in records]}
+
+    return [
+        Route(PREFIX + "/sink/{name}", guarded(None, posted), methods=["POST"]),
+        Route(PREFIX + "/sink/{name}", guarded(token, listed), methods=["GET", "DELETE"]),
+    ]
+
+
+# -- callback faults and deliveries ------------------------------------------------------------
+
+#: The longest delay a callback fault may put before a POST (the deliverer's lease, 60 s by
+#: default, must outlast the delay and the POST's timeout).
+MAX_DELAY_MS: Final = 10_000
+#: The most tries a callback fault may fail (a round has 7).
+MAX_FAIL_FIRST: Final = 100
+FAULT_FIELDS: Final = ("url", "delayMs", "failFirst", "failStatus")
+
+
+def fault_json(fault: CallbackFault) -> dict[str, Any]:
+    return {"id": fault.id, "url": fault.url_part, "delayMs": fault.delay_ms,
+            "failFirst": fault.fail_first, "failStatus": fault.fail_status,
+            "createdMs": fault.created_ms}  # fmt: skip
+
+
+def attempt_json(attempt: CallbackAttempt) -> dict[str, Any]:
+    return {"id": attempt.id, "eventId": attempt.event_id, "outboxId": attempt.outbox_id,
+            "accountId": attempt.account_id, "url": attempt.url, "attempt": attempt.attempt,
+            "startedMs": attempt.started_ms, "endedMs": attempt.ended_ms,
+            "latencyMs": attempt.latency_ms, "status": attempt.status, "error": attempt.error,
+            "delivered": attempt.delivered, "fault": attempt.fault,
+            "delayMs": attempt.delay_ms}  # fmt: skip
+
+
+def _field_int(body: dict[str, Any], name: str, *, low: int, high: int, default: int) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        shown = orjson.dumps(value).decode()[:40]
+        raise AdminRefusal(400, f"{name}: must be a whole number, got {shown}")
+    if not low <= value <= high:
+        raise AdminRefusal(400, f"{name}: must be from {low} to {high}, got {value}")
+    return value
+
+
+def parse_fault(raw: bytes) -> dict[str, Any]:
+    """A new callback fault's fields from its JSON body (see :data:`FAULT_FIELDS`)."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise AdminRefusal(400, "body: must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise AdminRefusal(400, "body: must be a JSON object")
+    unknown = sorted(set(body) - set(FAULT_FIELDS))
+    if unknown:
+        raise AdminRefusal(400, f"{unknown[0][:40]}: unknown field; expected one of "
+                                f"{', '.join(FAULT_FIELDS)}")  # fmt: skip
+    url = body.get("url", "")
+    if not isinstance(url, str) or len(url) > 2048 or any(ord(c) < 32 for c in url):
+        raise AdminRefusal(400, "url: must be text of at most 2048 characters without control "
+                                "characters (a part of the URLs it applies to)")  # fmt: skip
+    delay_ms = _field_int(body, "delayMs", low=0, high=MAX_DELAY_MS, default=0)
+    fail_first = _field_int(body, "failFirst", low=0, high=MAX_FAIL_FIRST, default=0)
+    fail_status = _field_int(body, "failStatus", low=100, high=599, default=500)
+    if delay_ms == 0 and fail_first == 0:
+        raise AdminRefusal(400, "body: give delayMs or failFirst (a fault doing nothing)")
+    if 200 <= fail_status < 300:
+        raise AdminRefusal(400, f"failStatus: must not be a success, got {fail_status}")
+    return {"url_part": url, "delay_ms": delay_ms, "fail_first": fail_first,
+            "fail_status": fail_status}  # fmt: skip
+
+
+DELIVERY_FILTERS: Final = ("eventId", "url", "status", "delivered")
+
+
+def _boolean(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if raw.strip().lower() in ("true", "1"):
+        return True
+    if raw.strip().lower() in ("false", "0"):
+        return False
+    raise AdminRefusal(400, f"{name}: must be true or false, got {raw[:40]!r}")
+
+
+def callback_routes(state: State, token: str | None) -> list[BaseRoute]:
+    """``/_nxlink/callback-faults``: list (GET), add (POST), clear (DELETE);
+    ``/_nxlink/callback-faults/{id}``: remove (DELETE); ``/_nxlink/deliveries``: the tries."""
+    store = state.store
+
+    async def faults(request: Request) -> dict[str, Any]:
+        _only(request, ())
+        if request.method == "POST":
+            fields = parse_fault(await _body(request, 65_536))
+            now = state.clock()
+            added = await state.writes.run(lambda: store.add_callback_fault(**fields, now_ms=now))
+            return fault_json(added)
+        if request.method == "DELETE":
+            return {"cleared": await state.writes.run(store.clear_callback_faults)}
+        return {"list": [fault_json(f) for f in await state.reads.run(store.list_callback_faults)]}
+
+    async def fault(request: Request) -> dict[str, Any]:
+        _only(request, ())
+        raw: str = request.path_params["id"]
+        if not raw.isdigit() or not 1 <= int(raw) <= _INT64:
+            raise AdminRefusal(400, f"id: must be a callback fault's number, got {raw[:40]!r}")
+        fault_id = int(raw)
+        if not await state.writes.run(lambda: store.remove_callback_fault(fault_id)):
+            raise AdminRefusal(404, f"id: no callback fault {fault_id}")
+        return {"removed": fault_id}
+
+    async def deliveries(request: Request) -> dict[str, Any]:
+        _only(request, (*DELIVERY_FILTERS, "limit"))
+        params = request.query_params
+        where = AttemptFilter(
+            event_id=params.get("eventId"),
+            url_part=params.get("url"),
+            status=_integer(request, "status", low=100, high=599),
+            delivered=_boolean(request, "delivered"),
+        )
+        limit = _integer(request, "limit", low=0, high=MAX_LIMIT)
+        total, attempts = await state.reads.run(
+            lambda: store.list_callback_attempts(
+                where, limit=DEFAULT_LIMIT if limit is None else limit
+            )
+        )
+        return {"total": total, "list": [attempt_json(a) for a in attempts]}
+
+    return [
+        Route(PREFIX + "/callback-faults", guarded(token, faults),
+              methods=["GET", "POST", "DELETE"]),
+        Route(PREFIX + "/callback-faults/{id}", guarded(token, fault), methods=["DELETE"]),
+        Route(PREFIX + "/deliveries", guarded(token, deliveries), methods=["GET"]),
+    ]  # fmt: skip
+
+
 def admin_routes(state: State) -> list[BaseRoute]:
     """Every route of the admin API, for the app's router (none when it is off)."""
-    if state.admin_token is None or state.journal is None or state.sandbox_clock is None:
+    if (
+        state.admin_token is None
+        or state.journal is None
+        or state.sandbox_clock is None
+        or state.sink is None
+    ):
         return []
     return [
         *journal_routes(state.journal, state.admin_token),
@@ -350,4 +550,6 @@ def admin_routes(state: State) -> list[BaseRoute]:
             state.sandbox_clock, state.admin_token, reads=state.reads, moves=state.sandbox_threads
         ),
         *data_routes(state, state.admin_token),
+        *sink_routes(state, state.sink, state.admin_token),
+        *callback_routes(state, state.admin_token),
     ]

@@ -46,6 +46,7 @@ from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
 from nxlink.dialer.simulator import SharedSimClock, Simulator
 from nxlink.sandbox.clock import SandboxClock, Timeline
 from nxlink.sandbox.journal import Journal
+from nxlink.sandbox.sink import Sink
 from nxlink.server.admin import admin_routes
 from nxlink.server.auth import Caller, Generations, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
@@ -127,6 +128,7 @@ class State:
                                               timeline=self.timeline)  # fmt: skip
         # Where the clock's moves run: one at a time, beside the requests' threads.
         self.sandbox_threads = DbThreads(1, name="nxlink-sandbox")
+        self.sink = Sink(settings.sink_size) if settings.admin else None
         # Rate limits per access key, off unless a rate is set.
         self.rate_limit = (
             Limit(settings.rate_limit_per_s, settings.rate_limit_burst)

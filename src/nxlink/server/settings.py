@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         description="Bytes of each request and answer body the journal keeps (longer ones are "
         "cut and marked).",
     )
+    sink_size: int = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description="Callbacks the admin API's sink keeps per server process, all names "
+        "together (oldest dropped first; 0: none).",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL of this server in the links it hands out (recordings), e.g. "

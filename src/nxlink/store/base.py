@@ -226,6 +226,50 @@ class OutboxItem:
     delivered_ms: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackAttempt:
+    """One delivery try of a callback (times: epoch ms; ``latency_ms``: the POST's own)."""
+
+    id: int
+    account_id: int
+    outbox_id: int
+    event_id: str
+    url: str
+    attempt: int  # the callback's try number, 1 for the first
+    started_ms: int
+    ended_ms: int
+    latency_ms: float
+    status: int | None  # None: no answer (see error)
+    error: str
+    delivered: bool
+    fault: str  # "" | "delay" | "fail"
+    delay_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFilter:
+    """Which delivery tries to list; None: any."""
+
+    event_id: str | None = None
+    url_part: str | None = None
+    status: int | None = None
+    delivered: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackFault:
+    """A sandbox rule for callbacks whose URL contains ``url_part`` (empty: every callback):
+    their first ``fail_first`` tries fail as if the receiver answered ``fail_status``, and each
+    POST sent waits ``delay_ms`` first."""
+
+    id: int
+    url_part: str
+    delay_ms: int
+    fail_first: int
+    fail_status: int
+    created_ms: int
+
+
 class OutboxStore(abc.ABC):
     """The delivery side of the callback outbox (rows are written by lifecycle transactions)."""
 
@@ -244,9 +288,39 @@ class OutboxStore(abc.ABC):
         status: int | None,
         error: str,
         next_attempt_ms: int | None,
+        started_ms: int | None = None,
+        latency_ms: float = 0.0,
+        fault: str = "",
+        delay_ms: int = 0,
     ) -> None:
         """Record one try: delivered, or failed with the next try at ``next_attempt_ms``
-        (None: no tries left, the item becomes 'failed'). ``attempts`` grows by one."""
+        (None: no tries left, the item becomes 'failed'). ``attempts`` grows by one, and the
+        try is added to the callback's attempts (:meth:`list_callback_attempts`) in the same
+        transaction: begun at ``started_ms`` (default ``now_ms``), its POST taking
+        ``latency_ms``, ``fault`` and ``delay_ms`` what a callback fault did to it."""
+
+    @abc.abstractmethod
+    def list_callback_attempts(
+        self, where: AttemptFilter, *, limit: int
+    ) -> tuple[int, list[CallbackAttempt]]:
+        """How many tries match, and the newest ``limit`` of them, oldest first."""
+
+    @abc.abstractmethod
+    def add_callback_fault(
+        self, *, url_part: str, delay_ms: int, fail_first: int, fail_status: int, now_ms: int
+    ) -> CallbackFault: ...
+
+    @abc.abstractmethod
+    def list_callback_faults(self) -> list[CallbackFault]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    def remove_callback_fault(self, fault_id: int) -> bool:
+        """False when there is no such rule."""
+
+    @abc.abstractmethod
+    def clear_callback_faults(self) -> int:
+        """Remove every rule; how many there were."""
 
     @abc.abstractmethod
     def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
@@ -833,12 +907,13 @@ SNAPSHOT_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: restored tasks, by the triggers that keep them), and the tables of :data:`NOT_SNAPSHOTTED`.
 SNAPSHOT_TABLES: Final[tuple[str, ...]] = (
     "accounts", "access_keys", "flows", "routes", "tasks", "task_stats", "task_pages",
-    "orders", "calls", "outbox", "write_replays", "master_key_check",
+    "orders", "calls", "outbox", "outbox_attempts", "write_replays", "master_key_check",
 )  # fmt: skip
 #: Tables a restore leaves as they are: the shared simulator clock and the live dialers (they
-#: belong to the running processes, not to the data), the schema's history, the rate buckets.
+#: belong to the running processes, not to the data), the callback faults (controls of the
+#: sandbox, like the clock), the schema's history, the rate buckets.
 NOT_SNAPSHOTTED: Final[tuple[str, ...]] = (
-    "sim_clock", "dialers", "schema_migrations", "rate_buckets",
+    "sim_clock", "dialers", "callback_faults", "schema_migrations", "rate_buckets",
 )  # fmt: skip
 #: The derived task counts (kept by triggers on ``tasks``).
 COUNT_TABLES: Final[tuple[str, ...]] = (

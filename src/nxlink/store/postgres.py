@@ -663,6 +663,7 @@ class PostgresStore(PostgresOutbox, Store):
             def gone(table: str) -> int:
                 return conn.execute(f"DELETE FROM {table} WHERE {accounts}", params).rowcount
 
+            gone("outbox_attempts")  # the tries of the callbacks below
             replays, callbacks, calls, orders = (
                 gone("write_replays"), gone("outbox"), gone("calls"), gone("orders"))  # fmt: skip
             gone("task_pages")

@@ -18,8 +18,21 @@ from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
 
-from nxlink.store.base import OutboxItem, OutboxStore, SigningKey
-from nxlink.store.rows import outbox_item
+from nxlink.store.base import (
+    AttemptFilter,
+    CallbackAttempt,
+    CallbackFault,
+    OutboxItem,
+    OutboxStore,
+    SigningKey,
+)
+from nxlink.store.rows import (
+    ATTEMPT_COLUMNS,
+    FAULT_COLUMNS,
+    callback_attempt,
+    callback_fault,
+    outbox_item,
+)
 
 _COLUMNS: Final = (
     "id, account_id, event_id, kind, url, body, created_ms, state, attempts, round_base, "
@@ -65,6 +78,10 @@ class PostgresOutbox(OutboxStore):
         status: int | None,
         error: str,
         next_attempt_ms: int | None,
+        started_ms: int | None = None,
+        latency_ms: float = 0.0,
+        fault: str = "",
+        delay_ms: int = 0,
     ) -> None:
         if delivered:
             state, next_ms, delivered_ms = "delivered", None, now_ms
@@ -77,12 +94,77 @@ class PostgresOutbox(OutboxStore):
             # Only a pending row takes a try: a late report of a try whose lease had passed
             # must not turn a row another deliverer has since delivered back into a pending one.
             conn.execute(
+                "INSERT INTO outbox_attempts (account_id, outbox_id, event_id, url, attempt, "
+                "started_ms, ended_ms, latency_ms, status, error, delivered, fault, delay_ms) "
+                "SELECT account_id, id, event_id, url, attempts + 1, %s, %s, %s, %s, %s, %s, "
+                f"%s, %s FROM outbox WHERE {_ACCOUNTS} AND id = %s AND state = 'pending'",
+                (now_ms if started_ms is None else started_ms, now_ms, latency_ms, status,
+                 error, delivered, fault, delay_ms, item_id),
+            )  # fmt: skip
+            conn.execute(
                 "UPDATE outbox SET state = %s, attempts = attempts + 1, "
                 "next_attempt_ms = coalesce(%s, next_attempt_ms), lease_until_ms = 0, "
                 "last_status = %s, last_error = %s, delivered_ms = %s "
                 f"WHERE {_ACCOUNTS} AND id = %s AND state = 'pending'",
                 (state, next_ms, status, error, delivered_ms, item_id),
             )
+
+    def list_callback_attempts(
+        self, where: AttemptFilter, *, limit: int
+    ) -> tuple[int, list[CallbackAttempt]]:
+        clauses = [_ACCOUNTS]
+        args: list[object] = []
+        if where.event_id is not None:
+            clauses.append("event_id = %s")
+            args.append(where.event_id)
+        if where.url_part is not None:
+            clauses.append("strpos(url, %s) > 0")
+            args.append(where.url_part.replace("\0", ""))
+        if where.status is not None:
+            clauses.append("status = %s")
+            args.append(where.status)
+        if where.delivered is not None:
+            clauses.append("delivered = %s")
+            args.append(where.delivered)
+        sql_where = f"WHERE {' AND '.join(clauses)} "
+        with self._connection() as conn:
+            total = conn.execute(f"SELECT count(*) FROM outbox_attempts {sql_where}",
+                                 args).fetchone()  # fmt: skip
+            rows = conn.execute(
+                f"SELECT {ATTEMPT_COLUMNS} FROM outbox_attempts {sql_where}"
+                "ORDER BY id DESC LIMIT %s",
+                [*args, limit],
+            ).fetchall()
+        assert total is not None
+        return int(total[0]), [callback_attempt(row) for row in reversed(rows)]
+
+    def add_callback_fault(
+        self, *, url_part: str, delay_ms: int, fail_first: int, fail_status: int, now_ms: int
+    ) -> CallbackFault:
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO callback_faults (url_part, delay_ms, fail_first, fail_status, "
+                f"created_ms) VALUES (%s, %s, %s, %s, %s) RETURNING {FAULT_COLUMNS}",
+                (url_part, delay_ms, fail_first, fail_status, now_ms),
+            ).fetchone()
+        assert row is not None
+        return callback_fault(row)
+
+    def list_callback_faults(self) -> list[CallbackFault]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {FAULT_COLUMNS} FROM callback_faults ORDER BY id"
+            ).fetchall()
+        return [callback_fault(row) for row in rows]
+
+    def remove_callback_fault(self, fault_id: int) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM callback_faults WHERE id = %s", (fault_id,))
+            return cur.rowcount == 1
+
+    def clear_callback_faults(self) -> int:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM callback_faults").rowcount
 
     def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
         if not items:

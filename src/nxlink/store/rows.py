@@ -13,6 +13,8 @@ import orjson
 from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
     STAT_COUNTERS,
+    CallbackAttempt,
+    CallbackFault,
     CallFilter,
     DialCandidate,
     DialContext,
@@ -186,3 +188,26 @@ def outbox_item(row: Sequence[Any]) -> OutboxItem:
         round_base=row[9], next_attempt_ms=row[10], last_status=row[11], last_error=row[12],
         delivered_ms=row[13],
     )  # fmt: skip
+
+
+#: The columns of ``outbox_attempts`` in :class:`CallbackAttempt` order.
+ATTEMPT_COLUMNS: Final = (
+    "id, account_id, outbox_id, event_id, url, attempt, started_ms, ended_ms, latency_ms, "
+    "status, error, delivered, fault, delay_ms"
+)
+#: The columns of ``callback_faults`` in :class:`CallbackFault` order.
+FAULT_COLUMNS: Final = "id, url_part, delay_ms, fail_first, fail_status, created_ms"
+
+
+def callback_attempt(row: Sequence[Any]) -> CallbackAttempt:
+    """An ``outbox_attempts`` row (:data:`ATTEMPT_COLUMNS`) as the interface's value."""
+    return CallbackAttempt(
+        id=row[0], account_id=row[1], outbox_id=row[2], event_id=row[3], url=row[4],
+        attempt=row[5], started_ms=row[6], ended_ms=row[7], latency_ms=float(row[8]),
+        status=row[9], error=row[10], delivered=bool(row[11]), fault=row[12], delay_ms=row[13],
+    )  # fmt: skip
+
+
+def callback_fault(row: Sequence[Any]) -> CallbackFault:
+    """A ``callback_faults`` row (:data:`FAULT_COLUMNS`) as the interface's value."""
+    return CallbackFault(*row)

@@ -564,6 +564,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                     "INSERT INTO task_names (task_names, rowid, name_fold) VALUES ('delete', ?, ?)",
                     [(row_id, indexed_name(name)) for row_id, name in names],
                 )
+            gone("outbox_attempts")  # the tries of the callbacks below
             replays, callbacks, calls, orders = (
                 gone("write_replays"), gone("outbox"), gone("calls"), gone("orders"))  # fmt: skip
             gone("task_pages")

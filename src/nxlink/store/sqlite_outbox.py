@@ -14,8 +14,21 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Final
 
-from nxlink.store.base import OutboxItem, OutboxStore, SigningKey
-from nxlink.store.rows import outbox_item
+from nxlink.store.base import (
+    AttemptFilter,
+    CallbackAttempt,
+    CallbackFault,
+    OutboxItem,
+    OutboxStore,
+    SigningKey,
+)
+from nxlink.store.rows import (
+    ATTEMPT_COLUMNS,
+    FAULT_COLUMNS,
+    callback_attempt,
+    callback_fault,
+    outbox_item,
+)
 
 _COLUMNS: Final = (
     "id, account_id, event_id, kind, url, CAST(body AS BLOB), created_ms, state, attempts, "
@@ -58,6 +71,10 @@ class SQLiteOutbox(OutboxStore):
         status: int | None,
         error: str,
         next_attempt_ms: int | None,
+        started_ms: int | None = None,
+        latency_ms: float = 0.0,
+        fault: str = "",
+        delay_ms: int = 0,
     ) -> None:
         if delivered:
             state, next_ms, delivered_ms = "delivered", None, now_ms
@@ -69,12 +86,72 @@ class SQLiteOutbox(OutboxStore):
             # Only a pending row takes a try: a late report of a try whose lease had passed
             # must not turn a row another deliverer has since delivered back into a pending one.
             conn.execute(
+                "INSERT INTO outbox_attempts (account_id, outbox_id, event_id, url, attempt, "
+                "started_ms, ended_ms, latency_ms, status, error, delivered, fault, delay_ms) "
+                "SELECT account_id, id, event_id, url, attempts + 1, ?, ?, ?, ?, ?, ?, ?, ? "
+                "FROM outbox WHERE id = ? AND state = 'pending'",
+                (now_ms if started_ms is None else started_ms, now_ms, latency_ms, status,
+                 error, int(delivered), fault, delay_ms, item_id),
+            )  # fmt: skip
+            conn.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, "
                 "next_attempt_ms = coalesce(?, next_attempt_ms), lease_until_ms = 0, "
                 "last_status = ?, last_error = ?, delivered_ms = ? "
                 "WHERE id = ? AND state = 'pending'",
                 (state, next_ms, status, error, delivered_ms, item_id),
             )
+
+    def list_callback_attempts(
+        self, where: AttemptFilter, *, limit: int
+    ) -> tuple[int, list[CallbackAttempt]]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if where.event_id is not None:
+            clauses.append("event_id = ?")
+            args.append(where.event_id)
+        if where.url_part is not None:
+            clauses.append("instr(url, ?) > 0")
+            args.append(where.url_part)
+        if where.status is not None:
+            clauses.append("status = ?")
+            args.append(where.status)
+        if where.delivered is not None:
+            clauses.append("delivered = ?")
+            args.append(int(where.delivered))
+        sql_where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        conn = self._conn
+        total = conn.execute(f"SELECT count(*) FROM outbox_attempts {sql_where}", args).fetchone()
+        rows = conn.execute(
+            f"SELECT {ATTEMPT_COLUMNS} FROM outbox_attempts {sql_where}ORDER BY id DESC LIMIT ?",
+            [*args, limit],
+        ).fetchall()
+        return int(total[0]), [callback_attempt(row) for row in reversed(rows)]
+
+    def add_callback_fault(
+        self, *, url_part: str, delay_ms: int, fail_first: int, fail_status: int, now_ms: int
+    ) -> CallbackFault:
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO callback_faults (url_part, delay_ms, fail_first, fail_status, "
+                f"created_ms) VALUES (?, ?, ?, ?, ?) RETURNING {FAULT_COLUMNS}",
+                (url_part, delay_ms, fail_first, fail_status, now_ms),
+            ).fetchone()
+        return callback_fault(row)
+
+    def list_callback_faults(self) -> list[CallbackFault]:
+        rows = self._conn.execute(
+            f"SELECT {FAULT_COLUMNS} FROM callback_faults ORDER BY id"
+        ).fetchall()
+        return [callback_fault(row) for row in rows]
+
+    def remove_callback_fault(self, fault_id: int) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM callback_faults WHERE id = ?", (fault_id,))
+            return cur.rowcount == 1
+
+    def clear_callback_faults(self) -> int:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM callback_faults").rowcount
 
     def release_callbacks(self, items: Sequence[OutboxItem], *, now_ms: int) -> None:
         if not items:
