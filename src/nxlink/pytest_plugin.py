@@ -12,7 +12,8 @@ port with a fresh SQLite database in the test's temporary folder, one account (`
 a balance), its key, a flow and a route; the clock frozen at the start (time moves only with
 :meth:`~nxlink.Sandbox.advance`), the seed fixed and taskIds seeded, so the same test gives the
 same calls every run. It is an :class:`nxlink.Sandbox` (every control: the clock, the journal,
-...) plus the account's credentials and :meth:`SandboxServer.magic_number`. The server stops
+the sink, ...) plus the account's credentials, :meth:`SandboxServer.magic_number`,
+:meth:`SandboxServer.sink_url` and :meth:`SandboxServer.callbacks`. The server stops
 after the test. ``nxlink_client`` is a :class:`nxlink.Client` for it, with the admin token.
 """
 
@@ -91,6 +92,23 @@ class SandboxServer(Sandbox):
         return Client(base_url=self.base_url, access_key=self.access_key,
                       access_secret=self.access_secret, admin_token=self.admin_token,
                       **kwargs)  # fmt: skip
+
+    def sink_url(self, name: str) -> str:
+        """Where a task's callbacks go to be read back with :meth:`callbacks`: the sandbox's
+        own sink ``name``."""
+        return f"{self.base_url}/_nxlink/sink/{name}"
+
+    def callbacks(self, name: str, *, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+        """The callbacks the sink ``name`` received, once there are at least ``count`` of them
+        (delivery runs beside the requests); ``AssertionError`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records: list[dict[str, Any]] = self.sink(name, limit=1000)["list"]
+            if len(records) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(records) >= count, f"sink {name!r}: {len(records)} callback(s), not {count}"
+        return records
 
     @staticmethod
     def magic_number(
