@@ -195,8 +195,8 @@ _Text = Annotated[str, Field(min_length=1, max_length=fault_rules.MAX_MESSAGE_CH
 
 
 class FaultBody(BaseModel):
-    """``POST /_nxlink/faults``: a rule, as JSON (see ``docs/sandbox.md``); the bounds are
-    :data:`_BOUNDS`."""
+    """``POST /_nxlink/faults``: a rule, as JSON (see ``docs/sandbox.md``). Its bounds are
+    :data:`_BOUNDS`'s, which the refusals name."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
