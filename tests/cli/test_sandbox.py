@@ -267,3 +267,107 @@ def test_deliveries_lists_tries(world: World, store: Store) -> None:
     assert [(t["attempt"], t["status"], t["error"]) for t in as_json["list"]] == [
         (1, None, "ConnectError: refused")
     ]
+
+
+# -- faults --------------------------------------------------------------------------------------
+def test_faults_add_list_remove_and_clear(world: World) -> None:
+    added = world.run("faults", "add", "task/list", "--status", "503", "--retry-after", "2",
+                      "--times", "1")  # fmt: skip
+    assert (added.exit_code, added.output) == (
+        0, "added f1  task/list  HTTP 503 Retry-After 2 s  1 more time(s)  probability 1  "
+           "applied 0  any key\n",
+    )  # fmt: skip
+    key = world.tenant.access_key
+    second = world.run("faults", "add", "all", "--latency", "100-300", "--probability", "0.25",
+                       "--access-key", key)  # fmt: skip
+    assert second.output == (
+        f"added f2  all  latency 100-300 ms  until removed  probability 0.25  applied 0  {key}\n"
+    )
+    coded = world.run("faults", "add", "flow/list", "--code", "20000", "--message", "no quota")
+    assert coded.output.startswith('added f3  flow/list  code 20000 "no quota"  until removed')
+    assert world.run("faults", "add", "task/create", "--drop").output.startswith(
+        "added f4  task/create  drop  "
+    )
+    assert world.run("faults", "add", "call/list", "--hang", "--times", "2").output.startswith(
+        "added f5  call/list  hang  2 more time(s)"
+    )
+    listed = world.run("faults", "list")
+    assert listed.exit_code == 0
+    assert [line.split("  ")[0] for line in listed.output.splitlines()] == [
+        "f1", "f2", "f3", "f4", "f5", "5 fault(s)"
+    ]  # fmt: skip
+    removed = world.run("faults", "remove", "f3")
+    assert removed.output.startswith("removed f3  flow/list  code 20000")
+    cleared = world.run("faults", "clear")
+    assert (cleared.exit_code, cleared.output) == (0, "cleared 4 fault(s)\n")
+    assert world.run("faults", "list").output == "0 fault(s)\n"
+
+
+def test_faults_as_json(world: World) -> None:
+    added = json.loads(world.run("faults", "add", "task/list", "--latency", "50", "--json").output)
+    assert (added["id"], added["kind"], added["ms"], added["maxMs"]) == ("f1", "latency", 50, None)
+    assert added["endpoint"] == API_PREFIX + "task/list"
+    listed = json.loads(world.run("faults", "list", "--json").output)
+    assert listed == [added]
+    assert json.loads(world.run("faults", "remove", "f1", "--json").output) == added
+    assert json.loads(world.run("faults", "clear", "--json").output) == {"cleared": 0}
+
+
+def test_a_fault_added_from_the_cli_is_applied(world: World) -> None:
+    world.run("faults", "add", "task/list", "--code", "1005", "--times", "1")
+    world.post("task/list", b"{}")
+    world.post("task/list", b"{}")
+    entries = json.loads(world.run("journal", "--json").output)["list"]
+    assert [(e["code"], e["fault"]) for e in entries] == [(1005, "f1"), (0, None)]
+    assert world.run("faults", "list").output == "0 fault(s)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give one of --code, --status, --latency, --drop, --hang"),
+        (("--drop", "--hang"), "give one of --code, --status, --latency, --drop, --hang "
+                               "(got --drop, --hang)"),
+        (("--latency", "fast"), "expected MS or MS-MS (milliseconds), got 'fast'"),
+        (("--latency", "100-"), "expected MS or MS-MS (milliseconds), got '100-'"),
+        (("--status", "x"), "'x' is not a valid integer"),
+    ],
+)  # fmt: skip
+def test_faults_add_usage_errors_exit_2(world: World, args: tuple[str, ...], message: str) -> None:
+    result = world.run("faults", "add", "task/list", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert world.run("faults", "list").output == "0 fault(s)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("task/lst", "--drop"), "Error: endpoint: no such endpoint 'task/lst', expected all or "),
+        (("task/list", "--code", "20000"),
+         "Error: message: required with code 20000 (only 1001 to 1005 have a default)"),
+        (("task/list", "--status", "200"), "Error: status: must be from 400 to 599, got 200"),
+        (("task/list", "--drop", "--retry-after", "1"),
+         "Error: retryAfter: only with kind status"),
+        (("task/list", "--drop", "--times", "0"),
+         "Error: times: must be from 1 to 1000000000, got 0"),
+        (("task/list", "--drop", "--probability", "2"),
+         "Error: probability: must be from 0 to 1, got 2"),
+        (("task/list", "--latency", "300-100"), "Error: maxMs: must be at least ms (300), got 100"),
+    ],
+)  # fmt: skip
+def test_faults_add_refusals_exit_1_with_the_servers_message(
+    world: World, args: tuple[str, ...], message: str
+) -> None:
+    result = world.run("faults", "add", *args)
+    assert result.exit_code == 1
+    assert result.output.startswith(message), result.output
+    assert world.run("faults", "list").output == "0 fault(s)\n"
+
+
+def test_faults_remove_an_unknown_id_exits_1(world: World) -> None:
+    world.run("faults", "add", "all", "--drop")
+    result = world.run("faults", "remove", "f7")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: id: no such fault 'f7' (code 20000, HTTP 404")
+    assert world.run("faults", "list").output.splitlines()[-1] == "1 fault(s)"

@@ -178,3 +178,61 @@ def test_the_sink_faults_and_deliveries_through_the_client(
     assert _sandbox(shell, "deliveries", delivered=False, url="/x", limit=5) == {
         "total": 0, "list": []
     }  # fmt: skip
+
+
+def test_faults_through_the_client(make_shell: MakeShell, kind: Kind, store: Store) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN, max_retries=0)
+    rule = _sandbox(shell, "add_fault", endpoint="task/list", code=1005, times=1)
+    assert (rule["id"], rule["kind"], rule["code"], rule["times"]) == ("f1", "code", 1005, 1)
+    latency = _sandbox(shell, "add_fault", endpoint="flow/list", latency_ms=(5, 9),
+                       probability=0.5, access_key="AK-x")  # fmt: skip
+    assert (latency["ms"], latency["maxMs"], latency["probability"], latency["accessKey"]) == (
+        5, 9, 0.5, "AK-x"
+    )  # fmt: skip
+    status = _sandbox(shell, "add_fault", endpoint="all", status=503, retry_after=1,
+                      message="down for a bit", times=3)  # fmt: skip
+    assert (status["status"], status["retryAfter"], status["message"]) == (503, 1, "down for a bit")
+    assert [r["id"] for r in _sandbox(shell, "faults")] == ["f1", "f2", "f3"]
+    with pytest.raises(ApiError) as caught:
+        shell.list()
+    assert (caught.value.code, caught.value.message) == (
+        1005, "Authentication failed (insufficient authority)"
+    )  # fmt: skip
+    assert [r["id"] for r in _sandbox(shell, "faults")] == ["f2", "f3"]  # f1's one time is used
+    assert _sandbox(shell, "remove_fault", fault_id="f3") == status
+    assert _sandbox(shell, "clear_faults") == 1
+    assert _sandbox(shell, "faults") == []
+    assert shell.list().total == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "give one of latency_ms=, code=, status=, drop=True, hang=True"),
+        ({"drop": True, "status": 500}, "give one of latency_ms=, code=, status=, drop=True, "
+                                        "hang=True; got status, drop"),
+    ],
+)  # fmt: skip
+def test_add_fault_needs_one_kind(
+    make_shell: MakeShell, kind: Kind, store: Store, kwargs: dict[str, Any], message: str
+) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    with pytest.raises(ValueError) as caught:
+        _sandbox(shell, "add_fault", endpoint="all", **kwargs)
+    assert str(caught.value) == message
+    assert shell.requests == []
+
+
+def test_fault_refusals_raise_the_servers_message(
+    make_shell: MakeShell, kind: Kind, store: Store
+) -> None:
+    shell = _shell(make_shell, kind, store, admin_token=TOKEN)
+    with pytest.raises(ApiError) as caught:
+        _sandbox(shell, "add_fault", endpoint="all", drop=True, times=0)
+    assert (caught.value.status_code, caught.value.message) == (
+        400, "times: must be from 1 to 1000000000, got 0"
+    )  # fmt: skip
+    with pytest.raises(ApiError) as missing:
+        _sandbox(shell, "remove_fault", fault_id="f1")
+    assert (missing.value.status_code, missing.value.message) == (404, "id: no such fault 'f1'")
+    assert _sandbox(shell, "faults") == []

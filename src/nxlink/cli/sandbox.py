@@ -19,6 +19,7 @@ import click
 from nxlink.cli.options import client_options
 from nxlink.client import NxError, Sandbox
 from nxlink.client.sandbox import parse_duration
+from nxlink.contract.endpoints import API_PREFIX
 
 T = TypeVar("T")
 
@@ -61,6 +62,7 @@ def sandbox() -> None:
       nxlink sandbox clock --freeze
       nxlink sandbox advance 1h
       nxlink sandbox journal --path call/append --code 0 --count
+      nxlink sandbox faults add task/list --status 503 --times 1
     """
 
 
@@ -218,7 +220,7 @@ def reset(
     click.echo(f"reset {', '.join(done['accounts']) or 'no account'}: deleted {counts}")
 
 
-def _describe(info: dict[str, Any]) -> str:
+def _describe_snapshot(info: dict[str, Any]) -> str:
     return (f"{info['name']}  {_when(info['createdMs'])}  {info['tasks']} task(s)  "
             f"schema {info['schemaVersion']}")  # fmt: skip
 
@@ -242,7 +244,7 @@ def snapshot(ctx: click.Context, name: str, delete: bool, as_json: bool) -> None
         _print_json({"deleted": name}) if as_json else click.echo(f"deleted snapshot {name}")
         return
     info = _call(ctx, lambda s: s.snapshot(name))
-    _print_json(info) if as_json else click.echo(f"took snapshot {_describe(info)}")
+    _print_json(info) if as_json else click.echo(f"took snapshot {_describe_snapshot(info)}")
 
 
 @sandbox.command()
@@ -258,7 +260,7 @@ def restore(ctx: click.Context, name: str, as_json: bool) -> None:
       nxlink sandbox restore before-demo
     """
     info = _call(ctx, lambda s: s.restore(name))
-    _print_json(info) if as_json else click.echo(f"restored snapshot {_describe(info)}")
+    _print_json(info) if as_json else click.echo(f"restored snapshot {_describe_snapshot(info)}")
 
 
 @sandbox.command()
@@ -276,7 +278,7 @@ def snapshots(ctx: click.Context, as_json: bool) -> None:
         _print_json({"list": found})
         return
     for info in found:
-        click.echo(_describe(info))
+        click.echo(_describe_snapshot(info))
     click.echo(f"{len(found)} snapshot(s)", err=True)
 
 
@@ -345,7 +347,7 @@ def _fault_line(fault: dict[str, Any]) -> str:
 @callback_faults.command("list")
 @json_option
 @click.pass_context
-def faults_list(ctx: click.Context, as_json: bool) -> None:
+def callback_faults_list(ctx: click.Context, as_json: bool) -> None:
     """The callback fault rules, oldest first.
 
     Example: nxlink sandbox callback-faults list --json
@@ -370,7 +372,7 @@ def faults_list(ctx: click.Context, as_json: bool) -> None:
               help="The HTTP status those tries fail with (default 500).")  # fmt: skip
 @json_option
 @click.pass_context
-def faults_add(
+def callback_faults_add(
     ctx: click.Context, url: str, delay_ms: int | None, fail_first: int | None,
     fail_status: int | None, as_json: bool,
 ) -> None:  # fmt: skip
@@ -390,7 +392,7 @@ def faults_add(
 @callback_faults.command("remove")
 @click.argument("fault_id", metavar="ID", type=click.IntRange(min=1))
 @click.pass_context
-def faults_remove(ctx: click.Context, fault_id: int) -> None:
+def callback_faults_remove(ctx: click.Context, fault_id: int) -> None:
     """Remove the callback fault rule ID.
 
     Example: nxlink sandbox callback-faults remove 3
@@ -401,7 +403,7 @@ def faults_remove(ctx: click.Context, fault_id: int) -> None:
 
 @callback_faults.command("clear")
 @click.pass_context
-def faults_clear(ctx: click.Context) -> None:
+def callback_faults_clear(ctx: click.Context) -> None:
     """Remove every callback fault rule.
 
     Example: nxlink sandbox callback-faults clear
@@ -445,3 +447,159 @@ def deliveries(
                    f"{answer}  {t['latencyMs']:.1f} ms  {outcome}{fault}  "
                    f"{t['url']}{error}")  # fmt: skip
     click.echo(f"{len(page['list'])} of {page['total']} matching tries", err=True)
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+def _latency(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> int | tuple[int, int] | None:
+    """``--latency MS`` or ``MS-MS``."""
+    if value is None:
+        return None
+    low, dash, high = value.strip().partition("-")
+    if not low.isdigit() or (dash and not high.isdigit()):
+        raise click.BadParameter(f"expected MS or MS-MS (milliseconds), got {value!r}")
+    return (int(low), int(high)) if dash else int(low)
+
+
+def _describe(rule: dict[str, Any]) -> str:
+    """A rule on one line: id, endpoint, what it does, for how long, its chance, its key."""
+    endpoint = str(rule["endpoint"]).removeprefix(API_PREFIX)
+    kind = rule["kind"]
+    if kind == "latency":
+        span = f"{rule['ms']}-{rule['maxMs']}" if rule["maxMs"] is not None else str(rule["ms"])
+        what = f"latency {span} ms"
+    elif kind == "code":
+        what = f"code {rule['code']}"
+    elif kind == "status":
+        what = f"HTTP {rule['status']}"
+        if rule["retryAfter"] is not None:
+            what += f" Retry-After {rule['retryAfter']} s"
+    else:
+        what = kind
+    if rule["message"] is not None:
+        what += f" {json.dumps(rule['message'], ensure_ascii=False)}"
+    times = "until removed" if rule["times"] is None else f"{rule['times']} more time(s)"
+    key = rule["accessKey"] or "any key"
+    return (f"{rule['id']}  {endpoint}  {what}  {times}  probability {rule['probability']:g}  "
+            f"applied {rule['applied']}  {key}")  # fmt: skip
+
+
+@sandbox.group()
+def faults() -> None:
+    """Faults on demand for API requests: added latency, a code, an HTTP status, the connection
+    dropped, or no answer at all.
+
+    Rules live in the server process that took them (each process has its own) until
+    removed or used up. A request gets at most one fault, from the oldest rule that matches
+    it (its endpoint, its accessKey header) and whose draw passes.
+
+    \b
+    Examples:
+      nxlink sandbox faults add task/list --status 503 --retry-after 1 --times 1
+      nxlink sandbox faults add all --latency 200-800 --probability 0.3
+      nxlink sandbox faults add task/create --drop --access-key AK-123
+      nxlink sandbox faults list
+      nxlink sandbox faults remove f2
+    """
+
+
+@faults.command("list")
+@json_option
+@click.pass_context
+def faults_list(ctx: click.Context, as_json: bool) -> None:
+    """The fault rules, oldest first: id, endpoint, what it does, for how long, its chance,
+    how many requests it has faulted, its access key.
+
+    \b
+    Example:
+      nxlink sandbox faults list --json
+    """
+    rules = _call(ctx, lambda s: s.faults())
+    if as_json:
+        _print_json(rules)
+        return
+    for rule in rules:
+        click.echo(_describe(rule))
+    click.echo(f"{len(rules)} fault(s)", err=True)
+
+
+@faults.command("add")
+@click.argument("endpoint")
+@click.option("--code", type=int, help="Answer the envelope with this code (HTTP 200).")
+@click.option("--message", metavar="TEXT",
+              help="The answer's message (needed with --code but 1001-1005).")  # fmt: skip
+@click.option("--status", type=int, help="Answer this HTTP status (400-599) with the envelope.")
+@click.option("--retry-after", type=int, metavar="S", help="With --status: Retry-After seconds.")
+@click.option("--latency", callback=_latency, metavar="MS[-MS]",
+              help="Delay the normal answer this long (or a draw from the range).")  # fmt: skip
+@click.option("--drop", is_flag=True, help="Close the connection without an answer.")
+@click.option("--hang", is_flag=True, help="No answer until the client gives up.")
+@click.option("--times", type=int, metavar="N", help="For the next N requests (default: until "
+              "removed).")  # fmt: skip
+@click.option("--probability", type=float, metavar="P",
+              help="The chance it applies to each request, 0 to 1 (default 1).")  # fmt: skip
+@click.option("--access-key", metavar="KEY", help="Only requests with this access key.")
+@json_option
+@click.pass_context
+def faults_add(
+    ctx: click.Context, endpoint: str, code: int | None, message: str | None,
+    status: int | None, retry_after: int | None, latency: int | tuple[int, int] | None,
+    drop: bool, hang: bool, times: int | None, probability: float | None,
+    access_key: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Add a fault for ENDPOINT (the path after /openapi/aiagent/, e.g. task/list, or all).
+
+    Give one of --code, --status, --latency, --drop, --hang. A faulted request is not
+    run (a latency delays it, then it runs).
+
+    \b
+    Examples:
+      nxlink sandbox faults add task/list --status 503 --retry-after 1 --times 1
+      nxlink sandbox faults add task/list --code 1004
+      nxlink sandbox faults add all --latency 200-800 --probability 0.3
+      nxlink sandbox faults add task/create --drop --access-key AK-123
+    """
+    flags = {"--code": code is not None, "--status": status is not None,
+             "--latency": latency is not None, "--drop": drop, "--hang": hang}  # fmt: skip
+    kinds = [flag for flag, given in flags.items() if given]
+    if len(kinds) != 1:
+        got = f" (got {', '.join(kinds)})" if kinds else ""
+        raise click.UsageError(f"give one of {', '.join(flags)}{got}")
+    rule = _call(ctx, lambda s: s.add_fault(
+        endpoint, latency_ms=latency, code=code, message=message, status=status,
+        retry_after=retry_after, drop=drop, hang=hang, times=times, probability=probability,
+        access_key=access_key,
+    ))  # fmt: skip
+    _print_json(rule) if as_json else click.echo(f"added {_describe(rule)}")
+
+
+@faults.command("remove")
+@click.argument("fault_id", metavar="ID")
+@json_option
+@click.pass_context
+def faults_remove(ctx: click.Context, fault_id: str, as_json: bool) -> None:
+    """Remove the fault ID (as listed: f1, f2, ...).
+
+    \b
+    Example:
+      nxlink sandbox faults remove f2
+    """
+    rule = _call(ctx, lambda s: s.remove_fault(fault_id))
+    _print_json(rule) if as_json else click.echo(f"removed {_describe(rule)}")
+
+
+@faults.command("clear")
+@json_option
+@click.pass_context
+def faults_clear(ctx: click.Context, as_json: bool) -> None:
+    """Remove every fault.
+
+    \b
+    Example:
+      nxlink sandbox faults clear
+    """
+    cleared = _call(ctx, lambda s: s.clear_faults())
+    _print_json({"cleared": cleared}) if as_json else click.echo(f"cleared {cleared} fault(s)")

@@ -6,6 +6,10 @@ pool and base URL; a :class:`Sandbox` of its own needs no access key::
     sandbox = nxlink.Sandbox(base_url="http://127.0.0.1:8000", admin_token="...")
     assert sandbox.count_requests(path="call/append", code=0) == 3
 
+Faults for the next request to an endpoint::
+
+    sandbox.add_fault("task/list", status=503, retry_after=1, times=1)
+
 The token defaults to ``NXLINK_ADMIN_TOKEN``. Each method returns the answer's ``data``;
 a refusal raises :class:`~nxlink.ApiError` (HTTP 401 for the token, 400 for a bad
 argument, with the server's message), no answer :class:`~nxlink.TransportError`. Admin
@@ -91,6 +95,41 @@ def _journal_filters(
                    contains=contains)  # fmt: skip
 
 
+def _fault_body(
+    endpoint: str,
+    *,
+    latency_ms: int | tuple[int, int] | None,
+    code: int | None,
+    message: str | None,
+    status: int | None,
+    retry_after: int | None,
+    drop: bool,
+    hang: bool,
+    times: int | None,
+    probability: float | None,
+    access_key: str | None,
+) -> dict[str, Any]:
+    """The ``POST /_nxlink/faults`` body: the kind from the one of ``latency_ms``, ``code``,
+    ``status``, ``drop`` and ``hang`` given (anything else is the server's to judge)."""
+    kinds = [name for name, given in (("latency", latency_ms is not None),
+                                      ("code", code is not None), ("status", status is not None),
+                                      ("drop", drop), ("hang", hang)) if given]  # fmt: skip
+    if len(kinds) != 1:
+        raise ValueError(
+            "give one of latency_ms=, code=, status=, drop=True, hang=True"
+            + (f"; got {', '.join(kinds)}" if kinds else "")
+        )
+    body: dict[str, Any] = {"endpoint": endpoint, "kind": kinds[0]}
+    if isinstance(latency_ms, tuple):
+        body["ms"], body["maxMs"] = latency_ms
+    elif latency_ms is not None:
+        body["ms"] = latency_ms
+    fields = {"code": code, "message": message, "status": status, "retryAfter": retry_after,
+              "times": times, "probability": probability, "accessKey": access_key}  # fmt: skip
+    body.update((name, value) for name, value in fields.items() if value is not None)
+    return body
+
+
 class _SandboxCore:
     """The admin calls as :class:`_Call` values and their answers as ``data``; no I/O."""
 
@@ -161,7 +200,7 @@ class _SandboxCore:
         return _Call(method, f"/sink/{name}", _params(limit=limit))
 
     @staticmethod
-    def _add_fault_call(
+    def _add_callback_fault_call(
         url: str, delay_ms: int | None, fail_first: int | None, fail_status: int | None
     ) -> _Call:
         body = {"url": url, "delayMs": delay_ms, "failFirst": fail_first,
@@ -177,6 +216,14 @@ class _SandboxCore:
         flag = None if delivered is None else ("true" if delivered else "false")
         return _Call("GET", "/deliveries", _params(eventId=event_id, url=url, status=status,
                                                    delivered=flag, limit=limit))  # fmt: skip
+
+    @staticmethod
+    def _add_fault_call(endpoint: str, **options: Any) -> _Call:
+        return _Call("POST", "/faults", body=_fault_body(endpoint, **options))
+
+    @staticmethod
+    def _remove_fault_call(fault_id: str) -> _Call:
+        return _Call("DELETE", "/faults/" + quote(str(fault_id), safe=""))
 
 
 class Sandbox(_SandboxCore):
@@ -330,7 +377,8 @@ class Sandbox(_SandboxCore):
         """A rule for callbacks whose URL contains ``url`` (empty: all): their first
         ``fail_first`` tries fail as HTTP ``fail_status`` (default 500) without being sent,
         and each POST sent waits ``delay_ms`` first. Returns the rule (with its ``id``)."""
-        return dict(self._send(self._add_fault_call(url, delay_ms, fail_first, fail_status)))
+        call = self._add_callback_fault_call(url, delay_ms, fail_first, fail_status)
+        return dict(self._send(call))
 
     def remove_callback_fault(self, fault_id: int) -> None:
         """Remove one rule (ApiError 404 when there is none)."""
@@ -354,6 +402,51 @@ class Sandbox(_SandboxCore):
         the receiver's HTTP ``status``, ``delivered``."""
         call = self._deliveries_call(event_id, url, status, delivered, limit)
         return dict(self._send(call))
+
+    # -- faults ------------------------------------------------------------------------------
+    def add_fault(
+        self,
+        endpoint: str = "all",
+        *,
+        latency_ms: int | tuple[int, int] | None = None,
+        code: int | None = None,
+        message: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        drop: bool = False,
+        hang: bool = False,
+        times: int | None = None,
+        probability: float | None = None,
+        access_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a fault rule for ``endpoint`` (``task/list``, its full path, or ``all``); the
+        rule as the server keeps it (its ``id`` for :meth:`remove_fault`).
+
+        Exactly one of: ``latency_ms`` (milliseconds, or a ``(low, high)`` range drawn from),
+        ``code`` (the envelope with that code at HTTP 200; ``message`` needed but for 1001 to
+        1005), ``status`` (that HTTP status; ``retry_after`` seconds, ``message``), ``drop``
+        (the connection closed without an answer) or ``hang`` (no answer until the client
+        gives up). ``times``: for the next N matching requests (default: until removed);
+        ``probability``: the chance it applies to each (default 1); ``access_key``: only
+        requests with that access key. A bad rule raises :class:`~nxlink.ApiError` (HTTP 400)
+        naming each bad field; more than one kind, or none, raises ``ValueError`` unsent."""
+        call = self._add_fault_call(endpoint, latency_ms=latency_ms, code=code, message=message,
+                                    status=status, retry_after=retry_after, drop=drop,
+                                    hang=hang, times=times, probability=probability,
+                                    access_key=access_key)  # fmt: skip
+        return dict(self._send(call))
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules, oldest first (a rule whose ``times`` ran out is gone)."""
+        return list(self._send(_Call("GET", "/faults"))["list"])
+
+    def remove_fault(self, fault_id: str) -> dict[str, Any]:
+        """Remove one rule; the rule. An unknown id raises :class:`~nxlink.ApiError` (404)."""
+        return dict(self._send(self._remove_fault_call(fault_id)))
+
+    def clear_faults(self) -> int:
+        """Remove every rule; how many there were."""
+        return int(self._send(_Call("DELETE", "/faults"))["cleared"])
 
 
 class AsyncSandbox(_SandboxCore):
@@ -472,7 +565,7 @@ class AsyncSandbox(_SandboxCore):
         fail_first: int | None = None,
         fail_status: int | None = None,
     ) -> dict[str, Any]:
-        call = self._add_fault_call(url, delay_ms, fail_first, fail_status)
+        call = self._add_callback_fault_call(url, delay_ms, fail_first, fail_status)
         return dict(await self._send(call))
 
     async def remove_callback_fault(self, fault_id: int) -> None:
@@ -492,3 +585,33 @@ class AsyncSandbox(_SandboxCore):
     ) -> dict[str, Any]:
         call = self._deliveries_call(event_id, url, status, delivered, limit)
         return dict(await self._send(call))
+
+    async def add_fault(
+        self,
+        endpoint: str = "all",
+        *,
+        latency_ms: int | tuple[int, int] | None = None,
+        code: int | None = None,
+        message: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        drop: bool = False,
+        hang: bool = False,
+        times: int | None = None,
+        probability: float | None = None,
+        access_key: str | None = None,
+    ) -> dict[str, Any]:
+        call = self._add_fault_call(endpoint, latency_ms=latency_ms, code=code, message=message,
+                                    status=status, retry_after=retry_after, drop=drop,
+                                    hang=hang, times=times, probability=probability,
+                                    access_key=access_key)  # fmt: skip
+        return dict(await self._send(call))
+
+    async def faults(self) -> list[dict[str, Any]]:
+        return list((await self._send(_Call("GET", "/faults")))["list"])
+
+    async def remove_fault(self, fault_id: str) -> dict[str, Any]:
+        return dict(await self._send(self._remove_fault_call(fault_id)))
+
+    async def clear_faults(self) -> int:
+        return int((await self._send(_Call("DELETE", "/faults")))["cleared"])

@@ -41,7 +41,8 @@ class Entry:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     body_truncated: bool
-    status: int
+    #: ``None`` when nothing was answered (a dropped connection, a client that left).
+    status: int | None
     code: int | None
     answer: bytes
     answer_truncated: bool
@@ -115,7 +116,7 @@ class Journal:
         access_key: str | None,
         headers: Iterable[tuple[bytes, bytes]],
         body: bytes,
-        status: int,
+        status: int | None,
         code: int | None,
         answer: bytes,
         trace_id: str,

@@ -6,22 +6,26 @@ without it, or with another token, the answer is 401 with the envelope. ``NXLINK
 removes the routes. Answers are the contract's envelope with the result under ``data``; a bad
 parameter is 400 with code 20000 and a message naming it.
 
-The controls themselves live in :mod:`nxlink.sandbox`; this module parses and renders.
+The routes: the request journal (``/_nxlink/requests``) and faults (``/_nxlink/faults``, a rule
+as a JSON body checked field by field, every problem named in one refusal). The controls
+themselves live in :mod:`nxlink.sandbox`; this module parses and renders.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from nxlink.contract.codes import Code
 from nxlink.contract.endpoints import API_PREFIX, BY_PATH
+from nxlink.sandbox import faults as fault_rules
 from nxlink.sandbox import sink as sinks
 from nxlink.sandbox.clock import (
     MAX_ADVANCE_S,
@@ -31,6 +35,7 @@ from nxlink.sandbox.clock import (
     ClockRefusal,
     SandboxClock,
 )
+from nxlink.sandbox.faults import ALL, Faults, Spec
 from nxlink.sandbox.journal import Filter, Journal
 from nxlink.sandbox.sink import Sink
 from nxlink.sandbox.snapshots import UnknownAccount, reset
@@ -119,8 +124,8 @@ def guarded(token: str | None, handler: Handler) -> Callable[[Request], Awaitabl
 def _only(request: Request, allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(request.query_params) - set(allowed))
     if unknown:
-        raise AdminRefusal(400, f"{unknown[0]}: unknown parameter; expected one of "
-                                f"{', '.join(allowed)}")  # fmt: skip
+        expected = f"expected one of {', '.join(allowed)}" if allowed else "this route takes none"
+        raise AdminRefusal(400, f"{unknown[0]}: unknown parameter; {expected}")
 
 
 def _integer(request: Request, name: str, *, low: int, high: int) -> int | None:
@@ -535,6 +540,155 @@ def callback_routes(state: State, token: str | None) -> list[BaseRoute]:
     ]  # fmt: skip
 
 
+# -- faults ------------------------------------------------------------------------------------
+
+_BOUNDS: Final = {
+    "ms": (0, fault_rules.MAX_LATENCY_MS),
+    "maxMs": (0, fault_rules.MAX_LATENCY_MS),
+    "code": (-(2**31), 2**31 - 1),
+    "status": (400, 599),
+    "retryAfter": (0, fault_rules.MAX_RETRY_AFTER_S),
+    "times": (1, fault_rules.MAX_TIMES),
+    "probability": (0, 1),
+}
+
+
+_Ms = Annotated[int, Field(ge=0, le=fault_rules.MAX_LATENCY_MS)]
+_Code = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+_Status = Annotated[int, Field(ge=400, le=599)]
+_RetryAfter = Annotated[int, Field(ge=0, le=fault_rules.MAX_RETRY_AFTER_S)]
+_Times = Annotated[int, Field(ge=1, le=fault_rules.MAX_TIMES)]
+_Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+_Text = Annotated[str, Field(min_length=1, max_length=fault_rules.MAX_MESSAGE_CHARS)]
+
+
+class FaultBody(BaseModel):
+    """``POST /_nxlink/faults``: a rule, as JSON (see ``docs/sandbox.md``). Its bounds are
+    :data:`_BOUNDS`'s, which the refusals name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    endpoint: str
+    kind: Literal["latency", "code", "status", "drop", "hang"]
+    accessKey: _Text | None = None
+    ms: _Ms | None = None
+    maxMs: _Ms | None = None
+    code: _Code | None = None
+    message: _Text | None = None
+    status: _Status | None = None
+    retryAfter: _RetryAfter | None = None
+    times: _Times | None = None
+    probability: _Probability = 1.0
+
+
+_FAULT_FIELDS: Final = tuple(FaultBody.model_fields)
+
+
+def _field_problem(error: Any) -> str:
+    """One pydantic error as ``field: what is wrong``."""
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "json_invalid":
+        return "body: not valid JSON"
+    if kind == "model_type":
+        return "body: must be a JSON object"
+    if kind == "missing":
+        return f"{where}: required"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field, expected one of {', '.join(_FAULT_FIELDS)}"
+    if kind == "literal_error":
+        return f"{where}: must be one of {', '.join(fault_rules.KINDS)}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{where}: must be a whole number, got {orjson.dumps(given).decode()[:40]}"
+    if kind in ("float_type", "finite_number"):
+        return f"{where}: must be a number from 0 to 1"
+    if kind == "string_type":
+        return f"{where}: must be a string"
+    if kind == "string_too_short":
+        return f"{where}: must not be empty"
+    if kind == "string_too_long":
+        return f"{where}: longer than {error['ctx']['max_length']} characters"
+    if kind in ("greater_than_equal", "less_than_equal") and where in _BOUNDS:
+        low, high = _BOUNDS[where]
+        return f"{where}: must be from {low} to {high}, got {given}"
+    return f"{where}: {error['msg']}"
+
+
+def _fault_endpoint(raw: str) -> str | None:
+    text = raw.strip()
+    if text.lower() == ALL:
+        return ALL
+    full = text if text.startswith(API_PREFIX) else API_PREFIX + text.lstrip("/")
+    return full if full in BY_PATH else None
+
+
+def fault_spec(raw: bytes) -> Spec:
+    """The rule of a ``POST /_nxlink/faults`` body; every problem named in one refusal (the
+    rules between fields once each field is right)."""
+    problems: list[str] = []
+    try:
+        body: FaultBody | None = FaultBody.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        body = None
+        problems = [_field_problem(error) for error in exc.errors()]
+    given: Any = body.endpoint if body is not None else _json_field(raw, "endpoint")
+    endpoint = _fault_endpoint(given) if isinstance(given, str) else None
+    if isinstance(given, str) and endpoint is None:
+        known = ", ".join(sorted(path.removeprefix(API_PREFIX) for path in BY_PATH))
+        problems.insert(0, f"endpoint: no such endpoint {given[:60]!r}, expected "
+                           f"{ALL} or one of {known}")  # fmt: skip
+    if body is None or endpoint is None:
+        raise AdminRefusal(400, "; ".join(problems))
+    spec = Spec(
+        endpoint=endpoint, kind=body.kind, access_key=body.accessKey, ms=body.ms,
+        max_ms=body.maxMs, code=body.code, message=body.message, status=body.status,
+        retry_after_s=body.retryAfter, times=body.times, probability=body.probability,
+    )  # fmt: skip
+    problems = spec.problems()
+    if problems:
+        raise AdminRefusal(400, "; ".join(problems))
+    return spec
+
+
+def _json_field(raw: bytes, name: str) -> Any:
+    """``name`` of a body that is a JSON object, else ``None``."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed.get(name) if isinstance(parsed, dict) else None
+
+
+def fault_routes(
+    faults: Faults, token: str | None, *, now_ms: Callable[[], int]
+) -> list[BaseRoute]:
+    """``/_nxlink/faults``: list (GET), add (POST), clear (DELETE);
+    ``/_nxlink/faults/{id}``: remove one (DELETE)."""
+
+    async def rules(request: Request) -> dict[str, Any]:
+        _only(request, ())
+        if request.method == "DELETE":
+            return {"cleared": faults.clear()}
+        if request.method == "POST":
+            return faults.add(fault_spec(await request.body()), now_ms=now_ms())
+        listed = faults.list()
+        return {"total": len(listed), "list": listed}
+
+    async def one(request: Request) -> dict[str, Any]:
+        _only(request, ())
+        fault_id = request.path_params["id"]
+        removed = faults.remove(fault_id)
+        if removed is None:
+            raise AdminRefusal(404, f"id: no such fault {fault_id[:40]!r}")
+        return removed
+
+    return [
+        Route(PREFIX + "/faults", guarded(token, rules), methods=["GET", "POST", "DELETE"]),
+        Route(PREFIX + "/faults/{id}", guarded(token, one), methods=["DELETE"]),
+    ]
+
+
 def admin_routes(state: State) -> list[BaseRoute]:
     """Every route of the admin API, for the app's router (none when it is off)."""
     if (
@@ -542,6 +696,7 @@ def admin_routes(state: State) -> list[BaseRoute]:
         or state.journal is None
         or state.sandbox_clock is None
         or state.sink is None
+        or state.faults is None
     ):
         return []
     return [
@@ -552,4 +707,5 @@ def admin_routes(state: State) -> list[BaseRoute]:
         *data_routes(state, state.admin_token),
         *sink_routes(state, state.sink, state.admin_token),
         *callback_routes(state, state.admin_token),
+        *fault_routes(state.faults, state.admin_token, now_ms=state.clock),
     ]

@@ -45,12 +45,14 @@ from nxlink.contract.endpoints import API_PREFIX as API_PREFIX
 from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
 from nxlink.dialer.simulator import SharedSimClock, Simulator
 from nxlink.sandbox.clock import SandboxClock, Timeline
+from nxlink.sandbox.faults import HANG_MAX_S, Applied, Faults
 from nxlink.sandbox.journal import Journal
 from nxlink.sandbox.sink import Sink
 from nxlink.server.admin import admin_routes
 from nxlink.server.auth import Caller, Generations, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
 from nxlink.server.envelope import envelope
+from nxlink.server.faults import ConnectionDropped, drop, fault_answer, hang
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.recordings import ROUTE as RECORDING_ROUTE
@@ -129,6 +131,10 @@ class State:
         # Where the clock's moves run: one at a time, beside the requests' threads.
         self.sandbox_threads = DbThreads(1, name="nxlink-sandbox")
         self.sink = Sink(settings.sink_size) if settings.admin else None
+        # Faults on demand for API requests (nxlink.sandbox.faults), drawn from the seed; and
+        # the longest a ``hang`` holds a request.
+        self.faults = Faults(settings.sim_seed) if settings.admin else None
+        self.hang_max_s = HANG_MAX_S
         # Rate limits per access key, off unless a rate is set.
         self.rate_limit = (
             Limit(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -313,11 +319,26 @@ def create_app(
     )
     nest = settings.envelope == "data"
 
+    faults = state.faults
+
+    async def faulted(fault: Applied, scope: Scope, receive: Receive, send: Send) -> None:
+        """A fault's answer instead of the endpoint's (``server/faults.py``)."""
+        if fault.kind == "drop":
+            await drop(scope)
+        elif fault.kind == "hang":
+            await hang(scope, receive, max_s=state.hang_max_s)
+        else:
+            trace_id = scope["state"]["nx_trace"]
+            status, code, payload, extra = fault_answer(fault, trace_id, server_ms=state.clock())
+            scope["state"]["nx_code"] = code
+            await _send_json(send, status, payload, extra=extra)
+
     def api_endpoint(endpoint: Endpoint, path: str, answer: Answer) -> ASGIApp:
         """An API endpoint as a plain ASGI app, checked in the contract's order: the body's
         size and media type on the loop, then authentication and ``answer`` in one hop to a
         read or write thread (as declared). A :class:`StoreUnavailable` goes up to the
-        middleware (503)."""
+        middleware (503). Once the body is read, a sandbox fault that matches the path and the
+        ``accessKey`` header answers instead of all that, or (latency) waits before it."""
         threads = state.reads if endpoint.read_only else state.writes
         limit = state.body_limit(endpoint)
         generations = state.generations(endpoint, path)
@@ -359,9 +380,17 @@ def create_app(
             req_state = scope["state"]
             trace_id = req_state["nx_trace"]
             headers = header_map(scope["headers"])
-            req_state["nx_access_key"] = headers.get("accesskey")
+            access_key = req_state["nx_access_key"] = headers.get("accesskey")
             try:
                 body = await _read_body(receive, headers, limit, timeout_s=settings.body_timeout_s)
+                fault = faults.match(path, access_key) if faults is not None else None
+                if fault is not None:
+                    # The fault answers instead of the endpoint; after a latency, it runs.
+                    req_state["nx_fault"] = fault.fault_id
+                    if fault.kind != "latency":
+                        await faulted(fault, scope, receive, send)
+                        return
+                    await asyncio.sleep(fault.delay_s)
                 _check_content_type(headers)
                 payload = await threads.run(lambda: run(headers, body, trace_id))
             except ClientGone:
@@ -646,7 +675,7 @@ class TraceMiddleware:
         trace_id = secrets.token_hex(16)
         req_state = scope.setdefault("state", {})
         req_state["nx_trace"] = trace_id
-        status = 500
+        status: int | None = None  # None: nothing answered (a dropped connection, a client gone)
         response_started = False
         journal = self.state.journal if scope["path"].startswith(API_PREFIX) else None
         sent: list[bytes] = []
@@ -663,12 +692,17 @@ class TraceMiddleware:
                     *message.get("headers", ()),
                     (b"x-trace-id", trace_id.encode()),
                 ]
+                fault = req_state.get("nx_fault")
+                if fault is not None:  # a sandbox fault answered, or delayed, this request
+                    message["headers"].append((b"x-nxlink-fault", fault.encode()))
             elif journal is not None and message["type"] == "http.response.body":
                 sent.append(message.get("body", b""))
             await send(message)
 
         try:
             await self.app(scope, receive, send_traced)
+        except ConnectionDropped:
+            raise  # a drop fault under another ASGI server: its own answer to an error
         except StoreUnavailable as exc:
             req_state["nx_code"] = int(Code.BUSINESS_ERROR)
             if not response_started:
@@ -700,6 +734,7 @@ class TraceMiddleware:
                     body=b"".join(received), status=status, code=req_state.get("nx_code"),
                     answer=b"".join(sent), trace_id=trace_id,
                     ms=round((time.perf_counter() - started) * 1000, 3),
+                    fault=req_state.get("nx_fault"),
                 )  # fmt: skip
             self.state.log.write({
                 "method": scope["method"],

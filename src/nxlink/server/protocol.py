@@ -22,6 +22,11 @@ worker process (the settings are ``NXLINK_*``, see :class:`~nxlink.server.settin
   and cannot lock an ordinary client out.
 * **Unread bodies.** A response completed before its request's body ended (``/healthz`` reads
   no body; a 413 stops reading) ends the connection, so an unread body never holds it.
+* **Faults.** Each request's scope carries the extension ``nxlink.connection``
+  (:data:`~nxlink.server.faults.CONNECTION_EXTENSION`): ``close()`` ends the connection with
+  no answer (the sandbox's ``drop`` fault: the app returns without one, and no 500 replaces
+  it), ``hold()`` marks a request held unanswered on purpose (``hang``), which a shutdown
+  closes instead of waiting for.
 * **Shutdown.** On SIGTERM a request still sending its header section or its body (nothing of
   it has been processed) is answered 503 with ``Retry-After`` at once, instead of holding the
   shutdown up until the graceful timeout and then getting uvicorn's plain-text 500.
@@ -39,6 +44,7 @@ This subclass relies on uvicorn's httptools protocol internals (the parser callb
 from __future__ import annotations
 
 import asyncio
+import functools
 import resource
 import weakref
 from collections import OrderedDict
@@ -47,10 +53,11 @@ from typing import Any
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from nxlink.server.envelope import refusal
+from nxlink.server.faults import CONNECTION_EXTENSION
 from nxlink.server.settings import Settings
 
 #: Bytes a header section may take on the wire beyond what the limit counts (the method, the
@@ -202,6 +209,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._too_large: str | None = None  # why a parser callback stopped the request
         self._linger_timer: asyncio.TimerHandle | None = None
+        self._held: RequestResponseCycle | None = None  # a request held unanswered (hang)
 
     # -- the connection ------------------------------------------------------------------------
     def connection_made(  # type: ignore[override]
@@ -330,6 +338,27 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._too_large = self._too_many_bytes()
             raise _Refused
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # a request, not an upgrade
+            extensions = self.scope.setdefault("extensions", {})
+            extensions[CONNECTION_EXTENSION] = {
+                "close": functools.partial(self._drop, cycle),
+                "hold": functools.partial(self._hold, cycle),
+            }
+
+    # -- faults ----------------------------------------------------------------------------------
+    def _drop(self, cycle: RequestResponseCycle) -> None:
+        """End the connection now, sending nothing more: the app's ``close()``."""
+        if self._held is cycle:
+            self._held = None
+        cycle.disconnected = True  # send() drops what comes; run_asgi sends no 500
+        cycle.keep_alive = False
+        cycle.message_event.set()
+        self.transport.close()
+
+    def _hold(self, cycle: RequestResponseCycle) -> None:
+        """``cycle``'s app is not answering on purpose: a shutdown closes it."""
+        self._held = cycle
 
     # -- after the answer ----------------------------------------------------------------------
     def on_response_complete(self) -> None:
@@ -341,6 +370,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.table.idle[self] = None
 
     def shutdown(self) -> None:
+        if self._held is not None:
+            self._drop(self._held)
+            return
         cycle = self.cycle
         sending_headers = self._header_timer is not None and self._header_bytes > 0
         sending_body = cycle is not None and not cycle.response_started and cycle.more_body
