@@ -465,7 +465,12 @@ def claim(
                 claims.append(_claim(order, contexts[order.task_row_id], order.claimed_at,
                                      adopted=True))  # fmt: skip
             for task in tx.dial_candidates(account_id, now):
-                if not dialable(task, now):
+                # A task whose lines were all busy when read is not locked: a claim costs a
+                # lock per task that may take a call, not per task with an order due (with
+                # every running task locked at every step, a dialer that fell behind fell
+                # further behind). A line another dialer frees meanwhile is taken at the
+                # next step.
+                if not dialable(task, now) or task.dialling >= lines(task):
                     continue
                 held = tx.lock_lines(account_id, task.task_row_id, dialer_id=dialer_id)
                 if held is None:

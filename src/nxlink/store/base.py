@@ -592,6 +592,9 @@ class DialCandidate:
     shutdown_at: int | None
     shutdown_fired: bool
     context: DialContext | None
+    #: Orders of the task being dialled now, by any dialer, as read (no lock): a claim skips
+    #: a task whose lines were all busy without locking them (``Lines`` is the locked count).
+    dialling: int
 
 
 class LifecycleTx(abc.ABC):
@@ -812,7 +815,9 @@ class LifecycleTx(abc.ABC):
     @abc.abstractmethod
     def dial_candidates(self, account_id: int, now: int) -> list[DialCandidate]:
         """The account's tasks with at least one pending order due at ``now``, by row id, with
-        the facts that decide whether they may dial (a read: nothing is locked)."""
+        the facts that decide whether they may dial and how many of their orders are being
+        dialled (a read: nothing is locked). One statement, whose cost grows with the tasks
+        and dialling orders of the account, never with their product."""
 
     @abc.abstractmethod
     def lock_lines(self, account_id: int, task_row_id: int, *, dialer_id: str) -> Lines | None:

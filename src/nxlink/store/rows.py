@@ -142,7 +142,7 @@ def candidate(row: tuple[Any, ...]) -> DialCandidate:
         default_max_call=row[4], account_enabled=bool(row[5]), balance_cents=row[6],
         flow_enabled=bool(row[7]), route_enabled=bool(row[8]), shutdown_at=row[9],
         shutdown_fired=bool(row[10]),
-        context=None if row[14] is None else DialContext(*row[11:21]),
+        context=None if row[14] is None else DialContext(*row[11:21]), dialling=int(row[21]),
     )  # fmt: skip
 
 

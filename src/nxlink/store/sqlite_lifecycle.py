@@ -356,15 +356,22 @@ class SQLiteLifecycleTx(LifecycleTx):
                     SELECT 1 FROM orders AS o WHERE o.account_id = :account
                     AND o.task_row_id = pending.task_row_id
                     AND o.state = 'pending' AND o.next_attempt_ts <= :now)
+            ), busy AS MATERIALIZED (
+                -- One pass over the account's dialling orders, whatever the statistics (a
+                -- count per task could walk them all once per task).
+                SELECT task_row_id, count(*) AS n FROM orders
+                WHERE account_id = :account AND state = 'dialling' GROUP BY task_row_id
             )
             SELECT t.id, t.account_id, t.task_status, t.max_call, a.default_max_call,
                    a.enabled, a.balance_cents, coalesce(f.enabled, 0), r.enabled IS NOT NULL
-                   AND r.enabled = 1, t.shutdown_at, t.shutdown_fired, {_CONTEXT_COLUMNS}
+                   AND r.enabled = 1, t.shutdown_at, t.shutdown_fired, {_CONTEXT_COLUMNS},
+                   coalesce(b.n, 0)
             FROM due
             JOIN tasks AS t ON t.account_id = :account AND t.id = due.task_row_id
             JOIN accounts AS a ON a.id = t.account_id
             LEFT JOIN flows AS f ON f.account_id = t.account_id AND f.id = t.auto_flow_id
             LEFT JOIN routes AS r ON r.account_id = t.account_id AND r.route_id = t.route_id
+            LEFT JOIN busy AS b ON b.task_row_id = t.id
             ORDER BY t.id
             """,
             {"account": account_id, "now": now},
