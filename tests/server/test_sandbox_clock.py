@@ -182,3 +182,17 @@ def test_setting_the_clock_back_waits_for_calls_in_flight(api: Api, tenant: Tena
     message = refused(admin(api, "POST", "/clock", {"now": NOW_MS - 1000}), 409)
     assert message == "now: cannot go back while 1 call(s) are in flight; advance until they end"
     assert data(admin(api, "GET", "/clock"))["now"] == NOW_MS + 1000
+
+
+def test_advance_fires_shutdown_at_and_pauses_by_schedule(api: Api, tenant: Tenant) -> None:
+    data(admin(api, "POST", "/clock", {"frozen": True}))
+    contacts = [{"contactId": f"c{i}", "phoneNumber": f"+85291555{i % 9 + 2}01"} for i in range(9)]
+    task_id = create(api, tenant, startupType=2, startupAt=NOW + 600, shutdownAt=NOW + 1200,
+                     maxCall=1, orderMaxCall=9, replayInterval=3600, list=contacts)  # fmt: skip
+    moved = data(admin(api, "POST", "/clock/advance", {"seconds": 7200}))
+    changes = [(c["taskId"], c["from"], c["to"], c["pauseReason"], c["at"])
+               for c in moved["statusChanges"]]  # fmt: skip
+    assert changes == [(task_id, 1, 2, None, NOW + 600), (task_id, 2, 5, 2, NOW + 1200)]
+    assert all(NOW + 600 <= c["callStart"] < NOW + 1200 for c in moved["calls"])
+    listed = api.post(tenant, json.dumps({"taskId": task_id})).json()["list"][0]
+    assert (listed["taskStatus"], listed["pauseReason"]) == (5, 2)
