@@ -94,17 +94,13 @@ ORDER BY t.id
 #: ``orders_pending``), as the CTE ``pending``: the dialer's work starts from these. (Each
 #: step is ORDER BY ... LIMIT 1: written as min(), the planner read every pending order of
 #: the account instead of the first.)
-_PENDING_TASKS: Final = """
-WITH RECURSIVE pending (task_row_id) AS (
-    SELECT (SELECT task_row_id FROM orders
-            WHERE account_id = %(account)s AND state = 'pending'
-            ORDER BY task_row_id LIMIT 1)
-    UNION ALL
-    SELECT (SELECT o.task_row_id FROM orders AS o
-            WHERE o.account_id = %(account)s AND o.state = 'pending'
-              AND o.task_row_id > pending.task_row_id
-            ORDER BY o.task_row_id LIMIT 1)
-    FROM pending WHERE pending.task_row_id IS NOT NULL
+_RUNNING_TASKS: Final = """
+WITH running (task_row_id) AS (
+    -- The account's tasks in progress, the only ones a dialer may dial or wait for: an
+    -- index-only scan of task_stats (whose copy of the status a trigger keeps), not a walk of
+    -- every task with a pending contact (ready and paused tasks pile up: each step grew with
+    -- them, and a dialer that fell behind fell further behind).
+    SELECT task_row_id FROM task_stats WHERE account_id = %(account)s AND task_status = 2
 )"""
 
 _CALL_FACTS: Final = f"SELECT {CALL_COLUMNS} {CALL_FROM}"
@@ -487,12 +483,12 @@ class PostgresLifecycleTx(LifecycleTx):
 
     def dial_candidates(self, account_id: int, now: int) -> list[DialCandidate]:
         rows = self._all(
-            _PENDING_TASKS
+            _RUNNING_TASKS
             + f""", due AS (
-                SELECT task_row_id FROM pending
-                WHERE task_row_id IS NOT NULL AND EXISTS (
+                SELECT task_row_id FROM running
+                WHERE EXISTS (
                     SELECT 1 FROM orders AS o WHERE o.account_id = %(account)s
-                    AND o.task_row_id = pending.task_row_id
+                    AND o.task_row_id = running.task_row_id
                     AND o.state = 'pending' AND o.next_attempt_ts <= %(now)s
                     OFFSET 0)  -- one seek per task (not a hash of every pending order)
             ), busy AS (
@@ -744,7 +740,7 @@ def next_dialer_event(conn: psycopg.Connection[Any], now: int, *, dialer_id: str
     earliest: int | None = None
     for (account_id,) in conn.execute("SELECT id FROM accounts ORDER BY id").fetchall():
         row = conn.execute(
-            _PENDING_TASKS
+            _RUNNING_TASKS
             + """
             SELECT min(x) FROM (
                 SELECT min(lease_until) AS x FROM orders
@@ -754,9 +750,7 @@ def next_dialer_event(conn: psycopg.Connection[Any], now: int, *, dialer_id: str
                 SELECT min((SELECT min(o.next_attempt_ts) FROM orders AS o
                             WHERE o.account_id = %(account)s AND o.task_row_id = p.task_row_id
                               AND o.state = 'pending' AND o.next_attempt_ts > %(now)s))
-                FROM pending AS p JOIN tasks AS t
-                  ON t.account_id = %(account)s AND t.id = p.task_row_id
-                WHERE t.task_status = 2
+                FROM running AS p
                 UNION ALL
                 SELECT min(startup_at) FROM tasks
                 WHERE account_id = %(account)s AND startup_fired = 0 AND startup_type = 2
