@@ -73,6 +73,10 @@ class Listening:
         return [line[len("00:00:00 ") :] for line in lines]
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def listening(*args: str, secret: str | None = SECRET) -> Iterator[Listening]:
     """Start the listener on a free port (``secret`` in ``NXLINK_ACCESS_SECRET``); kill it if
@@ -86,6 +90,9 @@ def listening(*args: str, secret: str | None = SECRET) -> Iterator[Listening]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # Ctrl-C as at a terminal, even when the suite runs in the background (a shell starts
+        # background jobs with SIGINT ignored, and Python then never raises KeyboardInterrupt).
+        preexec_fn=_interruptible,
     )
     try:
         stderr: IO[str] | None = proc.stderr
