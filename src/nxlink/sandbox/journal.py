@@ -16,7 +16,7 @@ from typing import Any, Final
 import orjson
 
 #: Request headers never kept: the signature would let anyone replay the request.
-HIDDEN_HEADERS: Final = frozenset({"sign"})
+HIDDEN_HEADERS: Final = frozenset({b"sign"})
 
 
 def _decoded(raw: bytes, truncated: bool) -> Any:
@@ -38,7 +38,9 @@ class Entry:
     method: str
     path: str
     access_key: str | None
-    headers: tuple[tuple[str, str], ...]
+    #: As the server received them (ASGI: lower-case names, bytes), ``sign`` left out;
+    #: decoded only when someone reads the journal.
+    headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
     body_truncated: bool
     #: ``None`` when nothing was answered (a dropped connection, a client that left).
@@ -58,7 +60,9 @@ class Entry:
             "method": self.method,
             "path": self.path,
             "accessKey": self.access_key,
-            "headers": dict(self.headers),
+            "headers": {
+                name.decode("latin-1"): value.decode("latin-1") for name, value in self.headers
+            },
             "body": _decoded(self.body, self.body_truncated),
             "bodyTruncated": self.body_truncated,
             "status": self.status,
@@ -126,11 +130,7 @@ class Journal:
         """Keep one request (bodies cut at ``body_bytes``; ``sign`` left out)."""
         if self.size == 0:
             return
-        kept = tuple(
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in headers
-            if name.decode("latin-1").lower() not in HIDDEN_HEADERS
-        )
+        kept = tuple(header for header in headers if header[0].lower() not in HIDDEN_HEADERS)
         limit = self.body_bytes
         with self._lock:
             entry = Entry(
@@ -151,9 +151,7 @@ class Journal:
         return len(matching), matching[-limit:] if limit else []
 
     def count(self, where: Filter) -> int:
-        with self._lock:
-            entries = list(self._entries)
-        return sum(1 for entry in entries if where.matches(entry))
+        return self.select(where, limit=0)[0]
 
     def forget(self, access_keys: Collection[str]) -> int:
         """Drop the entries of these access keys; how many there were."""
