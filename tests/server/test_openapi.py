@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
@@ -20,6 +21,7 @@ from nxlink.contract.callrecord import CALL_RECORD_KEYS
 from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.settings import Settings
 from nxlink.service.errors import ApiError
+from nxlink.service.recordings import recording_path
 from nxlink.service.requests import Parser
 from nxlink.store import Store
 
@@ -511,6 +513,34 @@ def test_every_example_agrees_with_its_schema(document: dict[str, Any]) -> None:
                 check(document, media["schema"], media["example"])
                 checked += 1
     assert checked > 100
+
+
+def _call_examples(node: Any) -> Iterator[dict[str, Any]]:
+    """Every call record among the document's examples (call/list's page, the callback's body)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("callAudioUrl"), str) and "callId" in node:
+            yield node
+        for value in node.values():
+            yield from _call_examples(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _call_examples(value)
+
+
+def test_the_example_recording_link_is_shaped_as_the_server_makes_it(
+    document: dict[str, Any],
+) -> None:
+    """The server hands out only signed links (an unsigned one answers 403): the examples show
+    ``/recordings/<callId>.wav?exp=<epoch s>&sig=<hmac hex>``."""
+    examples = list(_call_examples(document))
+    assert len(examples) >= 3  # the schema's, call/list's page and the call callback's
+    for call in examples:
+        link = urlsplit(call["callAudioUrl"])
+        assert (link.scheme, link.path) == ("http", recording_path(call["callId"]))
+        query = parse_qs(link.query, keep_blank_values=True)
+        assert sorted(query) == ["exp", "sig"], call["callAudioUrl"]
+        assert int(query["exp"][0]) > call["callEnd"]
+        assert re.fullmatch(r"[0-9a-f]{64}", query["sig"][0]), call["callAudioUrl"]
 
 
 def test_the_schemas_refuse_what_the_parser_refuses(document: dict[str, Any]) -> None:

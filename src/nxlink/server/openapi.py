@@ -746,6 +746,8 @@ STAT_INFO_EXAMPLE: Final[Json] = TASK_EXAMPLE["statInfo"]
 
 
 #: An answered call, as the call callback carries it (checked against the model when used).
+#: Its recording link is signed as the server signs one (a day past the call's end; the
+#: signature is an HMAC-SHA256 under the key ``example``): an unsigned link answers 403.
 CALL_EVENT_EXAMPLE: Final[Json] = {
     "id": 9001, "callId": "0d6f3c2a9b8e4f71a5c4b3a29180f7e6", "taskId": contract.EXAMPLE_TASK_ID,
     "userTaskId": contract.EXAMPLE_USER_TASK_ID, "contactId": "c-1001", "autoFlowId": 158,
@@ -756,7 +758,8 @@ CALL_EVENT_EXAMPLE: Final[Json] = {
     "callSummary": "Agreed to renew the family plan before 1 February.", "turnTime": 9,
     "hangupReason": "callee hung up", "sipCode": "200", "sipAddr": "sip:+85291234567@10.0.0.7",
     "lineId": "line-1", "routeId": "CJq6rtX2lg",
-    "callAudioUrl": "http://127.0.0.1:8000/recordings/0d6f3c2a9b8e4f71a5c4b3a29180f7e6.wav",
+    "callAudioUrl": "http://127.0.0.1:8000/recordings/0d6f3c2a9b8e4f71a5c4b3a29180f7e6.wav"
+    "?exp=1767312053&sig=be6482114e1f84d97a3ccdb5ba36f2dc2db3e10241f73edc252a7eea520f262f",
     "attributes": [{"name": "due", "value": "2026-02-01"}], "orderHead": 1, "orderTail": 1,
     "agentGroupId": "", "agentGroupName": "", "agentId": "", "agentName": "",
     "manualCallStatus": 0, "manualCallStart": 0, "manualCallAnswer": 0, "manualCallEnd": 0,
