@@ -148,9 +148,7 @@ def test_signing_out_and_purging(store: Store, db: Observer) -> None:
                                                                   later.token_hash])  # fmt: skip
 
 
-def test_a_session_is_refused_for_bad_input_and_writes_nothing(
-    store: Store, db: Observer
-) -> None:
+def test_a_session_is_refused_for_bad_input_and_writes_nothing(store: Store, db: Observer) -> None:
     acme, other = make_tenant(store), make_tenant(store)
     _sign_in(store, acme, "kept")
     before = _session_rows(db)
@@ -377,9 +375,7 @@ def _with_callbacks(store: Store, tenant: Tenant, contacts: int, tag: str) -> st
                    callCallbackUrl=f"http://127.0.0.1:9/{tag}/call")  # fmt: skip
 
 
-def test_every_callback_names_its_task_and_a_task_lists_its_own(
-    store: Store, db: Observer
-) -> None:
+def test_every_callback_names_its_task_and_a_task_lists_its_own(store: Store, db: Observer) -> None:
     acme, other = make_tenant(store), make_tenant(store)
     for tenant in (acme, other):
         lifecycle.top_up(store, tenant.account_id, 1_000_000, clock=CLOCK)
