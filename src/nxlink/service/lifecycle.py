@@ -816,7 +816,7 @@ def _enqueue(
     body = {"eventId": event_id, "eventType": payload.pop("eventType"), "eventTs": clock.now_ms}
     body.update(payload)
     tx.enqueue_callback(task.account_id, kind=kind, url=url, body=orjson.dumps(body),
-                        event_id=event_id, now_ms=clock.now_ms)  # fmt: skip
+                        event_id=event_id, now_ms=clock.now_ms, task_id=task.task_id)  # fmt: skip
     activity = _activity.get()
     if activity is not None:
         tx.after_commit(activity._callback)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -224,6 +225,13 @@ class OutboxItem:
     last_status: int | None
     last_error: str
     delivered_ms: int | None
+    #: The taskId of the task the callback announces (``""``: enqueued before migration 12
+    #: with a body naming none).
+    task_id: str = ""
+
+
+#: The states of a callback, in the order :meth:`OutboxStore.callback_counts` gives them.
+CALLBACK_STATES: Final[tuple[str, ...]] = ("pending", "delivered", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,10 +342,48 @@ class OutboxStore(abc.ABC):
     @abc.abstractmethod
     def get_callback(self, item_id: int) -> OutboxItem | None: ...
 
-    @abc.abstractmethod
     def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
         """Make a failed or pending item due now with a fresh round of tries
         (``round_base = attempts``); False when no such item exists or it was delivered."""
+        return self._retry_callback(None, item_id, now_ms=now_ms)
+
+    def retry_account_callback(self, account_id: int, item_id: int, *, now_ms: int) -> bool:
+        """:meth:`retry_callback` on behalf of an account (the dashboard's retry): False as
+        well when the item is another account's."""
+        return self._retry_callback(account_id, item_id, now_ms=now_ms)
+
+    @abc.abstractmethod
+    def _retry_callback(self, account_id: int | None, item_id: int, *, now_ms: int) -> bool:
+        """The one retry statement of :meth:`retry_callback`, limited to ``account_id``'s
+        items unless None."""
+
+    def list_task_callbacks(
+        self, account_id: int, task_id: str, *, state: str | None, limit: int
+    ) -> list[OutboxItem]:
+        """The callbacks of one task of the account (in ``state``, one of
+        :data:`CALLBACK_STATES`, or any when None), the newest ``limit`` first."""
+        if state is not None and state not in CALLBACK_STATES:
+            raise StoreError(f"callback state {state!r}: expected one of "
+                             f"{', '.join(CALLBACK_STATES)}")  # fmt: skip
+        if limit < 1:
+            raise StoreError(f"limit {limit}: expected 1 or more")
+        return self._task_callbacks(account_id, task_id, state=state, limit=limit)
+
+    @abc.abstractmethod
+    def _task_callbacks(
+        self, account_id: int, task_id: str, *, state: str | None, limit: int
+    ) -> list[OutboxItem]:
+        """:meth:`list_task_callbacks` with its arguments checked: one indexed read."""
+
+    def callback_counts(self, account_id: int, task_id: str) -> dict[str, int]:
+        """How many callbacks of one task of the account are in each state: every one of
+        :data:`CALLBACK_STATES`, in that order, zeros included."""
+        found = self._callback_counts(account_id, task_id)
+        return {state: found.get(state, 0) for state in CALLBACK_STATES}
+
+    @abc.abstractmethod
+    def _callback_counts(self, account_id: int, task_id: str) -> dict[str, int]:
+        """The task's callbacks counted by state (one GROUP BY; absent states left out)."""
 
     @abc.abstractmethod
     def signing_key(self, account_id: int) -> SigningKey | None:
@@ -774,8 +820,18 @@ class LifecycleTx(abc.ABC):
 
     @abc.abstractmethod
     def enqueue_callback(
-        self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
-    ) -> None: ...
+        self,
+        account_id: int,
+        *,
+        kind: str,
+        url: str,
+        body: bytes,
+        event_id: str,
+        now_ms: int,
+        task_id: str,
+    ) -> None:
+        """Add a callback to the outbox, due at once; ``task_id`` is the taskId of the task
+        it announces (the dashboard lists a task's callbacks by it; the body is not read)."""
 
     # -- replayed writes ---------------------------------------------------------------------
     @abc.abstractmethod
@@ -916,9 +972,11 @@ SNAPSHOT_TABLES: Final[tuple[str, ...]] = (
 )  # fmt: skip
 #: Tables a restore leaves as they are: the shared simulator clock and the live dialers (they
 #: belong to the running processes, not to the data), the callback faults (controls of the
-#: sandbox, like the clock), the schema's history, the rate buckets.
+#: sandbox, like the clock), the schema's history, the rate buckets, the dashboard's sessions
+#: (a restore drops only those whose access key it does not bring back).
 NOT_SNAPSHOTTED: Final[tuple[str, ...]] = (
     "sim_clock", "dialers", "callback_faults", "schema_migrations", "rate_buckets",
+    "ui_sessions",
 )  # fmt: skip
 #: The derived task counts (kept by triggers on ``tasks``).
 COUNT_TABLES: Final[tuple[str, ...]] = (
@@ -994,6 +1052,73 @@ class TaskRow:
     stat_id: int
     task: NewTask
     doc: bytes
+
+
+# -- the dashboard ----------------------------------------------------------------------------
+
+#: How a dashboard session's token is stored: the SHA-256 of its UTF-8, in lowercase hex.
+UI_TOKEN_HASH: Final = re.compile(r"[0-9a-f]{64}")
+#: A session's ``last_seen_ms`` moves at most this often (a page view is not a write).
+UI_SEEN_EVERY_MS: Final = 60_000
+#: The longest CSRF token a session keeps.
+UI_CSRF_MAX: Final = 256
+#: The states of a contact, in the order of their life; the contacts page shows the first
+#: three unless asked for the deleted ones.
+ORDER_STATES: Final[tuple[str, ...]] = ("pending", "dialling", "finished", "deleted")
+
+
+def ui_token_hash(token: str) -> str:
+    """What a dashboard session's cookie token is stored and looked up as
+    (:data:`UI_TOKEN_HASH`): a database read never yields a usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class UiSession:
+    """A dashboard session: made by signing in with ``access_key`` and its secret, live until
+    ``expires_ms`` (real time, epoch ms; fixed, never slid) while the key and its account are
+    enabled."""
+
+    token_hash: str
+    account_id: int
+    access_key: str
+    csrf_token: str
+    created_ms: int
+    expires_ms: int
+    #: Last time it was used, to the minute (:data:`UI_SEEN_EVERY_MS`).
+    last_seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """A contact of a task as its contacts page shows it (times: the dialer's clock, epoch s)."""
+
+    contact_id: str
+    name: str
+    phone: str
+    state: str  # one of ORDER_STATES
+    attempts: int
+    answered: bool
+    next_attempt_ts: int
+    created_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One page of a task's contacts, newest first, and how many there are in all."""
+
+    total: int
+    orders: tuple[OrderRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityBucket:
+    """A task's calls that started in ``[start_ts, start_ts + bucket)``, and how many of them
+    were answered (dialer clock, epoch s)."""
+
+    start_ts: int
+    calls: int
+    answered: int
 
 
 #: Columns of ``tasks`` the lifecycle may set.
@@ -1308,3 +1433,134 @@ class Store(OutboxStore):
     @abc.abstractmethod
     def delete_snapshot(self, name: str) -> bool:
         """Remove a snapshot; whether there was one."""
+
+    # -- the dashboard: sessions -------------------------------------------------------------
+    # Sessions are not account data: reset_account keeps them (the user stays signed in)
+    # unless it deletes the account's keys (catalog), a snapshot holds none (ui_sessions is in
+    # NOT_SNAPSHOTTED), a restore keeps those whose key it restores, and a copy between
+    # databases leaves them behind (nxlink.store.copy.TABLES): they are ephemeral.
+    def create_ui_session(
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        access_key: str,
+        csrf_token: str,
+        now_ms: int,
+        ttl_ms: int,
+    ) -> UiSession:
+        """A new session of ``access_key`` (an enabled key of the enabled ``account_id``: the
+        caller has checked its secret) until ``now_ms + ttl_ms``. Expired sessions are purged
+        in the same transaction, so the table holds only live ones and those of the last
+        ``ttl_ms``."""
+        if not UI_TOKEN_HASH.fullmatch(token_hash):
+            raise StoreError("token_hash: expected the 64 lowercase hex digits of a SHA-256 "
+                             "(ui_token_hash)")  # fmt: skip
+        if not csrf_token or len(csrf_token) > UI_CSRF_MAX or "\0" in csrf_token:
+            raise StoreError(f"csrf_token: expected 1 to {UI_CSRF_MAX} characters, no NUL")
+        if "\0" in access_key:
+            raise StoreError("access_key: contains NUL")
+        if ttl_ms < 1:
+            raise StoreError(f"ttl_ms {ttl_ms}: expected 1 or more")
+        session = UiSession(token_hash, account_id, access_key, csrf_token, now_ms,
+                            now_ms + ttl_ms, now_ms)  # fmt: skip
+        if not self._insert_ui_session(session):
+            raise StoreError(f"access key {access_key!r}: no enabled key of enabled account "
+                             f"{account_id}")  # fmt: skip
+        return session
+
+    @abc.abstractmethod
+    def _insert_ui_session(self, session: UiSession) -> bool:
+        """In one write transaction: purge sessions expired at ``session.created_ms`` and
+        insert ``session`` if its key is an enabled key of its enabled account (False when
+        not; StoreError for a token hash already used)."""
+
+    def ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        """The live session of ``token_hash``: None when unknown, expired (``expires_ms <=
+        now_ms``), or when its access key is revoked or disabled or its account disabled.
+        Its ``last_seen_ms`` becomes ``now_ms`` when it is :data:`UI_SEEN_EVERY_MS` old or
+        more (a write at most once a minute per session, not per page view)."""
+        if not UI_TOKEN_HASH.fullmatch(token_hash):
+            return None
+        found = self._live_ui_session(token_hash, now_ms=now_ms)
+        if found is None or now_ms - found.last_seen_ms < UI_SEEN_EVERY_MS:
+            return found
+        try:
+            self._touch_ui_session(token_hash, now_ms=now_ms)
+        except StoreUnavailable:
+            # Bookkeeping only: a page view is not refused because the writer is busy (a long
+            # import holds SQLite's one writer); the next request past the minute tries again.
+            return found
+        return UiSession(found.token_hash, found.account_id, found.access_key,
+                         found.csrf_token, found.created_ms, found.expires_ms, now_ms)  # fmt: skip
+
+    @abc.abstractmethod
+    def _live_ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        """The session if live at ``now_ms`` (one statement joining its key and account)."""
+
+    @abc.abstractmethod
+    def _touch_ui_session(self, token_hash: str, *, now_ms: int) -> None:
+        """Set ``last_seen_ms = now_ms`` unless another request already moved it as far."""
+
+    def end_ui_session(self, token_hash: str) -> bool:
+        """Sign out: delete the session; whether there was one."""
+        if not UI_TOKEN_HASH.fullmatch(token_hash):
+            return False
+        return self._delete_ui_session(token_hash)
+
+    @abc.abstractmethod
+    def _delete_ui_session(self, token_hash: str) -> bool: ...
+
+    @abc.abstractmethod
+    def purge_ui_sessions(self, *, now_ms: int) -> int:
+        """Delete the sessions expired at ``now_ms``; how many."""
+
+    # -- the dashboard: a task's contacts and calls ------------------------------------------
+    def order_page(
+        self,
+        account_id: int,
+        task_row_id: int,
+        *,
+        state: str | None,
+        page_number: int,
+        page_size: int,
+    ) -> OrderPage:
+        """Page ``page_number`` (1 first) of the task's contacts in ``state`` (one of
+        :data:`ORDER_STATES`; None: every one but the deleted), newest first (by id), with
+        their total, from one consistent read. Another account's task has none."""
+        if state is not None and state not in ORDER_STATES:
+            raise StoreError(f"contact state {state!r}: expected one of "
+                             f"{', '.join(ORDER_STATES)}")  # fmt: skip
+        if page_number < 1:
+            raise StoreError(f"page_number {page_number}: expected 1 or more")
+        if page_size < 1:
+            raise StoreError(f"page_size {page_size}: expected 1 or more")
+        states = ORDER_STATES[:3] if state is None else (state,)
+        return self._order_page(account_id, task_row_id, states=states,
+                                offset=(page_number - 1) * page_size, limit=page_size)  # fmt: skip
+
+    @abc.abstractmethod
+    def _order_page(
+        self, account_id: int, task_row_id: int, *, states: Sequence[str], offset: int,
+        limit: int,
+    ) -> OrderPage:  # fmt: skip
+        """:meth:`order_page` with its arguments checked: the contacts in ``states``."""
+
+    def call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]:
+        """The task's calls by start time (``create_ts // bucket_s * bucket_s``), ascending,
+        only buckets that have calls: one GROUP BY over the task's calls."""
+        if bucket_s < 1:
+            raise StoreError(f"bucket_s {bucket_s}: expected 1 or more")
+        return self._call_activity(account_id, task_row_id, bucket_s=bucket_s)
+
+    @abc.abstractmethod
+    def _call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]: ...
+
+    @abc.abstractmethod
+    def call_results(self, account_id: int, task_row_id: int) -> dict[int, int]:
+        """How many of the task's calls ended with each ``result`` code (codes with none left
+        out), ascending by code: one GROUP BY."""

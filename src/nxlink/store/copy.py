@@ -5,6 +5,8 @@ backends have, in load order (a row's references come first). Derived rows are n
 per-status, per-day and per-hour task counts and SQLite's name index follow the loaded tasks in
 the target, as they follow every insert. Ids are copied as they are, so every answer (task and
 call ids, statistics ids) stays the same; the target's id allocation then continues after them.
+What belongs to running processes is not copied either: the live dialers, the rate buckets, the
+dashboard's sign-in sessions (ephemeral: users sign in again on the new database).
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ TABLES: Final[tuple[Table, ...]] = (
                     "manual_answer", "manual_end"), ("account_id", "id")),
     Table("outbox", ("account_id", "id", "event_id", "kind", "url", "body", "created_ms",
                      "state", "attempts", "round_base", "next_attempt_ms", "lease_until_ms",
-                     "last_status", "last_error", "delivered_ms"), ("account_id", "id"),
+                     "last_status", "last_error", "delivered_ms", "task_id"),
+          ("account_id", "id"),
           binary=("body",)),
     Table("sim_clock", ("id", "origin_real_ms", "origin_sim", "speed", "frozen"), ("id",),
           tenant=False),

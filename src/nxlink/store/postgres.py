@@ -53,7 +53,10 @@ from nxlink.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
+    ActivityBucket,
+    OrderPage,
     TaskFilter,
+    UiSession,
     snapshot_name,
 )
 from nxlink.store.copy import Table
@@ -69,7 +72,18 @@ from nxlink.store.postgres_lifecycle import (
 )
 from nxlink.store.postgres_outbox import PostgresOutbox
 from nxlink.store.ratelimit import Limit
-from nxlink.store.rows import CALL_COLUMNS, CALL_FROM, ROUTE_COLUMNS, call_facts, route_row
+from nxlink.store.rows import (
+    CALL_COLUMNS,
+    CALL_FROM,
+    DEAD_UI_SESSIONS,
+    LIVE_UI_SESSION,
+    ORDER_ROW_COLUMNS,
+    ROUTE_COLUMNS,
+    call_facts,
+    order_row,
+    route_row,
+    ui_session,
+)
 from nxlink.store.urls import masked
 
 _INT64_MAX: Final = (1 << 63) - 1
@@ -683,6 +697,7 @@ class PostgresStore(PostgresOutbox, Store):
                 conn.execute(f"DELETE FROM {table} WHERE {accounts} AND n = 0", params)
             keys = flows = routes = 0
             if catalog:
+                gone("ui_sessions")  # signed in with the keys deleted below
                 keys, routes, flows = gone("access_keys"), gone("routes"), gone("flows")
         return Cleared(tasks, orders, calls, callbacks, replays, keys, flows, routes)
 
@@ -766,6 +781,7 @@ class PostgresStore(PostgresOutbox, Store):
             for table in SNAPSHOT_TABLES:
                 conn.execute(sql.SQL(f"INSERT INTO {table} SELECT * FROM {{}}.{table}").format(
                     source))  # fmt: skip
+            conn.execute(DEAD_UI_SESSIONS)  # the sessions kept, but of keys not brought back
             # Ids go on as they went on from the moment of the snapshot.
             for sequence, last in conn.execute(sql.SQL(
                     "SELECT name, last_value FROM {}.nxlink_sequences ORDER BY name"
@@ -911,6 +927,92 @@ class PostgresStore(PostgresOutbox, Store):
         # and (create_ts, id) is unique, so the JSON is never compared.
         return total, [bytes(doc) for _, _, doc in found]
 
+
+    # -- the dashboard ----------------------------------------------------------------------
+    def _insert_ui_session(self, session: UiSession) -> bool:
+        try:
+            with self._write() as conn:
+                conn.execute(_PURGE_SESSIONS, (session.created_ms,))
+                cur = conn.execute(
+                    "INSERT INTO ui_sessions (token_hash, account_id, access_key, csrf_token, "
+                    "created_ms, expires_ms, last_seen_ms) "
+                    "SELECT %s, k.account_id, k.access_key, %s, %s, %s, %s FROM access_keys AS k "
+                    "JOIN accounts AS a ON a.id = k.account_id "
+                    "WHERE k.access_key = %s AND k.account_id = %s AND k.enabled = 1 "
+                    "AND a.enabled = 1",
+                    (session.token_hash, session.csrf_token, session.created_ms,
+                     session.expires_ms, session.last_seen_ms, session.access_key,
+                     session.account_id),
+                )  # fmt: skip
+                return cur.rowcount == 1
+        except StoreError as exc:
+            if isinstance(exc.__cause__, pg_errors.UniqueViolation):
+                raise StoreError("token_hash: a session with this token exists") from None
+            raise
+
+    def _live_ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        with self._connection() as conn:
+            row = conn.execute(_LIVE_SESSION, (token_hash, now_ms)).fetchone()
+        return None if row is None else ui_session(row)
+
+    def _touch_ui_session(self, token_hash: str, *, now_ms: int) -> None:
+        with self._connection() as conn:  # one statement: its own transaction
+            conn.execute(
+                "UPDATE ui_sessions SET last_seen_ms = %s "
+                "WHERE token_hash = %s AND last_seen_ms < %s",
+                (now_ms, token_hash, now_ms),
+            )
+
+    def _delete_ui_session(self, token_hash: str) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute("DELETE FROM ui_sessions WHERE token_hash = %s", (token_hash,))
+            return cur.rowcount == 1
+
+    def purge_ui_sessions(self, *, now_ms: int) -> int:
+        with self._connection() as conn:
+            return conn.execute(_PURGE_SESSIONS, (now_ms,)).rowcount
+
+    def _order_page(
+        self, account_id: int, task_row_id: int, *, states: Sequence[str], offset: int,
+        limit: int,
+    ) -> OrderPage:  # fmt: skip
+        where = "account_id = %s AND task_row_id = %s AND state = ANY(%s)"
+        params = (account_id, task_row_id, list(states))
+        with self._read() as conn:
+            row = conn.execute(f"SELECT count(*) FROM orders WHERE {where}", params).fetchone()
+            rows = conn.execute(
+                f"SELECT {ORDER_ROW_COLUMNS} FROM orders WHERE {where} "
+                "ORDER BY id DESC LIMIT %s OFFSET %s",
+                (*params, limit, offset),
+            ).fetchall()
+        assert row is not None
+        return OrderPage(int(row[0]), tuple(order_row(r) for r in rows))
+
+    def _call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT create_ts / %(bucket)s * %(bucket)s, count(*), sum(answered) FROM calls "
+                "WHERE account_id = %(account)s AND task_row_id = %(task)s GROUP BY 1 ORDER BY 1",
+                {"bucket": bucket_s, "account": account_id, "task": task_row_id},
+            ).fetchall()
+        return [ActivityBucket(int(start), int(calls), int(answered))
+                for start, calls, answered in rows]  # fmt: skip
+
+    def call_results(self, account_id: int, task_row_id: int) -> dict[int, int]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT result, count(*) FROM calls WHERE account_id = %s AND task_row_id = %s "
+                "GROUP BY result ORDER BY result",
+                (account_id, task_row_id),
+            ).fetchall()
+        return {int(result): int(n) for result, n in rows}
+
+
+#: Deletes the dashboard sessions expired at a time (epoch ms).
+_PURGE_SESSIONS: Final = "DELETE FROM ui_sessions WHERE expires_ms <= %s"
+_LIVE_SESSION: Final = LIVE_UI_SESSION.format(mark="%s")
 
 #: Tables without an account column.
 _GLOBAL_TABLES: Final = frozenset({"accounts", "master_key_check"})

@@ -406,13 +406,21 @@ class PostgresLifecycleTx(LifecycleTx):
         return cur.rowcount == 1
 
     def enqueue_callback(
-        self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
+        self,
+        account_id: int,
+        *,
+        kind: str,
+        url: str,
+        body: bytes,
+        event_id: str,
+        now_ms: int,
+        task_id: str,
     ) -> None:
-        no_nul("callback not enqueued", kind=kind, url=url, event_id=event_id)
+        no_nul("callback not enqueued", kind=kind, url=url, event_id=event_id, task_id=task_id)
         self._defer(
             "INSERT INTO outbox (account_id, event_id, kind, url, body, created_ms, "
-            "next_attempt_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (account_id, event_id, kind, url, body, now_ms, now_ms),
+            "next_attempt_ms, task_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (account_id, event_id, kind, url, body, now_ms, now_ms, task_id),
         )
 
     # -- replayed writes ---------------------------------------------------------------------

@@ -19,11 +19,13 @@ from nxlink.store.base import (
     DialCandidate,
     DialContext,
     NewCall,
+    OrderRow,
     OrderState,
     OutboxItem,
     Route,
     TaskRow,
     TaskState,
+    UiSession,
 )
 
 TASK_COLUMNS: Final = (
@@ -186,7 +188,7 @@ def outbox_item(row: Sequence[Any]) -> OutboxItem:
         id=row[0], account_id=row[1], event_id=row[2], kind=row[3], url=row[4],
         body=bytes(row[5]), created_ms=row[6], state=row[7], attempts=row[8],
         round_base=row[9], next_attempt_ms=row[10], last_status=row[11], last_error=row[12],
-        delivered_ms=row[13],
+        delivered_ms=row[13], task_id=row[14],
     )  # fmt: skip
 
 
@@ -211,3 +213,37 @@ def callback_attempt(row: Sequence[Any]) -> CallbackAttempt:
 def callback_fault(row: Sequence[Any]) -> CallbackFault:
     """A ``callback_faults`` row (:data:`FAULT_COLUMNS`) as the interface's value."""
     return CallbackFault(*row)
+
+
+#: The columns of ``orders`` in :class:`OrderRow` order (the dashboard's contacts page).
+ORDER_ROW_COLUMNS: Final = (
+    "contact_id, name, phone, state, attempts, answered, next_attempt_ts, created_ts"
+)
+
+
+def order_row(row: Sequence[Any]) -> OrderRow:
+    """An ``orders`` row (:data:`ORDER_ROW_COLUMNS`) as the interface's value."""
+    return OrderRow(str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
+                    bool(row[5]), int(row[6]), int(row[7]))  # fmt: skip
+
+
+#: A live dashboard session by token hash (first parameter) at a time in epoch ms (second):
+#: its access key is an enabled key of its account, and the account is enabled.
+LIVE_UI_SESSION: Final = (
+    "SELECT s.token_hash, s.account_id, s.access_key, s.csrf_token, s.created_ms, "
+    "s.expires_ms, s.last_seen_ms FROM ui_sessions AS s "
+    "JOIN access_keys AS k ON k.access_key = s.access_key AND k.account_id = s.account_id "
+    "JOIN accounts AS a ON a.id = s.account_id "
+    "WHERE s.token_hash = {mark} AND s.expires_ms > {mark} AND k.enabled = 1 AND a.enabled = 1"
+)
+#: Deletes the sessions whose access key is gone (a restore brought back other keys).
+DEAD_UI_SESSIONS: Final = (
+    "DELETE FROM ui_sessions WHERE NOT EXISTS (SELECT 1 FROM access_keys AS k "
+    "WHERE k.access_key = ui_sessions.access_key AND k.account_id = ui_sessions.account_id)"
+)
+
+
+def ui_session(row: Sequence[Any]) -> UiSession:
+    """A ``ui_sessions`` row (:data:`LIVE_UI_SESSION`'s columns) as the interface's value."""
+    return UiSession(str(row[0]), int(row[1]), str(row[2]), str(row[3]), int(row[4]),
+                     int(row[5]), int(row[6]))  # fmt: skip

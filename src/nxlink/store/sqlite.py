@@ -41,12 +41,26 @@ from nxlink.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
+    ActivityBucket,
+    OrderPage,
     TaskFilter,
+    UiSession,
     snapshot_name,
 )
 from nxlink.store.copy import Table
 from nxlink.store.ratelimit import Limit, MemoryCells
-from nxlink.store.rows import CALL_COLUMNS, CALL_FROM, ROUTE_COLUMNS, call_facts, route_row
+from nxlink.store.rows import (
+    CALL_COLUMNS,
+    CALL_FROM,
+    DEAD_UI_SESSIONS,
+    LIVE_UI_SESSION,
+    ORDER_ROW_COLUMNS,
+    ROUTE_COLUMNS,
+    call_facts,
+    order_row,
+    route_row,
+    ui_session,
+)
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
@@ -585,6 +599,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                              params)  # fmt: skip
             keys = flows = routes = 0
             if catalog:
+                gone("ui_sessions")  # signed in with the keys deleted below
                 keys, routes, flows = gone("access_keys"), gone("routes"), gone("flows")
         return Cleared(tasks, orders, calls, callbacks, replays, keys, flows, routes)
 
@@ -610,6 +625,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                 self._conn.backup(copy)
                 # A file of its own (no write-ahead log beside it), stamped with its time.
                 copy.execute("PRAGMA journal_mode = DELETE")
+                copy.execute("DELETE FROM ui_sessions")  # a snapshot holds no sessions
                 copy.execute(
                     "CREATE TABLE nxlink_snapshot (name TEXT NOT NULL, created_ms INTEGER NOT NULL)"
                 )
@@ -662,6 +678,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                         if rows:
                             marks = ", ".join("?" * len(rows[0]))
                             staged.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                    staged.execute(DEAD_UI_SESSIONS)
                     staged.execute("COMMIT")
                     staged.backup(live)
                     self._write_count += 1  # this thread's caches; others see data_version
@@ -766,6 +783,95 @@ class SQLiteStore(SQLiteOutbox, Store):
                 (account_id, status),
             ).fetchone()
         return int(row[0])
+
+
+    # -- the dashboard ----------------------------------------------------------------------
+    def _insert_ui_session(self, session: UiSession) -> bool:
+        with self._write() as conn:
+            conn.execute(_PURGE_SESSIONS, (session.created_ms,))
+            try:
+                cur = conn.execute(
+                    "INSERT INTO ui_sessions (token_hash, account_id, access_key, csrf_token, "
+                    "created_ms, expires_ms, last_seen_ms) "
+                    "SELECT ?, k.account_id, k.access_key, ?, ?, ?, ? FROM access_keys AS k "
+                    "JOIN accounts AS a ON a.id = k.account_id "
+                    "WHERE k.access_key = ? AND k.account_id = ? AND k.enabled = 1 "
+                    "AND a.enabled = 1",
+                    (session.token_hash, session.csrf_token, session.created_ms,
+                     session.expires_ms, session.last_seen_ms, session.access_key,
+                     session.account_id),
+                )  # fmt: skip
+            except sqlite3.IntegrityError:
+                raise StoreError("token_hash: a session with this token exists") from None
+            return cur.rowcount == 1
+
+    def _live_ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        row = self._conn.execute(_LIVE_SESSION, (token_hash, now_ms)).fetchone()
+        return None if row is None else ui_session(row)
+
+    def _touch_ui_session(self, token_hash: str, *, now_ms: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE ui_sessions SET last_seen_ms = ? WHERE token_hash = ? AND last_seen_ms < ?",
+                (now_ms, token_hash, now_ms),
+            )
+
+    def _delete_ui_session(self, token_hash: str) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM ui_sessions WHERE token_hash = ?", (token_hash,))
+            return cur.rowcount == 1
+
+    def purge_ui_sessions(self, *, now_ms: int) -> int:
+        with self._write() as conn:
+            return conn.execute(_PURGE_SESSIONS, (now_ms,)).rowcount
+
+    def _order_page(
+        self, account_id: int, task_row_id: int, *, states: Sequence[str], offset: int,
+        limit: int,
+    ) -> OrderPage:  # fmt: skip
+        marks = ", ".join("?" * len(states))
+        with self._read() as conn:
+            # Contacts are keyed by their task alone here (task row ids are unique in the
+            # database): the task is checked to be the account's once, and the total is then
+            # counted from the index (task_row_id, state, ...) without a table row.
+            if conn.execute("SELECT 1 FROM tasks WHERE id = ? AND account_id = ?",
+                            (task_row_id, account_id)).fetchone() is None:  # fmt: skip
+                return OrderPage(0, ())
+            (total,) = conn.execute(
+                f"SELECT count(*) FROM orders WHERE task_row_id = ? AND state IN ({marks})",
+                (task_row_id, *states),
+            ).fetchone()
+            rows = conn.execute(
+                f"SELECT {ORDER_ROW_COLUMNS} FROM orders "
+                f"WHERE task_row_id = ? AND state IN ({marks}) "
+                "ORDER BY id DESC LIMIT ? OFFSET ?",
+                (task_row_id, *states, limit, offset),
+            ).fetchall()
+        return OrderPage(int(total), tuple(order_row(row) for row in rows))
+
+    def _call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]:
+        rows = self._conn.execute(
+            "SELECT create_ts / ? * ?, count(*), sum(answered) FROM calls "
+            "WHERE account_id = ? AND task_row_id = ? GROUP BY 1 ORDER BY 1",
+            (bucket_s, bucket_s, account_id, task_row_id),
+        ).fetchall()
+        return [ActivityBucket(int(start), int(calls), int(answered))
+                for start, calls, answered in rows]  # fmt: skip
+
+    def call_results(self, account_id: int, task_row_id: int) -> dict[int, int]:
+        rows = self._conn.execute(
+            "SELECT result, count(*) FROM calls WHERE account_id = ? AND task_row_id = ? "
+            "GROUP BY result ORDER BY result",
+            (account_id, task_row_id),
+        ).fetchall()
+        return {int(result): int(n) for result, n in rows}
+
+
+#: Deletes the dashboard sessions expired at a time (epoch ms).
+_PURGE_SESSIONS = "DELETE FROM ui_sessions WHERE expires_ms <= ?"
+_LIVE_SESSION = LIVE_UI_SESSION.format(mark="?")
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

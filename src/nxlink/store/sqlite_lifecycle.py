@@ -274,12 +274,20 @@ class SQLiteLifecycleTx(LifecycleTx):
         return cur.rowcount == 1
 
     def enqueue_callback(
-        self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
+        self,
+        account_id: int,
+        *,
+        kind: str,
+        url: str,
+        body: bytes,
+        event_id: str,
+        now_ms: int,
+        task_id: str,
     ) -> None:
         self.conn.execute(
             "INSERT INTO outbox (account_id, event_id, kind, url, body, created_ms, "
-            "next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (account_id, event_id, kind, url, body, now_ms, now_ms),
+            "next_attempt_ms, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (account_id, event_id, kind, url, body, now_ms, now_ms, task_id),
         )
 
     # -- replayed writes ---------------------------------------------------------------------
