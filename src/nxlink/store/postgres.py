@@ -37,6 +37,7 @@ from nxlink.store.base import (
     SNAPSHOT_TABLES,
     AccessKey,
     Account,
+    ActivityBucket,
     CallFilter,
     Cleared,
     ClockAnchor,
@@ -45,6 +46,7 @@ from nxlink.store.base import (
     KeyAuth,
     LifecycleTx,
     Loader,
+    OrderPage,
     Query,
     Route,
     SnapshotError,
@@ -53,8 +55,6 @@ from nxlink.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
-    ActivityBucket,
-    OrderPage,
     TaskFilter,
     UiSession,
     snapshot_name,
@@ -926,7 +926,6 @@ class PostgresStore(PostgresOutbox, Store):
         # Ordered here rather than by a SQL sort of whole rows: the page is at most 1000 rows,
         # and (create_ts, id) is unique, so the JSON is never compared.
         return total, [bytes(doc) for _, _, doc in found]
-
 
     # -- the dashboard ----------------------------------------------------------------------
     def _insert_ui_session(self, session: UiSession) -> bool:

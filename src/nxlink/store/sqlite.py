@@ -26,6 +26,7 @@ from nxlink.store.base import (
     SNAPSHOT_NAME,
     AccessKey,
     Account,
+    ActivityBucket,
     CallFilter,
     Cleared,
     ClockAnchor,
@@ -33,6 +34,7 @@ from nxlink.store.base import (
     KeyAuth,
     LifecycleTx,
     Loader,
+    OrderPage,
     Query,
     Route,
     SnapshotError,
@@ -41,8 +43,6 @@ from nxlink.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
-    ActivityBucket,
-    OrderPage,
     TaskFilter,
     UiSession,
     snapshot_name,
@@ -783,7 +783,6 @@ class SQLiteStore(SQLiteOutbox, Store):
                 (account_id, status),
             ).fetchone()
         return int(row[0])
-
 
     # -- the dashboard ----------------------------------------------------------------------
     def _insert_ui_session(self, session: UiSession) -> bool:

@@ -88,7 +88,9 @@ def filter_inputs(endpoint: Endpoint, query: Mapping[str, str]) -> list[Input]:
             low, high = field.low, field.high
         elif isinstance(field, contract.Rate):
             low, high, step = 0, 100, "any"
-        choices = tuple((str(code), f"{code} {name}") for code, name in _CHOICES.get(field.name, {}).items())
+        choices = tuple(
+            (str(code), f"{code} {name}") for code, name in _CHOICES.get(field.name, {}).items()
+        )
         inputs.append(
             Input(
                 name=field.name,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 import orjson
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -51,7 +51,6 @@ from nxlink.server.ui.session import (
     token_hash,
 )
 from nxlink.service import lifecycle, requests
-from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
 from nxlink.store import StoreUnavailable
 from nxlink.store.base import UiSession
@@ -104,6 +103,8 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # A name the page does not have is an error, never an empty cell.
+        undefined=StrictUndefined,
     )
     env.globals.update(
         prefix=PREFIX,
@@ -223,7 +224,9 @@ class Dashboard:
             lambda: self.state.store.ui_session(digest, now_ms=now_ms)
         )
 
-    def signed_in(self, page: Page, *, write: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    def signed_in(
+        self, page: Page, *, write: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
         """``page`` for a signed-in session: others go to the sign-in page (a ``GET``) or get
         403 (a ``POST``); a ``POST`` must carry the session's CSRF token from this origin."""
 
@@ -238,12 +241,23 @@ class Dashboard:
                         return self.redirect("/sign-in", next=next_path)
                     return self.refused(request, 403, "Your session has ended: sign in again.")
                 if write:
-                    form = await request.form(max_part_size=self.settings.max_import_body_bytes)
+                    limit = self.settings.max_import_body_bytes
+                    declared = request.headers.get("content-length", "")
+                    if not declared.isdigit():
+                        return self.refused(request, 411, "The form has no length.")
+                    if int(declared) > limit:
+                        message = f"The form is larger than the limit of {limit} bytes."
+                        return self.refused(request, 413, message)
+                    form = await request.form(max_files=1, max_fields=50, max_part_size=limit)
                     request.state.form = form
-                    if not same_origin(request.headers, host=request.headers.get("host", "")):
-                        raise CsrfRefused("this form came from another site")
-                    sent = request.headers.get(CSRF_HEADER) or _text(form, CSRF_FIELD)
-                    check_csrf(session.csrf_token, sent)
+                    try:
+                        if not same_origin(request.headers, host=request.headers.get("host", "")):
+                            raise CsrfRefused("this form came from another site")
+                        sent = request.headers.get(CSRF_HEADER) or _text(form, CSRF_FIELD)
+                        check_csrf(session.csrf_token, sent)
+                        return await page(request, session)
+                    finally:
+                        await form.close()  # an uploaded file's spool is removed at once
                 return await page(request, session)
             except CsrfRefused as exc:
                 return self.refused(request, 403, str(exc))
@@ -450,8 +464,8 @@ def ui_routes(state: State) -> list[BaseRoute]:
             lambda: store.retry_account_callback(account, item_id, now_ms=now_ms)
         )
         if not retried:
-            return await task_page(request, session, status=409,
-                                   error=f"Callback {item_id} is not a failed one of this task.")  # fmt: skip
+            message = f"Callback {item_id} is not a failed one of this task."
+            return await task_page(request, session, status=409, error=message)
         return ui.redirect(f"/tasks/{task_id}", notice="retried")
 
     # -- contacts from a CSV file ----------------------------------------------------------
@@ -514,7 +528,9 @@ def ui_routes(state: State) -> list[BaseRoute]:
         assert state.journal is not None
         clock = await state.reads.run(state.sandbox_clock.state)
         _count, entries = state.journal.select(Filter(access_key=session.access_key), limit=50)
-        faults = [rule for rule in state.faults.list() if rule.get("accessKey") == session.access_key]
+        faults = [
+            rule for rule in state.faults.list() if rule.get("accessKey") == session.access_key
+        ]
         return ui.render(
             request, "sandbox.html", session=session, clock=clock.to_json(),
             entries=[entry.to_json() for entry in reversed(entries)], faults=faults,
@@ -545,8 +561,8 @@ def ui_routes(state: State) -> list[BaseRoute]:
             await state.sandbox_threads.run(lambda: clock.set(now_ms=None, speed=speed,
                                                               frozen=frozen))  # fmt: skip
         except ValueError:
-            return await sandbox(request, session, status=400,
-                                 error=f"speed: must be a number, got {_text(form, 'speed')!r}")  # fmt: skip
+            message = f"speed: must be a number, got {_text(form, 'speed')!r}"
+            return await sandbox(request, session, status=400, error=message)
         except ClockRefusal as exc:
             return await sandbox(request, session, error=str(exc), status=400)
         return ui.redirect("/sandbox", notice="clock")
@@ -560,7 +576,9 @@ def ui_routes(state: State) -> list[BaseRoute]:
                                 "accessKey": session.access_key}  # fmt: skip
         for name in ("ms", "code", "status", "times"):
             if _text(form, name):
-                body[name] = int(_text(form, name)) if _text(form, name).isdigit() else _text(form, name)
+                body[name] = (
+                    int(_text(form, name)) if _text(form, name).isdigit() else _text(form, name)
+                )
         if _text(form, "message"):
             body["message"] = _text(form, "message")
         try:
@@ -648,7 +666,9 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _activity(store: Any, account_id: int, task_row_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _activity(
+    store: Any, account_id: int, task_row_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The charts' data: calls and answered calls per bucket of time (the finest bucket that
     gives at most :data:`MAX_BUCKETS`), and calls per result."""
     buckets: list[Any] = []

@@ -66,9 +66,7 @@ class NewSession:
     session: UiSession
 
 
-def sign_in(
-    store: Store, access_key: str, secret: str, *, now_ms: int, ttl_s: int
-) -> NewSession:
+def sign_in(store: Store, access_key: str, secret: str, *, now_ms: int, ttl_s: int) -> NewSession:
     """A new session for the key's account, or :class:`SignInRefused` with the message the API
     answers a request signed with these credentials (insufficient authority for an unknown or
     revoked key, invalid signature for a wrong secret)."""

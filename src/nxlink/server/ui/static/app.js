@@ -9,25 +9,35 @@
     return source ? JSON.parse(source.textContent) : null;
   }
 
+  // Counts start at 0, with room above the highest.
+  const counts = { range: (u, min, max) => [0, Math.max(1, max) * 1.15] };
+
   function activity(el, d) {
+    const half = d.bucket_s / 2;
     const opts = {
       width: el.clientWidth, height: 220,
-      scales: { x: { time: true } },
+      scales: {
+        // One bucket either side, so that a single bucket is a bar in the middle.
+        x: { time: true, range: (u, min, max) => [min - d.bucket_s, max + d.bucket_s] },
+        y: counts,
+      },
       series: [
         {},
-        { label: "Calls", stroke: "#0b5cad", width: 2, fill: "rgba(11,92,173,0.08)" },
-        { label: "Answered", stroke: "#116329", width: 2 },
+        { label: "Calls", stroke: "#0b5cad", fill: "rgba(11,92,173,0.30)",
+          paths: uPlot.paths.bars({ size: [0.9, Infinity], align: 0 }), points: { show: false } },
+        { label: "Answered", stroke: "#116329", fill: "rgba(17,99,41,0.45)",
+          paths: uPlot.paths.bars({ size: [0.9, Infinity], align: 0 }), points: { show: false } },
       ],
       axes: [{}, { label: "calls" }],
     };
-    return new uPlot(opts, [d.ts, d.calls, d.answered], el);
+    return new uPlot(opts, [d.ts.map((ts) => ts + half), d.calls, d.answered], el);
   }
 
   function results(el, d) {
     const xs = d.map((_, i) => i);
     const opts = {
       width: el.clientWidth, height: 220,
-      scales: { x: { time: false, range: [-0.5, Math.max(d.length - 0.5, 0.5)] } },
+      scales: { x: { time: false, range: [-0.5, Math.max(d.length - 0.5, 0.5)] }, y: counts },
       series: [
         { value: (u, i) => (i == null || !d[i] ? "" : d[i].result + " " + d[i].name) },
         { label: "Calls", stroke: "#0b5cad", fill: "rgba(11,92,173,0.35)",
