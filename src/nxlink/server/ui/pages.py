@@ -464,7 +464,7 @@ def ui_routes(state: State) -> list[BaseRoute]:
             lambda: store.retry_account_callback(account, item_id, now_ms=now_ms)
         )
         if not retried:
-            message = f"Callback {item_id} is not a failed one of this task."
+            message = f"Callback {item_id} is not a failed callback of this account."
             return await task_page(request, session, status=409, error=message)
         return ui.redirect(f"/tasks/{task_id}", notice="retried")
 
