@@ -48,6 +48,10 @@ CALL_RESULT_TEXT: Final = (
     + ", ".join(str(code) for code in sorted(ANSWERED_RESULTS))
 )
 
+#: How a contactId used twice (in one request, or before in the account) is refused; the id
+#: follows.
+DUPLICATE_CONTACT: Final = "Duplicate contactIds are not allowed: "
+
 EXAMPLE_TASK_ID: Final = "52145b00-abc9-4a87-94c2-ed1e1e42ec1c"
 EXAMPLE_USER_TASK_ID: Final = "renewals-2026-01"
 
@@ -335,7 +339,7 @@ _CONTACT_EXAMPLE: Final = {
 
 _CONTACT_REFUSALS: Final = (
     (
-        "Duplicate contactIds are not allowed: <id>",
+        DUPLICATE_CONTACT + "<id>",
         "a `contactId` used before in the account, or twice in `list`",
     ),
     (
@@ -845,7 +849,7 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
             f"{item}: must be an object, got <value>",
             *(text for entry in field.items
               for text in field_refusals(entry, f"{item}.{entry.name}")),
-            "Duplicate contactIds are not allowed: <id>",
+            DUPLICATE_CONTACT + "<id>",
         ]  # fmt: skip
     else:  # pragma: no cover - every kind is above
         raise TypeError(f"{field.name}: no wording for a {type(field).__name__}")

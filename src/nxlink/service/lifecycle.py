@@ -23,6 +23,7 @@ import orjson
 
 from nxlink.contract import calldoc
 from nxlink.contract.codes import TaskStatus
+from nxlink.contract.endpoints import DUPLICATE_CONTACT
 from nxlink.service import counters
 from nxlink.service.errors import business_error
 from nxlink.service.recordings import RecordingLinks
@@ -728,7 +729,7 @@ def _param_problems(
 def _refuse_taken(tx: LifecycleTx, account_id: int, contacts: tuple[ContactIn, ...]) -> None:
     taken = tx.contacts_taken(account_id, [c.contact_id for c in contacts])
     if taken:
-        raise business_error([f"Duplicate contactIds are not allowed: {taken[0]}"])
+        raise business_error([DUPLICATE_CONTACT + taken[0]])
 
 
 def _import(

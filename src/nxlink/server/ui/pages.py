@@ -15,6 +15,7 @@ import io
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
@@ -27,12 +28,22 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from nxlink.client.sandbox import parse_duration
 from nxlink.contract.callrecord import ANSWERED_RESULTS, CALL_RESULT_NAMES
 from nxlink.contract.codes import TASK_STATUS_NAMES, TaskStatus
-from nxlink.contract.endpoints import CALL_APPEND, CALL_LIST, MAX_PAGE_SIZE, TASK_CREATE, TASK_LIST
+from nxlink.contract.endpoints import (
+    CALL_APPEND,
+    CALL_LIST,
+    DUPLICATE_CONTACT,
+    ENDPOINTS,
+    MAX_PAGE_SIZE,
+    TASK_CREATE,
+    TASK_LIST,
+)
 from nxlink.sandbox.clock import ClockRefusal
 from nxlink.sandbox.faults import KINDS
 from nxlink.sandbox.journal import Filter
+from nxlink.server.admin import AdminRefusal, fault_spec
 from nxlink.server.auth import Caller
 from nxlink.server.ui import forms
 from nxlink.server.ui.session import (
@@ -71,8 +82,6 @@ MAX_BUCKETS: Final = 120
 #: The contacts' columns a CSV file may have (every other column is one of the contact's
 #: ``params``, named by the column).
 CSV_COLUMNS: Final = ("contactId", "phoneNumber", "name", "other")
-#: How the API refuses a contactId used twice (in the file, or before in the account).
-DUPLICATE: Final = "Duplicate contactIds are not allowed: "
 #: Notices after a redirect, by the key in its query string.
 NOTICES: Final = {
     "created": "Task created.",
@@ -126,8 +135,6 @@ def when(epoch_s: int | None) -> str:
     """Epoch seconds as ``2026-12-01 09:30:00 UTC``; ``""`` for none."""
     if not epoch_s:
         return ""
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -534,7 +541,7 @@ def ui_routes(state: State) -> list[BaseRoute]:
         return ui.render(
             request, "sandbox.html", session=session, clock=clock.to_json(),
             entries=[entry.to_json() for entry in reversed(entries)], faults=faults,
-            kinds=KINDS, endpoints=sorted(endpoint.name for endpoint in _endpoints()),
+            kinds=KINDS, endpoints=sorted(endpoint.name for endpoint in ENDPOINTS),
             error=error, status=status,
         )  # fmt: skip
 
@@ -568,8 +575,6 @@ def ui_routes(state: State) -> list[BaseRoute]:
         return ui.redirect("/sandbox", notice="clock")
 
     async def add_fault(request: Request, session: UiSession) -> Response:
-        from nxlink.server.admin import AdminRefusal, fault_spec
-
         assert state.faults is not None
         form = _form(request)
         body: dict[str, Any] = {"endpoint": _text(form, "endpoint"), "kind": _text(form, "kind"),
@@ -631,12 +636,6 @@ def ui_routes(state: State) -> list[BaseRoute]:
     return routes
 
 
-def _endpoints() -> tuple[Any, ...]:
-    from nxlink.contract.endpoints import ENDPOINTS
-
-    return ENDPOINTS
-
-
 def _listing(answer: dict[str, Any]) -> dict[str, Any]:
     """A list answer's page (``total``, ``list``, …), at the top level or under ``data``."""
     data = answer.get("data")
@@ -649,8 +648,6 @@ def _page_number(raw: str | None) -> int:
 
 def _duration(raw: str) -> int:
     """Seconds from ``90``, ``15m``, ``2h`` or ``1d`` (the CLI's form)."""
-    from nxlink.client.sandbox import parse_duration
-
     return parse_duration(raw.strip())
 
 
@@ -765,8 +762,8 @@ def per_row(
         if problem.startswith("list[") and "]" in problem:
             index_text = problem[5 : problem.index("]")]
             rows = [int(index_text)] if index_text.isdigit() else []
-        elif problem.startswith(DUPLICATE):
-            rows = rows_of.get(problem.removeprefix(DUPLICATE), [])
+        elif problem.startswith(DUPLICATE_CONTACT):
+            rows = rows_of.get(problem.removeprefix(DUPLICATE_CONTACT), [])
         if not rows:
             general.append(problem)
         for row in rows:
