@@ -16,6 +16,20 @@ from pydantic.alias_generators import to_camel
 
 #: ``callResult`` values (``lifecycle.md``, "Call results").
 CALL_RESULTS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)
+#: What each ``callResult`` means, in words (the documents and the dashboard say it so).
+CALL_RESULT_NAMES: Final[dict[int, str]] = {
+    1: "answered, conversation completed",
+    2: "no answer before maxRingTime",
+    3: "answered, callee hung up early",
+    4: "busy",
+    5: "rejected by the callee",
+    6: "unreachable / powered off",
+    7: "invalid number",
+    8: "blocked (do-not-call, carrier block)",
+    9: "route or network failure",
+    17: "answered and transferred to a human",
+    21: "answering machine / voicemail",
+}
 #: Results with a conversation: they count as answered.
 ANSWERED_RESULTS: Final = frozenset((1, 3, 17, 21))
 #: Results after which a contact is never called again (besides the answered ones).

@@ -25,7 +25,8 @@ from pydantic import BaseModel
 
 from nxlink.contract.answers import ContactDeleted, ContactsAppended, Flow, Route, TaskCreated
 from nxlink.contract.answers import TaskState as TaskStateAnswer
-from nxlink.contract.callrecord import CALL_RESULTS, CallRecord
+from nxlink.contract.callrecord import ANSWERED_RESULTS, CALL_RESULT_NAMES, CALL_RESULTS, CallRecord
+from nxlink.contract.codes import TASK_STATUS_NAMES
 from nxlink.contract.task import Task
 
 #: Where every endpoint lives.
@@ -40,15 +41,16 @@ MAX_PAGE_SIZE: Final = 1000
 #: Most problems one refusal lists; the rest are counted (``... and N more``).
 MAX_PROBLEMS: Final = 20
 
-TASK_STATUS_TEXT: Final = (
-    "1 ready, 2 in progress, 3 completed, 4 failed, 5 paused, 6 paused: insufficient balance"
-)
+TASK_STATUS_TEXT: Final = ", ".join(f"{code} {name}" for code, name in TASK_STATUS_NAMES.items())
 CALL_RESULT_TEXT: Final = (
-    "1 answered, conversation completed; 2 no answer before maxRingTime; 3 answered, callee hung "
-    "up early; 4 busy; 5 rejected by the callee; 6 unreachable / powered off; 7 invalid number; "
-    "8 blocked (do-not-call, carrier block); 9 route or network failure; 17 answered and "
-    "transferred to a human; 21 answering machine / voicemail. Answered: 1, 3, 17, 21"
+    "; ".join(f"{code} {name}" for code, name in CALL_RESULT_NAMES.items())
+    + ". Answered: "
+    + ", ".join(str(code) for code in sorted(ANSWERED_RESULTS))
 )
+
+#: How a contactId used twice (in one request, or before in the account) is refused; the id
+#: follows.
+DUPLICATE_CONTACT: Final = "Duplicate contactIds are not allowed: "
 
 EXAMPLE_TASK_ID: Final = "52145b00-abc9-4a87-94c2-ed1e1e42ec1c"
 EXAMPLE_USER_TASK_ID: Final = "renewals-2026-01"
@@ -337,7 +339,7 @@ _CONTACT_EXAMPLE: Final = {
 
 _CONTACT_REFUSALS: Final = (
     (
-        "Duplicate contactIds are not allowed: <id>",
+        DUPLICATE_CONTACT + "<id>",
         "a `contactId` used before in the account, or twice in `list`",
     ),
     (
@@ -847,7 +849,7 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
             f"{item}: must be an object, got <value>",
             *(text for entry in field.items
               for text in field_refusals(entry, f"{item}.{entry.name}")),
-            "Duplicate contactIds are not allowed: <id>",
+            DUPLICATE_CONTACT + "<id>",
         ]  # fmt: skip
     else:  # pragma: no cover - every kind is above
         raise TypeError(f"{field.name}: no wording for a {type(field).__name__}")

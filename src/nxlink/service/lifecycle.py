@@ -23,6 +23,7 @@ import orjson
 
 from nxlink.contract import calldoc
 from nxlink.contract.codes import TaskStatus
+from nxlink.contract.endpoints import DUPLICATE_CONTACT
 from nxlink.service import counters
 from nxlink.service.errors import business_error
 from nxlink.service.recordings import RecordingLinks
@@ -222,10 +223,25 @@ def create_task(
         return task_id
 
 
+class _DryRun(Exception):
+    """Ends a dry run's transaction: everything it wrote is rolled back."""
+
+
+def check_append(store: Store, account_id: int, req: CallAppend, *, clock: Clock) -> int:
+    """What ``call/append`` would answer, changing nothing: the contacts' count, or the very
+    refusal the import would raise (its checks run in a transaction that is rolled back)."""
+    try:
+        append_contacts(store, account_id, req, clock=clock, dry_run=True)
+    except _DryRun:
+        return len(req.contacts)
+    raise AssertionError("a dry run ended without rolling back")  # pragma: no cover
+
+
 def append_contacts(
-    store: Store, account_id: int, req: CallAppend, *, clock: Clock
+    store: Store, account_id: int, req: CallAppend, *, clock: Clock, dry_run: bool = False
 ) -> tuple[str, int]:
-    """``call/append``: all the contacts or none; returns ``(taskId, imported)``."""
+    """``call/append``: all the contacts or none; returns ``(taskId, imported)``. With
+    ``dry_run`` (:func:`check_append`), everything is checked and written, then rolled back."""
     with store.lifecycle() as tx:
         task = _find(tx, account_id, req.ref)
         if task.task_status == FAILED:
@@ -249,6 +265,8 @@ def append_contacts(
         if task.task_status == COMPLETED:  # taskKeep 1: the new contacts reopen it
             _set_status(tx, task, IN_PROGRESS, None, clock=clock)
             _after_entering_progress(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
+        if dry_run:
+            raise _DryRun
         return task.task_id, len(req.contacts)
 
 
@@ -711,7 +729,7 @@ def _param_problems(
 def _refuse_taken(tx: LifecycleTx, account_id: int, contacts: tuple[ContactIn, ...]) -> None:
     taken = tx.contacts_taken(account_id, [c.contact_id for c in contacts])
     if taken:
-        raise business_error([f"Duplicate contactIds are not allowed: {taken[0]}"])
+        raise business_error([DUPLICATE_CONTACT + taken[0]])
 
 
 def _import(

@@ -21,7 +21,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from nxlink.contract import endpoints as contract
-from nxlink.contract.endpoints import MAX_PROBLEMS, Endpoint
+from nxlink.contract.endpoints import DUPLICATE_CONTACT, MAX_PROBLEMS, Endpoint
 from nxlink.service.coerce import (
     NonFinite,
     clip,
@@ -598,7 +598,7 @@ def _contacts(field: contract.Contacts, attr: str) -> Step:
                 if key == unique:
                     if parsed in seen and parsed not in repeated:
                         repeated.add(parsed)
-                        problems.append(f"Duplicate contactIds are not allowed: {parsed}")
+                        problems.append(DUPLICATE_CONTACT + parsed)
                     elif parsed:
                         seen.add(parsed)
             contacts.append(ContactIn(**kept))

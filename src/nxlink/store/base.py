@@ -1312,6 +1312,11 @@ class Store(OutboxStore):
         """
 
     @abc.abstractmethod
+    def task_doc(self, account_id: int, task_id: str) -> bytes | None:
+        """One task's wire object (UTF-8 JSON, as the task list sends it), or None when the
+        account has no such task."""
+
+    @abc.abstractmethod
     def analyze(self) -> None:
         """Refresh the planner's statistics (after a bulk load)."""
 

@@ -446,6 +446,16 @@ class PostgresStore(PostgresOutbox, Store):
                     applied.append(version)
         return applied
 
+    def task_doc(self, account_id: int, task_id: str) -> bytes | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT d.doc FROM tasks AS t JOIN task_pages AS d"
+                " ON d.account_id = t.account_id AND d.create_ts = t.create_ts"
+                " AND d.task_row_id = t.id WHERE t.account_id = %s AND t.task_id = %s",
+                (account_id, task_id),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def analyze(self) -> None:
         with self._connection() as conn:
             conn.execute("SET statement_timeout = 0")

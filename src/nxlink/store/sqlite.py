@@ -349,6 +349,16 @@ class SQLiteStore(SQLiteOutbox, Store):
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return changed
 
+    def task_doc(self, account_id: int, task_id: str) -> bytes | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT CAST(d.doc AS BLOB) FROM tasks AS t JOIN task_pages AS d"
+                " ON d.account_id = t.account_id AND d.create_ts = t.create_ts"
+                " AND d.task_row_id = t.id WHERE t.account_id = ? AND t.task_id = ?",
+                (account_id, task_id),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def analyze(self) -> None:
         with self._write_lock:
             self._conn.execute("ANALYZE")
