@@ -15,9 +15,10 @@ import pytest
 from conftest import Api, Tenant, make_api, make_tenant
 from nxlink.contract.endpoints import API_PREFIX
 from nxlink.server.ui import pages
-from nxlink.server.ui.session import COOKIE, token_hash
+from nxlink.server.ui.session import COOKIE
 from nxlink.service import admin as admin_service
 from nxlink.store import Store
+from nxlink.store.base import ui_token_hash
 
 STATIC = Path(pages.__file__).parent / "static"
 TTL_S = 3600
@@ -97,7 +98,7 @@ def test_signing_in_sets_a_strict_http_only_cookie_and_keeps_only_its_hash(
     attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "path=/ui", "samesite=strict", f"max-age={TTL_S}"} <= attributes
     assert len(token) >= 43
-    session = store.ui_session(token_hash(token), now_ms=api.clock[0])
+    session = store.ui_session(ui_token_hash(token), now_ms=api.clock[0])
     assert session is not None
     assert session.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert session.account_id == tenant.account_id
@@ -165,7 +166,7 @@ def test_a_session_ends_when_it_expires_the_key_is_revoked_or_it_signs_out(
     token = api.client.cookies[COOKIE]
     answer = api.client.post("/ui/sign-out", data={"csrf": csrf}, follow_redirects=False)
     assert answer.status_code == 303
-    assert store.ui_session(token_hash(token), now_ms=api.clock[0]) is None
+    assert store.ui_session(ui_token_hash(token), now_ms=api.clock[0]) is None
     api.client.cookies.set(COOKIE, token, path="/ui")  # a copy of the old cookie
     assert api.client.get("/ui/tasks", follow_redirects=False).status_code == 303
 

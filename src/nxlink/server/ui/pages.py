@@ -59,12 +59,11 @@ from nxlink.server.ui.session import (
     form_token,
     same_origin,
     sign_in,
-    token_hash,
 )
 from nxlink.service import lifecycle, requests
 from nxlink.service.errors import ApiError
 from nxlink.store import StoreUnavailable
-from nxlink.store.base import UiSession
+from nxlink.store.base import UiSession, ui_token_hash
 
 if TYPE_CHECKING:
     from nxlink.server.app import State
@@ -225,7 +224,7 @@ class Dashboard:
         token = request.cookies.get(COOKIE)
         if not token:
             return None
-        digest = token_hash(token)
+        digest = ui_token_hash(token)
         now_ms = self.now_ms()
         return await self.state.reads.run(
             lambda: self.state.store.ui_session(digest, now_ms=now_ms)

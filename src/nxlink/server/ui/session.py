@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from nxlink.contract.codes import MESSAGES, Code
 from nxlink.store import Store
-from nxlink.store.base import UiSession
+from nxlink.store.base import UiSession, ui_token_hash
 
 #: The session cookie, and the cookie of a sign-in form before any session exists.
 COOKIE = "nxlink_session"
@@ -46,11 +46,6 @@ class SignInRefused(Exception):
 
 class CsrfRefused(Exception):
     """A state-changing request without this session's token, or from another origin."""
-
-
-def token_hash(token: str) -> str:
-    """What the database keeps of a session token."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def form_token(form_secret: str) -> str:
@@ -83,7 +78,7 @@ def sign_in(store: Store, access_key: str, secret: str, *, now_ms: int, ttl_s: i
         raise SignInRefused(MESSAGES[Code.INVALID_SIGNATURE])
     token = secrets.token_urlsafe(32)
     session = store.create_ui_session(
-        token_hash=token_hash(token),
+        token_hash=ui_token_hash(token),
         account_id=auth.account_id,
         access_key=access_key,
         csrf_token=secrets.token_urlsafe(24),
