@@ -524,17 +524,16 @@ def _week_days(label: str, value: Any, problems: list[str]) -> int:
         problems.append(f"{label}: has an empty item (a comma at an end, or two together), "
                         f"got {shown(value)}")  # fmt: skip
         return windows.EVERY_DAY
-    days: list[int] = []
     for item in items:
         if len(item) != 1 or item not in "1234567":
             problems.append(f"{label}: {shown(item)} is not a day: days are 1 (Monday) to 7 "
                             f"(Sunday), got {shown(value)}")  # fmt: skip
             return windows.EVERY_DAY
-        if int(item) in days:
+    for index, item in enumerate(items):
+        if item in items[:index]:
             problems.append(f"{label}: day {item} is given twice, got {shown(value)}")
             return windows.EVERY_DAY
-        days.append(int(item))
-    return windows.days_mask(days)
+    return windows.days_mask([int(item) for item in items])
 
 
 def _rate_step(field: contract.Rate, attr: str) -> Step:
