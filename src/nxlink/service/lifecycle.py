@@ -515,7 +515,9 @@ def claim(
                 # on its own past starts this call when the line it takes was last freed.
                 start = max(now, held.floor)
                 if not calling_window(task).contains(start):
-                    continue  # that line is freed after the window closed: wait for it
+                    # The line was freed (by a dialer ahead of this one in simulated time)
+                    # after the window closed: the call waits for the next opening.
+                    continue
                 claimed = tx.claim_orders(
                     account_id, task.task_row_id, now, limit=room, dialer_id=dialer_id,
                     claimed_at=start, lease_until=max(lease_until, start + lease_seconds),
