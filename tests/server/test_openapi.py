@@ -75,8 +75,8 @@ REQUEST_KEYS = {
     "TaskCreateRequest": [
         "taskName", "autoFlowId", "routeId", "taskKeep", "startupType", "userTaskId", "other",
         "taskDesc", "startupAt", "shutdownAt", "maxCall", "maxRingTime", "orderMaxCall",
-        "replayInterval", "taskCallbackUrl", "callCallbackUrl", "countryCode", "strategyId",
-        "agentGroupId", "list",
+        "replayInterval", "weekDay", "zoneSecond", "taskCallbackUrl", "callCallbackUrl",
+        "countryCode", "strategyId", "agentGroupId", "list",
     ],
     "CallAppendRequest": ["taskId", "userTaskId", "countryCode", "callCallbackUrl", "list"],
     "OrderDeleteRequest": ["taskId", "userTaskId", "contactId"],

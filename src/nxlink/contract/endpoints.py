@@ -180,6 +180,12 @@ class Params(Field):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WeekDays(Field):
+    """Days of the week as a string: ISO day digits (1 Monday .. 7 Sunday) joined by commas,
+    no spaces, each day once, in any order (kept as a set); ``""`` or ``null`` is every day."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Contacts(Field):
     """``list``: at most ``max_items`` contacts, each an object of ``items``; ``unique`` is
     distinct within the list. A required list must not be empty."""
@@ -469,6 +475,18 @@ TASK_CREATE: Final = Endpoint(
                 description="Call attempts per contact."),
         Integer(name="replayInterval", low=0, high=604_800, default_text="300", example=600,
                 description="Seconds between two attempts on one contact."),
+        WeekDays(name="weekDay", attr="week_days", example="1,2,3,4,5",
+                 description="The days the task places calls on, in the zone of `zoneSecond`: "
+                 "day digits 1 (Monday) to 7 (Sunday) joined by commas, e.g. `1,2,3,4,5`; "
+                 "empty or absent: every day. On another day the task stays in progress and "
+                 "waits: calls start from the local midnight that opens its next day (a call "
+                 "under way at midnight ends as it would). Retries and contacts that fall due "
+                 "outside the window wait for it; `startupAt` and `shutdownAt` fire whatever "
+                 "the day. Not shown by task/list."),
+        Integer(name="zoneSecond", low=-43_200, high=50_400, default=0, example=28_800,
+                description="The task's time zone for `weekDay`, as its UTC offset in seconds "
+                "(28800 = UTC+8; -43200 to 50400, UTC-12 to UTC+14); absent: 0, UTC. No "
+                "effect without `weekDay`. Not shown by task/list."),
         Url(name="taskCallbackUrl", example="https://example.com/nxlink/task-events",
             description="Receives a `TaskStatusEvent` on every status change of the task (see "
             "the callbacks of this operation)."),
@@ -492,6 +510,8 @@ TASK_CREATE: Final = Endpoint(
         "userTaskId": EXAMPLE_USER_TASK_ID,
         "orderMaxCall": 2,
         "replayInterval": 600,
+        "weekDay": "1,2,3,4,5",
+        "zoneSecond": 28_800,
         "taskCallbackUrl": "https://example.com/nxlink/task-events",
         "callCallbackUrl": "https://example.com/nxlink/call-events",
         "list": [_CONTACT_EXAMPLE],
@@ -768,6 +788,16 @@ _INTEGER_REFUSALS: Final = (
 )
 
 
+#: How ``weekDay`` is refused, one problem per value (the first that applies, in this order).
+WEEK_DAY_REFUSALS: Final = (
+    'must be a string of days such as "1,2,3,4,5", got <value>',
+    "must not contain spaces, got <value>",
+    "has an empty item (a comma at an end, or two together), got <value>",
+    "<item> is not a day: days are 1 (Monday) to 7 (Sunday), got <value>",
+    "day <day> is given twice, got <value>",
+)
+
+
 def _text_refusals(required: bool, max_length: int | None, allow_nul: bool) -> list[str]:
     said = ["required"] if required else []
     said += ["must be a string, got <value>",
@@ -840,6 +870,8 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
                 "<value>", "out of range for a number, got <value>",
                 *_text_refusals(False, field.value_max_length, False)[1:])),
         ]  # fmt: skip
+    elif isinstance(field, WeekDays):
+        said = list(WEEK_DAY_REFUSALS)
     elif isinstance(field, Contacts):
         said = (["required", "must not be empty"] if field.required else []) + [
             "must be an array", f"at most {field.max_items} contacts, got <n>"]  # fmt: skip

@@ -57,6 +57,8 @@ TRACE_ID_PATTERN: Final = "^[0-9a-f]{32}$"
 INTEGER_STRING_PATTERN: Final = "^[+-]?[0-9]+$"
 NUMBER_STRING_PATTERN: Final = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 URL_PATTERN: Final = "^[hH][tT][tT][pP][sS]?://"
+#: ``weekDay``: day digits joined by commas (that each day comes once, the rule text says).
+WEEK_DAYS_PATTERN: Final = "^[1-7](,[1-7]){0,6}$"
 EVENT_ID_PATTERN: Final = "^[0-9a-f]{32}$"
 
 VENDOR_SERVERS: Final[tuple[tuple[str, str], ...]] = (
@@ -234,6 +236,10 @@ def _field_schema(field: contract.Field, extra_rules: list[str]) -> Json:
         }  # fmt: skip
         rule.append(f"names 1–{field.name_max_length} characters and distinct; values strings "
                     f"(≤ {field.value_max_length} characters) or numbers")  # fmt: skip
+    elif isinstance(field, contract.WeekDays):
+        schema = {"oneOf": [{"type": "string", "pattern": WEEK_DAYS_PATTERN}, *_NOT_SET]}
+        rule.append("day digits 1–7 (Monday–Sunday) joined by commas, no spaces, each day "
+                    "once, any order; empty: every day")  # fmt: skip
     elif isinstance(field, contract.Contacts):
         schema = {"type": "array", "maxItems": field.max_items, "items": _ref("Contact")}
         if field.required:

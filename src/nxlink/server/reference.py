@@ -56,6 +56,7 @@ def _kind(field: contract.Field) -> str:
         "integer (epoch s)", contract.Rate: "number", contract.TaskRef: "string",
         contract.ContactId: "string or integer", contract.Phone: "string",
         contract.Params: "array of {name, value}", contract.Contacts: "array of contacts",
+        contract.WeekDays: "string (days)",
     }  # fmt: skip
     return kinds[type(field)]
 

@@ -24,7 +24,7 @@ import orjson
 from nxlink.contract import calldoc
 from nxlink.contract.codes import TaskStatus
 from nxlink.contract.endpoints import DUPLICATE_CONTACT
-from nxlink.service import counters
+from nxlink.service import counters, windows
 from nxlink.service.errors import business_error
 from nxlink.service.recordings import RecordingLinks
 from nxlink.service.requests import (
@@ -213,6 +213,8 @@ def create_task(
                 country_code=req.country_code,
                 order_max_call=req.order_max_call,
                 replay_interval=req.replay_interval,
+                week_days=req.week_days,
+                zone_second=req.zone_second,
             ),
         )
         if req.contacts:
@@ -440,7 +442,8 @@ DIALER_ALIVE_MS: Final = 5_000
 
 def dialable(task: DialCandidate, now: int) -> bool:
     """May the task place calls at ``now`` (dialer clock)? In progress, its account enabled
-    with a balance above zero, its flow and route enabled, and ``shutdownAt`` not reached."""
+    with a balance above zero, its flow and route enabled, ``shutdownAt`` not reached, and
+    ``now`` inside its calling window."""
     shutdown_due = (
         not task.shutdown_fired and task.shutdown_at is not None and task.shutdown_at <= now
     )
@@ -452,7 +455,34 @@ def dialable(task: DialCandidate, now: int) -> bool:
         and task.route_enabled
         and task.context is not None
         and not shutdown_due
+        and calling_window(task).contains(now)
     )
+
+
+def calling_window(task: DialCandidate) -> windows.Window:
+    """The task's ``weekDay`` and ``zoneSecond``."""
+    return windows.Window(task.week_days, task.zone_second)
+
+
+def next_dialer_event(store: Store, now: int, *, dialer_id: str) -> int | None:
+    """The earliest time after ``now`` (dialer clock) at which ``dialer_id`` could have
+    something to do besides its own calls: another dialer's lease passes, a schedule fires, a
+    retry or contact falls due, a calling window opens on orders waiting for it. None when
+    nothing waits. One read, no lock.
+
+    The store's plain ``earliest`` counts the orders of windowed tasks at their due time too
+    (so that PostgreSQL's read of it stays an index-only scan of ``task_stats``): such a wake
+    may find nothing to claim and costs one step. Their openings come from the windows'
+    waits (:func:`nxlink.service.windows.wake_time`), so none is skipped.
+    """
+    waits = store.dialer_waits(now, dialer_id=dialer_id)
+    times = [] if waits.earliest is None else [waits.earliest]
+    for wait in waits.windows:
+        window = windows.Window(wait.week_days, wait.zone_second)
+        wake = windows.wake_time(window, now, due_now=wait.due_now, next_due=wait.next_due)
+        if wake is not None:
+            times.append(wake)
+    return min(times, default=None)
 
 
 def lines(task: DialCandidate) -> int:
@@ -502,6 +532,10 @@ def claim(
                 # A task's calls start in order (see Lines.floor): a dialer still catching up
                 # on its own past starts this call when the line it takes was last freed.
                 start = max(now, held.floor)
+                if not calling_window(task).contains(start):
+                    # The line was freed (by a dialer ahead of this one in simulated time)
+                    # after the window closed: the call waits for the next opening.
+                    continue
                 claimed = tx.claim_orders(
                     account_id, task.task_row_id, now, limit=room, dialer_id=dialer_id,
                     claimed_at=start, lease_until=max(lease_until, start + lease_seconds),

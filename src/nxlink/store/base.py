@@ -154,6 +154,11 @@ class TaskFilter:
         )
 
 
+#: ``tasks.week_days`` of a task without a calling window: every ISO day's bit (bit ``d - 1``
+#: for day ``d``), the column's default; ``nxlink.service.windows`` says what a mask allows.
+EVERY_DAY: Final = 0b111_1111
+
+
 @dataclass(slots=True)
 class NewTask:
     """A task to insert, with its initial counters (``stats`` keyed by :data:`STAT_COUNTERS`)."""
@@ -184,6 +189,10 @@ class NewTask:
     country_code: str = ""
     order_max_call: int | None = None
     replay_interval: int | None = None
+    #: The calling window (``nxlink.service.windows``): a mask of ISO days (:data:`EVERY_DAY`:
+    #: no window) and the UTC offset they are counted in.
+    week_days: int = EVERY_DAY
+    zone_second: int = 0
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -641,6 +650,30 @@ class DialCandidate:
     #: Orders of the task being dialled now, by any dialer, as read (no lock): a claim skips
     #: a task whose lines were all busy without locking them (``Lines`` is the locked count).
     dialling: int
+    #: The task's calling window (``nxlink.service.windows.Window``): days mask and zone.
+    week_days: int = EVERY_DAY
+    zone_second: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowWait:
+    """The pending orders of the tasks in progress that share one calling window."""
+
+    week_days: int
+    zone_second: int
+    #: Some order is due at the time asked about (``next_attempt_ts <= now``).
+    due_now: bool
+    #: The earliest ``next_attempt_ts`` after that time, None if no order falls due later.
+    next_due: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DialerWaits:
+    """:meth:`Store.dialer_waits`: the earliest plain event after ``now`` (None: none) and
+    the waits of the windowed tasks."""
+
+    earliest: int | None
+    windows: tuple[WindowWait, ...] = ()
 
 
 class LifecycleTx(abc.ABC):
@@ -1376,10 +1409,13 @@ class Store(OutboxStore):
         """The shared timeline as it is now (another simulator may have changed its speed)."""
 
     @abc.abstractmethod
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
-        """The earliest time after ``now`` (dialer clock) at which a dialer could have
-        something to do besides its own calls: a retry falls due, another dialer's lease
-        passes, a schedule fires. None when nothing is waiting. A read, no lock taken."""
+    def dialer_waits(self, now: int, *, dialer_id: str) -> DialerWaits:
+        """What a dialer may have to do after ``now`` (dialer clock) besides its own calls,
+        from one read (no lock taken): the earliest time another dialer's lease passes, a
+        schedule fires or a pending order of a task in progress falls due (whatever its
+        window), and the waits of the tasks in progress with a calling window, one per
+        window. The service turns them into the dialer's next event
+        (``lifecycle.next_dialer_event``)."""
 
     def recompute_counters(self) -> CounterCheck:
         """Every task's counters recomputed from its orders and calls (one snapshot), with

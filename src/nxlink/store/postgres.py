@@ -42,6 +42,7 @@ from nxlink.store.base import (
     Cleared,
     ClockAnchor,
     CommitUncertain,
+    DialerWaits,
     Flow,
     KeyAuth,
     LifecycleTx,
@@ -65,9 +66,9 @@ from nxlink.store.postgres_lifecycle import (
     PostgresLifecycleTx,
     call_page,
     copy_rows,
+    dialer_waits,
     first_line,
     has_nul,
-    next_dialer_event,
     no_nul,
 )
 from nxlink.store.postgres_outbox import PostgresOutbox
@@ -892,9 +893,9 @@ class PostgresStore(PostgresOutbox, Store):
         with self._connection() as conn:
             return _anchor(conn, lock=False)
 
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+    def dialer_waits(self, now: int, *, dialer_id: str) -> DialerWaits:
         with self._read() as conn:
-            return next_dialer_event(conn, now, dialer_id=dialer_id)
+            return dialer_waits(conn, now, dialer_id=dialer_id)
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Query]:

@@ -90,7 +90,7 @@ TASK_INSERT_COLUMNS: Final = (
     "startup_at", "shutdown_at", "startup_by", "route_id", "max_call", "import_type",
     "func_flag", "max_ring_time", "strategy_id", "agent_group_id", "task_callback_url",
     "call_callback_url", "country_code", "create_ts", "order_max_call", "replay_interval",
-    "startup_fired", "shutdown_fired", "synthetic",
+    "startup_fired", "shutdown_fired", "synthetic", "week_days", "zone_second",
 )  # fmt: skip
 STAT_INSERT_COLUMNS: Final = ("account_id", "task_row_id", "id", "task_id", "auto_flow_id",
                                "create_ts", "task_status", *STAT_COUNTERS)  # fmt: skip
@@ -107,6 +107,7 @@ def task_row_values(account_id: int, row: TaskRow, *, synthetic: bool) -> tuple[
         task.import_type, task.func_flag, task.max_ring_time, task.strategy_id,
         task.agent_group_id, task.task_callback_url, task.call_callback_url, task.country_code,
         task.create_ts, task.order_max_call, task.replay_interval, flag, flag, flag,
+        task.week_days, task.zone_second,
     )  # fmt: skip
 
 
@@ -145,6 +146,7 @@ def candidate(row: tuple[Any, ...]) -> DialCandidate:
         flow_enabled=bool(row[7]), route_enabled=bool(row[8]), shutdown_at=row[9],
         shutdown_fired=bool(row[10]),
         context=None if row[14] is None else DialContext(*row[11:21]), dialling=int(row[21]),
+        week_days=row[22], zone_second=row[23],
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from nxlink.store.base import (
     CallFilter,
     Cleared,
     ClockAnchor,
+    DialerWaits,
     Flow,
     KeyAuth,
     LifecycleTx,
@@ -64,8 +65,8 @@ from nxlink.store.rows import (
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
+    dialer_waits,
     indexed_name,
-    next_dialer_event,
 )
 from nxlink.store.sqlite_outbox import SQLiteOutbox
 
@@ -533,9 +534,9 @@ class SQLiteStore(SQLiteOutbox, Store):
     def sim_clock(self) -> ClockAnchor | None:
         return _anchor(self._conn)
 
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+    def dialer_waits(self, now: int, *, dialer_id: str) -> DialerWaits:
         with self._read() as conn:
-            return next_dialer_event(conn, now, dialer_id=dialer_id)
+            return dialer_waits(conn, now, dialer_id=dialer_id)
 
     # -- copying a whole database ----------------------------------------------------------
     def count_rows(self, table: Table) -> int:
