@@ -112,14 +112,18 @@ EVENT_ID_HEADER: Final = "x-nxlink-event-id"
 
 
 def check_signature(headers: Mapping[str, str], body: bytes, secret: str | None) -> str:
-    """``ok``, ``BAD`` or ``not checked (no secret)`` for the five auth headers of a delivery.
+    """``ok``, ``BAD``, ``none (unsigned)`` or ``not checked (no secret)`` for the five auth
+    headers of a delivery.
 
-    ``headers`` has lower-case names. A missing header or an unknown ``algorithm`` is ``BAD``.
+    ``headers`` has lower-case names. None of the five is an unsigned callback (its account
+    sends them so); some missing, or an unknown ``algorithm``, is ``BAD``.
     """
+    names = ("sign", "accesskey", "ts", "action", "biztype")
+    if not any(name in headers for name in names):
+        return "none (unsigned)"
     if not secret:
         return "not checked (no secret)"
     algorithm = signing.normalize_algorithm(headers.get("algorithm"))
-    names = ("sign", "accesskey", "ts", "action", "biztype")
     if algorithm is None or any(name not in headers for name in names):
         return "BAD"
     ok = signing.verify(
@@ -162,14 +166,14 @@ def event_id_of(event: Mapping[str, Any], headers: Mapping[str, str]) -> str | N
 
 
 def describe(event: Mapping[str, Any], event_id: str | None) -> str:
-    """``<eventType> <eventId> taskId=<...> [taskStatus=<n>|callResult=<n>]`` for an event."""
+    """``<eventType> <eventId> taskId=<...> [taskStatus=<n>|contactId=<...> callResult=<n>]``
+    for an event (the vendor's body: the task's or the call's keys at the top level)."""
     kind = event.get("eventType")
     words = [_word(kind), _word(event_id)]
     if kind == "call.completed":
-        call = event.get("call")
-        record: Mapping[str, Any] = call if isinstance(call, dict) else {}
-        words.append(f"taskId={_word(record.get('taskId'))}")
-        words.append(f"callResult={_word(record.get('callResult'))}")
+        words.append(f"taskId={_word(event.get('taskId'))}")
+        words.append(f"contactId={_word(event.get('contactId'))}")
+        words.append(f"callResult={_word(event.get('callResult'))}")
     else:
         words.append(f"taskId={_word(event.get('taskId'))}")
         if kind == "task.status":

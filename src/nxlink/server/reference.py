@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from nxlink.contract import endpoints as contract
 from nxlink.contract.answers import CallCompletedEvent, TaskStatusEvent
-from nxlink.contract.callrecord import CALL_RESULTS, CallEvent, CallRecord
+from nxlink.contract.callrecord import CALL_RESULTS, CallRecord
 from nxlink.contract.codes import TaskStatus
 from nxlink.contract.endpoints import ENDPOINTS, Endpoint
 from nxlink.contract.task import StatInfo, Task
@@ -183,7 +183,7 @@ def objects_md(settings: Settings) -> str:
     schemas = openapi_document(settings)["components"]["schemas"]
     models: list[type[BaseModel]] = [Task, StatInfo, CallRecord]
     models += list(dict.fromkeys(e.answer for e in ENDPOINTS if e.answer not in models))
-    models += [TaskStatusEvent, CallCompletedEvent, CallEvent]
+    models += [TaskStatusEvent, CallCompletedEvent]
     lines = [
         "# Objects",
         "",
