@@ -854,8 +854,18 @@ def test_the_accounts_default_urls_take_the_events_nobody_else_claims(
     sure = route(store, tenant, answer=1.0)
     own = create(api, tenant, routeId=sure, callCallbackUrl=CALL_URL, list=contacts("own", 1))
     bare = create(api, tenant, routeId=sure, taskCallbackUrl="", list=contacts("bare", 1))
-    ok(api, tenant, APPEND, {"taskId": bare, "callCallbackUrl": OWN_URL, "list": contacts("app", 1)})
-    ok(api, tenant, APPEND, {"taskId": own, "callCallbackUrl": OWN_URL, "list": contacts("o-app", 1)})
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {"taskId": bare, "callCallbackUrl": OWN_URL, "list": contacts("app", 1)},
+    )
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {"taskId": own, "callCallbackUrl": OWN_URL, "list": contacts("o-app", 1)},
+    )
     started = [(kind, url, event["taskId"]) for kind, url, event in outbox.new()]
     assert started == [("task", TASK_URL, own), ("task", ACCOUNT_TASK_URL, bare)]
     sim = simulator(store, seed=3)

@@ -68,14 +68,24 @@ def accounts_topup(name: str, amount: int, db_url: str) -> None:
 
 @accounts.command("set-callbacks")
 @click.argument("name")
-@click.option("--task-url", metavar="URL", default=None,
-              help="Default taskCallbackUrl for tasks created without one ('' clears it).")
-@click.option("--call-url", metavar="URL", default=None,
-              help="Default callCallbackUrl for calls whose contact and task have none "
-              "('' clears it).")
-@click.option("--signed/--unsigned", default=None,
-              help="Sign callbacks with the five auth headers (the default), or send them "
-              "without any (no sign).")
+@click.option(
+    "--task-url",
+    metavar="URL",
+    default=None,
+    help="Default taskCallbackUrl for tasks created without one ('' clears it).",
+)
+@click.option(
+    "--call-url",
+    metavar="URL",
+    default=None,
+    help="Default callCallbackUrl for calls whose contact and task have none ('' clears it).",
+)
+@click.option(
+    "--signed/--unsigned",
+    default=None,
+    help="Sign callbacks with the five auth headers (the default), or send them "
+    "without any (no sign).",
+)
 @db_option
 def accounts_set_callbacks(
     name: str, task_url: str | None, call_url: str | None, signed: bool | None, db_url: str

@@ -3,8 +3,9 @@
 This is the one definition of a task's wire form: key order of the vendor's reference page,
 ``statInfo`` rates (``"66.67%"``: two decimals, half up; ``null`` on a zero denominator) and
 averages (rounded down; ``null`` on zero). A task callback carries the same object
-(:func:`document`), so a receiver reads a task exactly as the task list shows it. The store's unit of work calls :func:`render` in the
-transaction of every write that changes an input, and keeps the result as opaque bytes; a
+(:func:`document`), so a receiver reads a task exactly as the task list shows it. The store's
+unit of work calls :func:`render` in the transaction of every write that changes an input, and
+keeps the result as opaque bytes; a
 page is then read as stored bytes, never assembled per request, and no backend renders JSON.
 """
 

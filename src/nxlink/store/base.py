@@ -353,9 +353,10 @@ class OutboxStore(abc.ABC):
 
     @abc.abstractmethod
     def callbacks_signed(self, account_id: int) -> bool:
-        """Whether the account's callbacks are signed now (``nxlink accounts set-callbacks``);
-        True for an account that no longer exists, so that nothing goes out unsigned by
-        mistake."""
+        """Whether the account's callbacks are signed now (``nxlink accounts set-callbacks``).
+
+        True also for a disabled or missing account: its callbacks take the signed way, where
+        the want of an enabled key fails each try, so nothing of it goes out unsigned."""
 
 
 # -- the life of tasks: one transaction, its primitives ------------------------------------

@@ -469,18 +469,14 @@ class PostgresStore(PostgresOutbox, Store):
             return None
         with self._connection() as conn:
             row = conn.execute(
-                f"SELECT {ACCOUNT_COLUMNS} "
-                "FROM accounts WHERE name = %s",
+                f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = %s",
                 (name,),
             ).fetchone()
         return None if row is None else account_row(row)
 
     def list_accounts(self) -> list[Account]:
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {ACCOUNT_COLUMNS} "
-                "FROM accounts ORDER BY id"
-            ).fetchall()
+            rows = conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id").fetchall()
         return [account_row(r) for r in rows]
 
     def set_account_callbacks(

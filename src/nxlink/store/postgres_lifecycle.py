@@ -205,8 +205,7 @@ class PostgresLifecycleTx(LifecycleTx):
     # -- reads -------------------------------------------------------------------------------
     def account(self, account_id: int) -> Account:
         row = self._one(
-            f"SELECT {ACCOUNT_COLUMNS} "
-            "FROM accounts WHERE id = %s",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s",
             (account_id,),
         )
         if row is None:

@@ -221,6 +221,7 @@ class PostgresOutbox(OutboxStore):
     def callbacks_signed(self, account_id: int) -> bool:
         with self._connection() as conn:
             row = conn.execute(
-                "SELECT callbacks_signed FROM accounts WHERE id = %s", (account_id,)
+                "SELECT callbacks_signed = 1 OR enabled = 0 FROM accounts WHERE id = %s",
+                (account_id,),
             ).fetchone()
         return row is None or bool(row[0])

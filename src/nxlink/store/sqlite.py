@@ -361,17 +361,13 @@ class SQLiteStore(SQLiteOutbox, Store):
 
     def get_account(self, name: str) -> Account | None:
         row = self._conn.execute(
-            f"SELECT {ACCOUNT_COLUMNS} "
-            "FROM accounts WHERE name = ?",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?",
             (name,),
         ).fetchone()
         return None if row is None else account_row(row)
 
     def list_accounts(self) -> list[Account]:
-        rows = self._conn.execute(
-            f"SELECT {ACCOUNT_COLUMNS} "
-            "FROM accounts ORDER BY id"
-        ).fetchall()
+        rows = self._conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id").fetchall()
         return [account_row(r) for r in rows]
 
     def set_account_callbacks(

@@ -94,8 +94,7 @@ class SQLiteLifecycleTx(LifecycleTx):
     # -- reads -------------------------------------------------------------------------------
     def account(self, account_id: int) -> Account:
         row = self.conn.execute(
-            f"SELECT {ACCOUNT_COLUMNS} "
-            "FROM accounts WHERE id = ?",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?",
             (account_id,),
         ).fetchone()
         if row is None:

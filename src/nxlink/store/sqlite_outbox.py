@@ -199,6 +199,6 @@ class SQLiteOutbox(OutboxStore):
 
     def callbacks_signed(self, account_id: int) -> bool:
         row = self._conn.execute(
-            "SELECT callbacks_signed FROM accounts WHERE id = ?", (account_id,)
+            "SELECT callbacks_signed = 1 OR enabled = 0 FROM accounts WHERE id = ?", (account_id,)
         ).fetchone()
         return row is None or bool(row[0])
