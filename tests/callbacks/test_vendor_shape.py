@@ -234,3 +234,8 @@ def test_an_unsigned_account_sends_no_sign_anywhere(
         check_types(got.body, VENDOR_CALL_FIELDS)
     for got in tasks:
         check_types(got.body, VENDOR_TASK_FIELDS)
+    # The outbox shows each body as it was POSTed.
+    listed = CliRunner().invoke(main, ["callbacks", "list", "--format", "json", "--db", store_url])
+    assert listed.exit_code == 0, listed.output
+    shown = {item["eventId"]: (item["url"], item["body"]) for item in json.loads(listed.output)}
+    assert shown == {g.body["eventId"]: (receiver.base + g.path, g.body) for g in tasks + calls}

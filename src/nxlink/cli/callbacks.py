@@ -42,7 +42,9 @@ def table_row(item: OutboxItem) -> tuple[Any, ...]:
 
 
 def json_object(item: OutboxItem) -> dict[str, Any]:
-    """A callback as ``--format json`` prints it (times in epoch milliseconds)."""
+    """A callback as ``--format json`` prints it (times in epoch milliseconds), with its body
+    as it is POSTed: the vendor's flat event (``eventId``, ``eventType``, ``eventTs``, then the
+    task's or the call record's keys)."""
     return {
         "id": item.id,
         "eventId": item.event_id,
@@ -55,6 +57,7 @@ def json_object(item: OutboxItem) -> dict[str, Any]:
         "url": item.url,
         "createdMs": item.created_ms,
         "deliveredMs": item.delivered_ms,
+        "body": event_of(item.body) or item.body.decode("utf-8", "replace"),
     }
 
 
@@ -77,7 +80,8 @@ def callbacks() -> None:
               show_default=True, help="Output format.")  # fmt: skip
 @db_option
 def callbacks_list(failed_only: bool, limit: int, fmt: str, db_url: str) -> None:
-    """List callbacks, newest first, with their delivery state.
+    """List callbacks, newest first, with their delivery state (--format json adds each
+    one's body, as it is POSTed).
 
     Example: nxlink callbacks list --failed --limit 20
     """
