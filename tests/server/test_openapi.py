@@ -100,11 +100,15 @@ TASK_REF = {"CallAppendRequest", "OrderDeleteRequest", "TaskStartRequest", "Task
 CONTACT_KEYS = ["contactId", "phoneNumber", "name", "params", "other"]
 FLOW_KEYS = ["autoFlowId", "autoFlowName", "variables", "createTs"]
 ROUTE_KEYS = ["routeId", "routeName", "countryCode", "pricePerMinute", "createTs"]
+#: A callback body: the event's keys, then the object it carries at the top level.
 TASK_STATUS_EVENT_KEYS = [
-    "eventId", "eventType", "eventTs", "taskId", "userTaskId", "other", "autoFlowId",
-    "autoFlowName", "taskName", "taskStatus", "pauseReason", "statInfo",
+    "eventId", "eventType", "eventTs", "id", "taskId", "saasUserId", "userTaskId", "other",
+    "autoFlowId", "autoFlowName", "taskStatus", "pauseReason", "taskName", "taskDesc",
+    "taskKeep", "startupType", "startupAt", "shutdownAt", "startupBy", "routeId", "maxCall",
+    "importType", "funcFlag", "maxRingTime", "strategyId", "agentGroupId", "taskCallbackUrl",
+    "createTs", "statInfo", "orderMaxCall", "replayInterval",
 ]  # fmt: skip
-CALL_EVENT_KEYS = ["eventId", "eventType", "eventTs", "call"]
+CALL_EVENT_KEYS = ["eventId", "eventType", "eventTs", *CALL_RECORD_KEYS, "other"]
 DATA_KEYS = {
     "TaskCreateResponse": ("TaskCreated", ["taskId"]),
     "CallAppendResponse": ("ContactsAppended", ["taskId", "count"]),
@@ -417,9 +421,14 @@ def test_item_and_event_schemas_have_the_wire_keys_in_order(document: dict[str, 
         schema = schemas(document)[name]
         assert list(schema["properties"]) == keys, name
     assert schemas(document)["CallRecord"]["additionalProperties"] is False
-    assert list(schemas(document)["CallEvent"]["properties"]) == [*CALL_RECORD_KEYS, "other"]
-    event = schemas(document)["CallCompletedEvent"]["properties"]
-    assert event["call"]["$ref"] == "#/components/schemas/CallEvent"
+    assert "CallEvent" not in schemas(document)
+    for name in ("TaskStatusEvent", "CallCompletedEvent"):
+        schema = schemas(document)[name]
+        assert schema["required"] == expected[name], name
+        assert schema["additionalProperties"] is False, name
+    assert set(TASK_STATUS_EVENT_KEYS[3:]) == TASK_KEYS
+    task_event = schemas(document)["TaskStatusEvent"]["properties"]
+    assert task_event["statInfo"]["$ref"] == "#/components/schemas/StatInfo"
     assert schemas(document)["TaskStatusEvent"]["properties"]["statInfo"]["$ref"] == (
         "#/components/schemas/StatInfo"
     )

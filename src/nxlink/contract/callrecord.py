@@ -1,9 +1,10 @@
 """The call record: the vendor's whole call object, as ``call/list`` answers it and the call
-callback sends it (``lifecycle.md``, "Call results"; ``decisions.md`` #20).
+callback sends it, at the top level of its body (``lifecycle.md``, "Call results";
+``decisions.md`` #20).
 
 :class:`CallRecord` is the one declaration of its fields: their wire names, order, types and
-meaning. The renderer, the OpenAPI document, the reference in ``docs/`` and the tests read it
-from here. :class:`CallEvent` is the record as a call callback carries it (with ``other``).
+meaning. The renderer, the OpenAPI document, the reference in ``docs/``, the call callback's
+model (:class:`~nxlink.contract.answers.CallCompletedEvent`) and the tests read it from here.
 """
 
 from __future__ import annotations
@@ -199,17 +200,10 @@ class CallRecord(BaseModel):
     """Seconds of talk with the human; 0 when not answered."""
     call_callback_url: str
     """Where this call's callback goes: the contact's own URL from ``call/append``, else the
-    task's ``callCallbackUrl``; ``""`` when neither is set."""
+    task's ``callCallbackUrl``, else the account's default call callback URL; ``""`` when none
+    is set."""
     order_callback_url: str
     """The contact's own callback URL from ``call/append``, ``""`` when none was given."""
-
-
-class CallEvent(CallRecord):
-    """The call record as the call callback carries it: the record and the contact's
-    pass-through ``other``."""
-
-    other: str
-    """The contact's ``other`` from ``call/append``, returned unchanged."""
 
 
 #: The wire keys of a call record, in the order they are sent.

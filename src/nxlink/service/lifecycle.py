@@ -683,11 +683,11 @@ def report(
             )
         tx.add_counters(account_id, task.row_id, delta)
         tx.raise_dial_floor(account_id, task.row_id, end)
-        callback = calldoc.callback_url(task.call_callback_url, order.call_callback_url)
+        callback = calldoc.callback_url(task.call_callback_url, order.call_callback_url,
+                                        tx.account(account_id).call_callback_url)  # fmt: skip
         if callback:
             record = calldoc.render_event(tx.call_facts(account_id, call_row), audio_url=audio_url)
-            _enqueue(tx, task, "call", callback,
-                     {"eventType": "call.completed", "call": record}, clock=clock)  # fmt: skip
+            _enqueue(tx, task, "call", callback, "call.completed", record, clock=clock)
         # A task this call finished completes before a balance it emptied pauses the others.
         if finished:
             _complete_if_done(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
@@ -822,20 +822,10 @@ def _set_status(
         change = StatusChange(task.account_id, task.task_id, task.user_task_id, task.task_status,
                               status, pause_reason, clock.now)  # fmt: skip
         tx.after_commit(lambda: activity.status_changes.append(change))
-    if task.task_callback_url:
-        payload = {
-            "eventType": "task.status",
-            "taskId": task.task_id,
-            "userTaskId": task.user_task_id,
-            "other": task.other,
-            "autoFlowId": task.auto_flow_id,
-            "autoFlowName": task.auto_flow_name,
-            "taskName": task.task_name,
-            "taskStatus": status,
-            "pauseReason": pause_reason,
-            "statInfo": tx.stat_info(task.account_id, task.row_id),
-        }
-        _enqueue(tx, task, "task", task.task_callback_url, payload, clock=clock)
+    callback = task.task_callback_url or tx.account(task.account_id).task_callback_url
+    if callback:
+        document = tx.task_document(task.account_id, task.row_id)
+        _enqueue(tx, task, "task", callback, "task.status", document, clock=clock)
 
 
 def _enqueue(
@@ -843,13 +833,15 @@ def _enqueue(
     task: TaskState,
     kind: str,
     url: str,
-    payload: dict[str, Any],
+    event_type: str,
+    carried: dict[str, Any],
     *,
     clock: Clock,
 ) -> None:
+    """Write the callback of an event: the event's keys, then the object it carries (the task
+    or the call record) at the top level, the vendor's shape."""
     event_id = new_event_id()
-    body = {"eventId": event_id, "eventType": payload.pop("eventType"), "eventTs": clock.now_ms}
-    body.update(payload)
+    body = {"eventId": event_id, "eventType": event_type, "eventTs": clock.now_ms, **carried}
     tx.enqueue_callback(task.account_id, kind=kind, url=url, body=orjson.dumps(body),
                         event_id=event_id, now_ms=clock.now_ms, task_id=task.task_id)  # fmt: skip
     activity = _activity.get()

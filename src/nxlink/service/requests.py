@@ -473,6 +473,19 @@ def _url(field: contract.Url) -> ValueParser:
     return parse
 
 
+def url_problems(label: str, value: str, *, field: str = "taskCallbackUrl") -> list[str]:
+    """What is wrong with ``value`` as the URL field ``field`` of ``task/create`` (length and
+    form, worded as a request's refusal is, under ``label``); ``[]`` when it is a URL a
+    request would take. The account's default callback URLs are held to the same rule."""
+    declared = next(
+        item for item in contract.TASK_CREATE.items
+        if isinstance(item, contract.Url) and item.name == field
+    )  # fmt: skip
+    problems: list[str] = []
+    _url(declared)(label, value, problems)
+    return problems
+
+
 def is_http_url(url: str) -> bool:
     """An absolute ``http://`` or ``https://`` URL with a host, that a client can send to."""
     if any(char.isspace() or not char.isprintable() for char in url):

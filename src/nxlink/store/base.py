@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
 from nxlink.contract.calldoc import CallFacts
-from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
+from nxlink.contract.taskdoc import TaskDocInputs, document, render
 
 if TYPE_CHECKING:
     from nxlink.store.ratelimit import Limit
@@ -77,6 +77,13 @@ class Account:
     balance_cents: int
     default_max_call: int
     created_ts: int
+    #: Where task callbacks go for a task without a ``taskCallbackUrl`` (``""``: nowhere).
+    task_callback_url: str = ""
+    #: Where call callbacks go when neither the contact nor its task has a
+    #: ``callCallbackUrl`` (``""``: nowhere).
+    call_callback_url: str = ""
+    #: Whether callbacks carry the five auth headers (``sign`` among them); read at each try.
+    callbacks_signed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +405,13 @@ class OutboxStore(abc.ABC):
     def signing_key(self, account_id: int) -> SigningKey | None:
         """The account's newest enabled access key, for signing callbacks; None when the
         account has none or is disabled."""
+
+    @abc.abstractmethod
+    def callbacks_signed(self, account_id: int) -> bool:
+        """Whether the account's callbacks are signed now (``nxlink accounts set-callbacks``).
+
+        True also for a disabled or missing account: its callbacks take the signed way, where
+        the want of an enabled key fails each try, so nothing of it goes out unsigned."""
 
 
 # -- the life of tasks: one transaction, its primitives ------------------------------------
@@ -759,10 +773,11 @@ class LifecycleTx(abc.ABC):
         self._insert_task_rows(account_id, rows, synthetic=synthetic)
         return [row.row_id for row in rows]
 
-    def stat_info(self, account_id: int, task_row_id: int) -> dict[str, Any]:
-        """The task's ``statInfo`` as the task list renders it, as of now in this transaction."""
+    def task_document(self, account_id: int, task_row_id: int) -> dict[str, Any]:
+        """The task object as the task list renders it, as of now in this transaction (what a
+        task callback carries)."""
         (inputs,) = self._doc_inputs(account_id, [task_row_id])
-        return stat_info(inputs)
+        return document(inputs)
 
     def flush_docs(self) -> None:
         """Render and store the JSON of every task touched in this transaction (each once)."""
@@ -1281,6 +1296,18 @@ class Store(OutboxStore):
 
     @abc.abstractmethod
     def list_accounts(self) -> list[Account]: ...
+
+    @abc.abstractmethod
+    def set_account_callbacks(
+        self,
+        account_id: int,
+        *,
+        task_url: str | None = None,
+        call_url: str | None = None,
+        signed: bool | None = None,
+    ) -> Account:
+        """Set the account's default callback URLs (``""`` clears one) and whether its
+        callbacks are signed; ``None`` leaves a setting as it is. Returns the account after."""
 
     @abc.abstractmethod
     def create_key(

@@ -33,7 +33,8 @@ class Table:
 
 TABLES: Final[tuple[Table, ...]] = (
     Table("accounts", ("id", "name", "enabled", "balance_cents", "default_max_call",
-                       "created_ts"), ("id",), tenant=False),
+                       "created_ts", "task_callback_url", "call_callback_url",
+                       "callbacks_signed"), ("id",), tenant=False),
     Table("access_keys", ("account_id", "access_key", "secret", "enabled", "created_ts",
                           "revoked_ts", "last_used_ts"), ("access_key",), tenant=False),
     Table("flows", ("account_id", "id", "name", "variables", "enabled", "created_ts"),

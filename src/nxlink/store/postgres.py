@@ -74,12 +74,14 @@ from nxlink.store.postgres_lifecycle import (
 from nxlink.store.postgres_outbox import PostgresOutbox
 from nxlink.store.ratelimit import Limit
 from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
     CALL_COLUMNS,
     CALL_FROM,
     DEAD_UI_SESSIONS,
     LIVE_UI_SESSION,
     ORDER_ROW_COLUMNS,
     ROUTE_COLUMNS,
+    account_row,
     call_facts,
     order_row,
     route_row,
@@ -486,19 +488,36 @@ class PostgresStore(PostgresOutbox, Store):
             return None
         with self._connection() as conn:
             row = conn.execute(
-                "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-                "FROM accounts WHERE name = %s",
+                f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = %s",
                 (name,),
             ).fetchone()
-        return None if row is None else Account(row[0], row[1], bool(row[2]), *row[3:])
+        return None if row is None else account_row(row)
 
     def list_accounts(self) -> list[Account]:
         with self._connection() as conn:
-            rows = conn.execute(
-                "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-                "FROM accounts ORDER BY id"
-            ).fetchall()
-        return [Account(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+            rows = conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id").fetchall()
+        return [account_row(r) for r in rows]
+
+    def set_account_callbacks(
+        self,
+        account_id: int,
+        *,
+        task_url: str | None = None,
+        call_url: str | None = None,
+        signed: bool | None = None,
+    ) -> Account:
+        no_nul("account callbacks not set", task_url=task_url or "", call_url=call_url or "")
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE accounts SET task_callback_url = coalesce(%s, task_callback_url), "
+                "call_callback_url = coalesce(%s, call_callback_url), "
+                "callbacks_signed = coalesce(%s, callbacks_signed) "
+                f"WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
+                (task_url, call_url, None if signed is None else int(signed), account_id),
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no account with id {account_id}")
+        return account_row(row)
 
     def create_key(self, account_id: int, *, access_key: str, secret: str, now: int) -> AccessKey:
         no_nul("access key not created", access_key=access_key, secret=secret)

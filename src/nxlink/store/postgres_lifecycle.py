@@ -55,6 +55,7 @@ from nxlink.store.base import (
     WindowWait,
 )
 from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
     CALL_COLUMNS,
     CALL_FROM,
     CALL_INSERT_COLUMNS,
@@ -65,6 +66,7 @@ from nxlink.store.rows import (
     TASK_COLUMNS,
     TASK_FROM,
     TASK_INSERT_COLUMNS,
+    account_row,
     call_facts,
     call_filter,
     call_values,
@@ -222,13 +224,12 @@ class PostgresLifecycleTx(LifecycleTx):
     # -- reads -------------------------------------------------------------------------------
     def account(self, account_id: int) -> Account:
         row = self._one(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts WHERE id = %s",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s",
             (account_id,),
         )
         if row is None:
             raise StoreError(f"no account with id {account_id}")
-        return Account(row[0], row[1], bool(row[2]), *row[3:])
+        return account_row(row)
 
     def account_ids(self) -> list[int]:
         return [int(row[0]) for row in self._all("SELECT id FROM accounts ORDER BY id", ())]

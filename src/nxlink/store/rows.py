@@ -13,6 +13,7 @@ import orjson
 from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
     STAT_COUNTERS,
+    Account,
     CallbackAttempt,
     CallbackFault,
     CallFilter,
@@ -27,6 +28,19 @@ from nxlink.store.base import (
     TaskState,
     UiSession,
 )
+
+#: An account (:class:`~nxlink.store.base.Account`, fields in order) from ``accounts``.
+ACCOUNT_COLUMNS: Final = (
+    "id, name, enabled, balance_cents, default_max_call, created_ts, task_callback_url, "
+    "call_callback_url, callbacks_signed"
+)
+
+
+def account_row(row: Sequence[Any]) -> Account:
+    """A row of :data:`ACCOUNT_COLUMNS` as the interface's value."""
+    return Account(row[0], row[1], bool(row[2]), row[3], row[4], row[5], row[6], row[7],
+                   bool(row[8]))  # fmt: skip
+
 
 TASK_COLUMNS: Final = (
     "t.id, t.account_id, t.task_id, t.user_task_id, t.task_name, t.other, t.auto_flow_id, "
@@ -56,7 +70,8 @@ CONTEXT_COLUMNS: Final = (
 )
 
 #: A call's facts (:class:`~nxlink.contract.calldoc.CallFacts`, fields in order) from
-#: ``calls AS c``, its task ``t``, its order ``o`` and its flow ``f`` (:data:`CALL_FROM`).
+#: ``calls AS c``, its task ``t``, its order ``o``, its flow ``f`` and its account ``a``
+#: (:data:`CALL_FROM`).
 CALL_COLUMNS: Final = (
     "c.id, c.call_id, t.task_id, t.user_task_id, o.contact_id, t.auto_flow_id, "
     "coalesce(f.name, ''), c.callee_phone, c.caller_phone, c.real_phone, c.create_ts, c.op_ts, "
@@ -64,12 +79,13 @@ CALL_COLUMNS: Final = (
     "c.user_intent, c.summary, c.turns, c.hangup_reason, c.sip_code, c.sip_addr, c.line_id, "
     "c.route_id, o.params, c.order_head, c.order_tail, c.agent_group_id, c.agent_group_name, "
     "c.agent_id, c.agent_name, c.manual_status, c.manual_start, c.manual_answer, c.manual_end, "
-    "c.manual_elapsed, t.call_callback_url, o.call_callback_url, o.other"
+    "c.manual_elapsed, t.call_callback_url, o.call_callback_url, o.other, a.call_callback_url"
 )
 CALL_FROM: Final = (
     "FROM calls AS c "
     "JOIN tasks AS t ON t.account_id = c.account_id AND t.id = c.task_row_id "
     "JOIN orders AS o ON o.account_id = c.account_id AND o.id = c.order_id "
+    "JOIN accounts AS a ON a.id = c.account_id "
     "LEFT JOIN flows AS f ON f.account_id = c.account_id AND f.id = t.auto_flow_id "
 )
 #: The columns :class:`~nxlink.store.base.NewCall` writes, in its field order (the order and

@@ -51,12 +51,14 @@ from nxlink.store.base import (
 from nxlink.store.copy import Table
 from nxlink.store.ratelimit import Limit, MemoryCells
 from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
     CALL_COLUMNS,
     CALL_FROM,
     DEAD_UI_SESSIONS,
     LIVE_UI_SESSION,
     ORDER_ROW_COLUMNS,
     ROUTE_COLUMNS,
+    account_row,
     call_facts,
     order_row,
     route_row,
@@ -378,18 +380,34 @@ class SQLiteStore(SQLiteOutbox, Store):
 
     def get_account(self, name: str) -> Account | None:
         row = self._conn.execute(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts WHERE name = ?",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?",
             (name,),
         ).fetchone()
-        return None if row is None else Account(row[0], row[1], bool(row[2]), *row[3:])
+        return None if row is None else account_row(row)
 
     def list_accounts(self) -> list[Account]:
-        rows = self._conn.execute(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts ORDER BY id"
-        ).fetchall()
-        return [Account(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+        rows = self._conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id").fetchall()
+        return [account_row(r) for r in rows]
+
+    def set_account_callbacks(
+        self,
+        account_id: int,
+        *,
+        task_url: str | None = None,
+        call_url: str | None = None,
+        signed: bool | None = None,
+    ) -> Account:
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE accounts SET task_callback_url = coalesce(?, task_callback_url), "
+                "call_callback_url = coalesce(?, call_callback_url), "
+                "callbacks_signed = coalesce(?, callbacks_signed) "
+                f"WHERE id = ? RETURNING {ACCOUNT_COLUMNS}",
+                (task_url, call_url, None if signed is None else int(signed), account_id),
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no account with id {account_id}")
+        return account_row(row)
 
     def create_key(self, account_id: int, *, access_key: str, secret: str, now: int) -> AccessKey:
         with self._write() as conn:

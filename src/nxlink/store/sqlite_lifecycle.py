@@ -33,10 +33,12 @@ from nxlink.store.base import (
     WindowWait,
 )
 from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
     CALL_COLUMNS,
     CALL_FROM,
     CALL_INSERT_COLUMNS,
     ROUTE_COLUMNS,
+    account_row,
     call_facts,
     call_filter,
     call_values,
@@ -111,13 +113,12 @@ class SQLiteLifecycleTx(LifecycleTx):
     # -- reads -------------------------------------------------------------------------------
     def account(self, account_id: int) -> Account:
         row = self.conn.execute(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts WHERE id = ?",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?",
             (account_id,),
         ).fetchone()
         if row is None:
             raise StoreError(f"no account with id {account_id}")
-        return Account(row[0], row[1], bool(row[2]), *row[3:])
+        return account_row(row)
 
     def account_ids(self) -> list[int]:
         return [int(row[0]) for row in self.conn.execute("SELECT id FROM accounts ORDER BY id")]

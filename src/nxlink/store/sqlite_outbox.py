@@ -217,3 +217,9 @@ class SQLiteOutbox(OutboxStore):
             (account_id,),
         ).fetchone()
         return None if row is None else SigningKey(row[0], self.open_secret(row[0], row[1]))
+
+    def callbacks_signed(self, account_id: int) -> bool:
+        row = self._conn.execute(
+            "SELECT callbacks_signed = 1 OR enabled = 0 FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        return row is None or bool(row[0])
