@@ -30,7 +30,7 @@ from nxlink.store import Store, open_store
 
 TASK_ID = "00000000-0000-4000-8000-000000000007"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-TRACE = re.compile(r"[0-9a-f]{32}")
+TRACE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass
