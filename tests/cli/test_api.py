@@ -338,7 +338,9 @@ def test_the_installed_command_against_a_real_server(tmp_path: Path, store_url: 
 
         flows = run("flow/list")
         assert flows.returncode == 0, flows.stderr
-        assert [f["autoFlowId"] for f in json.loads(flows.stdout)["list"]] == [tenant.flow_id]
+        assert [f["autoFlowId"] for f in json.loads(flows.stdout)["data"]["list"]] == [
+            tenant.flow_id
+        ]
         body = {
             "taskName": "renewals",
             "autoFlowId": tenant.flow_id,

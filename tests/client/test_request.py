@@ -517,7 +517,9 @@ def test_the_task_list_through_request(
     )
     answer_ = call(shell, "/openapi/aiagent/task/list", {"pageSize": 5})
     assert (answer_["code"], answer_["message"]) == (0, "success")
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", answer_["traceId"])
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", answer_["traceId"]
+    )
     page = answer_["data"] if envelope == "data" else answer_
     assert (page["total"], page["pageNumber"], page["pageSize"]) == (1, 1, 5)
     assert [(t["taskId"], t["taskName"]) for t in page["list"]] == [(TASK_ID, "Renewal wave 1")]
@@ -551,8 +553,9 @@ def test_a_task_lives_through_request(
         route/list under data, not task/list and call/list)."""
         answer_ = call(shell, path, body)
         assert answer_["code"] == 0
-        nested = envelope == "data" or (envelope == "vendor" and path in ("flow/list",
-                                                                          "route/list"))
+        nested = envelope == "data" or (
+            envelope == "vendor" and path in ("flow/list", "route/list")
+        )
         assert ("data" in answer_) is nested, answer_
         result: dict[str, Any] = answer_["data"] if nested else answer_
         return result

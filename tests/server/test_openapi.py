@@ -502,11 +502,19 @@ def test_request_field_bounds(document: dict[str, Any]) -> None:
     calls = schemas(document)["CallListRequest"]["properties"]
     # Any 32-bit integer: one outside the known results matches nothing (not refused).
     result = integer_branch(calls["callResult"])
-    assert (result["format"], result["minimum"], result["maximum"]) == ("int32", -(2**31), 2**31 - 1)
+    assert (result["format"], result["minimum"], result["maximum"]) == (
+        "int32",
+        -(2**31),
+        2**31 - 1,
+    )
     assert "another integer matches nothing" in calls["callResult"]["x-rule"]
     for key in ("minElapsed", "maxElapsed"):
         elapsed = integer_branch(calls[key])
-        assert (elapsed["format"], elapsed["minimum"], elapsed["maximum"]) == ("int64", 0, 2**63 - 1)
+        assert (elapsed["format"], elapsed["minimum"], elapsed["maximum"]) == (
+            "int64",
+            0,
+            2**63 - 1,
+        )
     assert schemas(document)["RouteListRequest"]["properties"]["pageSize"]["default"] == 100
 
 

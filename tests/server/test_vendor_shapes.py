@@ -33,7 +33,12 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 NOW = NOW_MS // 1000
 CLOCK = Clock(NOW, NOW_MS)
 _P = "/openapi/aiagent/"
-CREATE, APPEND, CALLS, FLOWS = _P + "task/create", _P + "call/append", _P + "call/list", _P + "flow/list"
+CREATE, APPEND, CALLS, FLOWS = (
+    _P + "task/create",
+    _P + "call/append",
+    _P + "call/list",
+    _P + "flow/list",
+)
 INT64_MAX = 2**63 - 1
 
 
@@ -163,8 +168,16 @@ def test_a_64_bit_flow_id_creates_lists_and_appends(
     assert task["autoFlowId"] == flow_id
     flows = post(api, tenant, FLOWS, {"name": "long"})["data"]["list"]
     assert [f["autoFlowId"] for f in flows] == [flow_id]
-    appended = post(api, tenant, APPEND, {"taskId": task_id, "autoFlowId": str(flow_id),
-                                          "list": [{"contactId": "c1", "phoneNumber": "123"}]})
+    appended = post(
+        api,
+        tenant,
+        APPEND,
+        {
+            "taskId": task_id,
+            "autoFlowId": str(flow_id),
+            "list": [{"contactId": "c1", "phoneNumber": "123"}],
+        },
+    )
     assert appended["data"] == {"taskId": task_id, "count": 1}
 
 
@@ -172,7 +185,10 @@ def test_a_64_bit_flow_id_creates_lists_and_appends(
     ("value", "message"),
     [
         (2**63, "autoFlowId: out of range for a 64-bit integer, got 9223372036854775808"),
-        ("9223372036854775808", "autoFlowId: out of range for a 64-bit integer, got 9223372036854775808"),
+        (
+            "9223372036854775808",
+            "autoFlowId: out of range for a 64-bit integer, got 9223372036854775808",
+        ),
         (
             "18446744073709551616",
             'autoFlowId: out of range for a 64-bit integer, got "18446744073709551616"',
@@ -203,8 +219,7 @@ def test_call_append_checks_auto_flow_id(store: Store, tenant: Tenant, db: Obser
     )
     unknown = {"userTaskId": "u-1", "autoFlowId": INT64_MAX, "list": [contact]}
     assert refused(api, tenant, APPEND, unknown) == (
-        f"autoFlowId: {INT64_MAX} is not the flow of task {task_id} (its flow is "
-        f"{tenant.flow_id})"
+        f"autoFlowId: {INT64_MAX} is not the flow of task {task_id} (its flow is {tenant.flow_id})"
     )
     assert db.scalar("SELECT count(*) FROM orders") == 0  # nothing half-written
     for sent in (tenant.flow_id, str(tenant.flow_id), None, ""):
@@ -251,7 +266,10 @@ def test_call_list_filters_of_the_vendors_widths(store: Store, tenant: Tenant) -
         assert (page["total"], page["list"]) == (0, []), unknown
     assert calls(api, tenant, taskId=task_id, maxElapsed=INT64_MAX)["total"] == 3
     assert calls(api, tenant, taskId=task_id, minElapsed=2**31)["total"] == 0
-    assert calls(api, tenant, taskId=task_id, minElapsed=str(2**62), maxElapsed=INT64_MAX)["total"] == 0
+    assert (
+        calls(api, tenant, taskId=task_id, minElapsed=str(2**62), maxElapsed=INT64_MAX)["total"]
+        == 0
+    )
     assert refused(api, tenant, CALLS, {"taskId": task_id, "minElapsed": 2**63}) == (
         "minElapsed: out of range for a 64-bit integer, got 9223372036854775808"
     )
@@ -263,7 +281,9 @@ def test_call_list_filters_of_the_vendors_widths(store: Store, tenant: Tenant) -
 def test_params_values_of_any_json_type_are_echoed_as_sent(
     store: Store, tenant: Tenant, db: Observer
 ) -> None:
-    admin.create_flow(store, tenant.name, name="vars", variables=["s", "n", "f", "b", "o", "a", "z"])
+    admin.create_flow(
+        store, tenant.name, name="vars", variables=["s", "n", "f", "b", "o", "a", "z"]
+    )
     api = make_api(store)
     sent = [
         {"name": "s", "value": "2026-02-01"},

@@ -711,7 +711,10 @@ def test_append_takes_auto_flow_id(json_value: str, expected: int | None) -> Non
         ("0", "autoFlowId: must be at least 1, got 0"),
         ("1.5", "autoFlowId: must be an integer, not a fraction (1.5)"),
         ('"x"', 'autoFlowId: must be an integer, got the string "x"'),
-        ("9223372036854775808", "autoFlowId: out of range for a 64-bit integer, got 9223372036854775808"),
+        (
+            "9223372036854775808",
+            "autoFlowId: out of range for a 64-bit integer, got 9223372036854775808",
+        ),
     ],
 )
 def test_append_refuses_a_bad_auto_flow_id(json_value: str, message: str) -> None:

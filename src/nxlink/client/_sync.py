@@ -25,7 +25,7 @@ class Client(BaseClient):
 
         with nxlink.Client(region="hk") as client:      # keys from NXLINK_ACCESS_KEY/SECRET
             page = client.tasks.list(task_status="in-progress", page_size=20)
-            routes = client.request("route/list")       # any endpoint: the decoded envelope
+            routes = client.request_page("route/list")  # any list, whatever its shape
 
     ``access_key``/``access_secret`` default to ``NXLINK_ACCESS_KEY``/``NXLINK_ACCESS_SECRET``.
     Where requests go: ``region`` (``"hk"``, ``"amer"``, ``"idn"``) or ``base_url``, else
@@ -99,11 +99,12 @@ class Client(BaseClient):
                 "taskKeep": 0, "startupType": 1,
             })
             task_id = created["data"]["taskId"]
-            flows = client.request("flow/list")["list"]
+            flows = client.request("flow/list")["data"]["list"]  # or request_page()
 
         Success (code 0) returns the envelope as sent: ``data`` for a single result, the page
         fields (``total``, ``pageNumber``, ``pageSize``, ``list``) at the top level or under
-        ``data`` for a list, as the server is configured. Anything else raises as
+        ``data`` for a list, as the vendor documents each list (or the server is configured);
+        :meth:`request_page` reads either. Anything else raises as
         :meth:`tasks.list <nxlink.client.resources.Tasks.list>` does (:class:`ApiError` and its
         subclasses, with the answer in ``envelope``; :class:`TransportError`).
 

@@ -69,9 +69,7 @@ def page_fields(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     return data if isinstance(data, Mapping) else payload
 
 
-def _page_input(
-    payload: Mapping[str, Any], *, page_number: int, page_size: int
-) -> dict[str, Any]:
+def _page_input(payload: Mapping[str, Any], *, page_number: int, page_size: int) -> dict[str, Any]:
     """What a page model validates: the page fields (those requested filling in for missing
     ones) and the answer's ``traceId``."""
     fields = page_fields(payload)

@@ -138,4 +138,3 @@ def render_event(call: CallFacts, *, audio_url: str) -> dict[str, Any]:
     record = render(call, audio_url=audio_url)
     record["other"] = call.other
     return record
-

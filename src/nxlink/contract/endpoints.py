@@ -293,9 +293,13 @@ class Endpoint:
         vendor's place (``vendor``), or the one shape the setting forces on every list."""
         if setting == "vendor":
             return self.envelope
-        if setting == "flat" or setting == "data":
-            return setting
-        raise ValueError(f"envelope: must be one of {', '.join(ENVELOPE_SETTINGS)}, got {setting!r}")
+        if setting == "flat":
+            return "flat"
+        if setting == "data":
+            return "data"
+        raise ValueError(
+            f"envelope: must be one of {', '.join(ENVELOPE_SETTINGS)}, got {setting!r}"
+        )
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -794,6 +798,7 @@ OWN_ACTIONS: Final[dict[str, Endpoint]] = {
 
 
 # -- refusal wording ---------------------------------------------------------------------------
+
 
 def _integer_refusals(bits: int = 32) -> list[str]:
     return [

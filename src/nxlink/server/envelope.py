@@ -11,7 +11,6 @@ import orjson
 
 from nxlink.contract.codes import Code
 
-
 #: The form of every ``traceId`` (:func:`new_trace_id`), as the OpenAPI document states it.
 TRACE_ID_PATTERN: Final = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 #: The vendor reference page's example ``traceId``.

@@ -125,9 +125,7 @@ _NOT_SET: Final[list[Json]] = [
 ]
 
 
-def _integer_branches(
-    *, minimum: int, maximum: int, required: bool, bits: int = 32
-) -> list[Json]:
+def _integer_branches(*, minimum: int, maximum: int, required: bool, bits: int = 32) -> list[Json]:
     branches: list[Json] = [
         {"type": "integer", "format": f"int{bits}", "minimum": minimum, "maximum": maximum},
         {

@@ -19,7 +19,10 @@ INT32_MAX: Final = (1 << 31) - 1
 INT64_MIN: Final = -(1 << 63)
 INT64_MAX: Final = (1 << 63) - 1
 #: Each integer width a field may have: its (lowest, highest) value.
-INT_RANGES: Final[dict[int, tuple[int, int]]] = {32: (INT32_MIN, INT32_MAX), 64: (INT64_MIN, INT64_MAX)}
+INT_RANGES: Final[dict[int, tuple[int, int]]] = {
+    32: (INT32_MIN, INT32_MAX),
+    64: (INT64_MIN, INT64_MAX),
+}
 #: Epoch seconds at or above this look like milliseconds.
 MILLIS_THRESHOLD: Final = 10**11
 
