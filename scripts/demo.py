@@ -104,6 +104,10 @@ per second). Just created through the API, now dialling:
   base URL:     {base_url}   (docs: {base_url}/docs)
   admin token:  {admin_token}   (the sandbox's controls under {base_url}/_nxlink/)
 
+Open the dashboard and sign in with the access key and secret above:
+
+  {base_url}/ui/
+
 List the live tasks twice, a few seconds apart, and watch their numbers move:
 
   export NXLINK_BASE_URL={base_url} NXLINK_ACCESS_KEY={access_key} \\

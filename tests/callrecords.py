@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nxlink.contract.callrecord import CALL_RECORD_KEYS, CallEvent, CallRecord
+from nxlink.contract.answers import CallCompletedEvent
+from nxlink.contract.callrecord import CALL_RECORD_KEYS, CallRecord
 from nxlink.dialer.simulator import AGENT_NAMES
 
 #: callResult -> (callStatus, sipCode, the hang-up reasons it may have).
@@ -39,10 +40,11 @@ def outcome_kind(call: dict[str, Any]) -> str:
 
 
 def check_record(call: dict[str, Any], *, event: bool = False, base_url: str = BASE_URL) -> None:
-    """One call record (``event``: a callback's, with ``other``) against the contract."""
+    """One call record (``event``: a call callback's body, the record at its top level beside
+    the event's keys, with ``other``) against the contract."""
     if event:
-        CallEvent.model_validate(call, strict=True)
-        assert list(call) == [*CALL_RECORD_KEYS, "other"]
+        CallCompletedEvent.model_validate(call, strict=True)
+        assert list(call) == ["eventId", "eventType", "eventTs", *CALL_RECORD_KEYS, "other"]
     else:
         CallRecord.model_validate(call, strict=True)
         assert list(call) == list(CALL_RECORD_KEYS)

@@ -45,6 +45,7 @@ def test_the_command_tree() -> None:
     assert [name for name, _ in LEAVES] == [
         "nxlink accounts create",
         "nxlink accounts list",
+        "nxlink accounts set-callbacks",
         "nxlink accounts topup",
         "nxlink api",
         "nxlink callbacks list",

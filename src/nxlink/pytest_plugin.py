@@ -100,7 +100,11 @@ class SandboxServer(Sandbox):
 
     def callbacks(self, name: str, *, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         """The callbacks the sink ``name`` received, once there are at least ``count`` of them
-        (delivery runs beside the requests); ``AssertionError`` after ``timeout`` seconds."""
+        (delivery runs beside the requests); ``AssertionError`` after ``timeout`` seconds.
+
+        Each is a sink record (:meth:`nxlink.Sandbox.sink`); its ``body`` is the vendor's flat
+        callback: ``record["body"]["taskStatus"]`` for a task's, ``record["body"]["callResult"]``
+        and ``record["body"]["contactId"]`` for a call's."""
         deadline = time.monotonic() + timeout
         while True:
             records: list[dict[str, Any]] = self.sink(name, limit=1000)["list"]

@@ -19,6 +19,7 @@ import pytest
 import nxlink
 from callbacks import add_callback
 from conftest import Tenant, make_tenant
+from db import Observer
 from live import free_port
 from nxlink import signing
 from nxlink.callbacks import BACKOFF_S, TRIES, Deliverer, next_attempt_ms, start_thread
@@ -272,6 +273,74 @@ def test_without_an_enabled_key_a_try_fails_and_nothing_is_sent(
     )  # fmt: skip
     assert item.last_error == f"no enabled access key for account {tenant.account_id}"
     assert receiver.requests == []
+
+
+AUTH_HEADERS = ("accessKey", "ts", "bizType", "action", "sign", "algorithm")
+
+
+def test_an_unsigned_account_sends_the_body_without_any_auth_header(
+    store: Store, tenant: Tenant, receiver: Receiver
+) -> None:
+    store.set_account_callbacks(tenant.account_id, signed=False)
+    raw = b'{"eventId":"e2","eventType":"task.status","taskId":"t"}'
+    item_id = add_callback(store, tenant.account_id, url=receiver.url, body=raw,
+                           next_attempt_ms=T0, event_id="f" * 32)  # fmt: skip
+    with Deliverer(store, clock_ms=Clock(T0 + 3)) as deliverer:
+        assert deliverer.deliver_due() == 1
+    [request] = receiver.requests
+    assert request.body == raw
+    assert [name for name in AUTH_HEADERS if name in request.headers] == []
+    assert not any("sign" in name.lower() for name in request.headers)
+    assert b"sign" not in request.body
+    assert request.headers["X-Nxlink-Event-Id"] == "f" * 32
+    assert request.headers["Content-Type"] == "application/json"
+    assert _item(store, item_id).state == "delivered"
+
+
+def test_unsigned_needs_no_key_but_a_disabled_account_sends_nothing(
+    store: Store, tenant: Tenant, receiver: Receiver, db: Observer
+) -> None:
+    store.set_account_callbacks(tenant.account_id, signed=False)
+    store.revoke_key(tenant.access_key, now=1_767_225_600)
+    first = add_callback(store, tenant.account_id, url=receiver.url, next_attempt_ms=T0)
+    with Deliverer(store, clock_ms=Clock(T0)) as deliverer:
+        assert deliverer.deliver_due() == 1
+        assert _item(store, first).state == "delivered"
+        db.execute("UPDATE accounts SET enabled = 0 WHERE id = ?", tenant.account_id)
+        second = add_callback(store, tenant.account_id, url=receiver.url, next_attempt_ms=T0)
+        assert deliverer.deliver_due() == 1
+    item = _item(store, second)
+    assert (item.state, item.last_error) == (
+        "pending", f"no enabled access key for account {tenant.account_id}",
+    )  # fmt: skip
+    assert len(receiver.requests) == 1
+
+
+def test_the_setting_is_read_at_each_try(store: Store, tenant: Tenant, receiver: Receiver) -> None:
+    """A pending callback follows the account's setting of the moment it is sent; the body
+    never changes, and a delivered one is not sent again."""
+    receiver.statuses = [500, 500]
+    item_id = add_callback(store, tenant.account_id, url=receiver.url, next_attempt_ms=T0)
+    delivered = add_callback(store, tenant.account_id, url=receiver.url + "/x",
+                             next_attempt_ms=T0 + 10**8)  # fmt: skip
+    clock = Clock(T0)
+    with Deliverer(store, clock_ms=clock) as deliverer:
+        assert deliverer.deliver_due() == 1  # signed, answered 500
+        store.set_account_callbacks(tenant.account_id, signed=False)
+        clock.now = _item(store, item_id).next_attempt_ms
+        assert deliverer.deliver_due() == 1  # unsigned, answered 500
+        store.set_account_callbacks(tenant.account_id, signed=True)
+        clock.now = T0 + 10**8
+        assert deliverer.deliver_due() == 2  # both signed again; both delivered
+        store.set_account_callbacks(tenant.account_id, signed=False)
+        clock.now += 10**9
+        assert deliverer.deliver_due() == 0
+    assert _item(store, item_id).state == _item(store, delivered).state == "delivered"
+    signs = [(r.path, "sign" in r.headers) for r in receiver.requests]
+    assert signs == [("/hooks/task", True), ("/hooks/task", False),
+                     ("/hooks/task", True), ("/hooks/task/x", True)]  # fmt: skip
+    assert len({r.body for r in receiver.requests[:3]}) == 1
+    assert all(_signed_by(r, tenant) for r in receiver.requests if "sign" in r.headers)
 
 
 # -- answers and failures --------------------------------------------------------------------

@@ -106,6 +106,69 @@ def test_unsupported_database_url_is_refused(tmp_path: Path) -> None:
     _refused("accounts", "list", "--db", f"sqlite:///{tmp_path / 'missing' / 'dir' / 'db'}")
 
 
+def _callbacks_of(db: str, name: str = "acme") -> tuple[str, str, bool]:
+    store = open_store(db)
+    try:
+        account = store.get_account(name)
+        assert account is not None
+        return account.task_callback_url, account.call_callback_url, account.callbacks_signed
+    finally:
+        store.close()
+
+
+def test_accounts_set_callbacks(store_url: str) -> None:
+    db = store_url
+    _account(db)
+    _account(db, "globex")
+    shown = _run("accounts", "set-callbacks", "acme", "--db", db).stdout
+    assert shown == "callbacks of 'acme': task URL (none), call URL (none), signed\n"
+    assert _callbacks_of(db) == ("", "", True)
+    task_url, call_url = "https://crm.example.com/t?x=1", "http://127.0.0.1:9/calls"
+    result = _run("accounts", "set-callbacks", "acme", "--task-url", task_url, "--call-url",
+                  call_url, "--unsigned", "--db", db)  # fmt: skip
+    assert result.stdout == (f"callbacks of 'acme': task URL {task_url}, call URL {call_url}, "
+                             "unsigned\n")  # fmt: skip
+    assert _callbacks_of(db) == (task_url, call_url, False)
+    assert _callbacks_of(db, "globex") == ("", "", True)
+    # Each option changes only its setting; '' clears a URL.
+    _run("accounts", "set-callbacks", "acme", "--call-url", "", "--db", db)
+    assert _callbacks_of(db) == (task_url, "", False)
+    _run("accounts", "set-callbacks", "acme", "--signed", "--db", db)
+    assert _callbacks_of(db) == (task_url, "", True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task-url", "ftp://x.example.com/"],
+         'Error: --task-url: must be an http(s) URL, got "ftp://x.example.com/"\n'),
+        (["--call-url", "http:///nohost", "--task-url", "https://ok.example.com/"],
+         'Error: --call-url: must be an http(s) URL, got "http:///nohost"\n'),
+        (["--task-url", "example.com/hook", "--call-url", "https://a b.example.com/"],
+         'Error: --task-url: must be an http(s) URL, got "example.com/hook"; --call-url: must '
+         'be an http(s) URL, got "https://a b.example.com/"\n'),
+        (["--task-url", "https://x.example.com/" + "a" * 2030],
+         "Error: --task-url: at most 2048 characters, got 2052\n"),
+    ],
+)  # fmt: skip
+def test_accounts_set_callbacks_refuses_what_a_request_would(
+    store_url: str, args: list[str], message: str
+) -> None:
+    _account(store_url)
+    result = _refused("accounts", "set-callbacks", "acme", *args, "--db", store_url)
+    assert result.output == message
+    assert _callbacks_of(store_url) == ("", "", True)  # nothing half-written
+
+
+def test_accounts_set_callbacks_names_a_missing_account(store_url: str) -> None:
+    _account(store_url)
+    for args in ([], ["--unsigned"]):
+        result = _refused("accounts", "set-callbacks", "nosuch", *args, "--db", store_url)
+        assert result.output == (
+            "Error: no account named 'nosuch' (create it with: nxlink accounts create nosuch)\n"
+        )
+
+
 # -- keys ---------------------------------------------------------------------------------------
 def test_keys_create_json(store_url: str) -> None:
     db = store_url

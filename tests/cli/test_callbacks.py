@@ -92,14 +92,17 @@ def test_list_as_json(store_url: str) -> None:
     assert json.loads(result.output) == [
         {"id": 3, "eventId": EVENTS[2], "kind": "task", "state": "pending", "attempts": 1,
          "nextAttemptMs": T0 + 90_000, "lastStatus": 503, "lastError": "HTTP 503",
-         "url": "https://hooks.example.com/t", "createdMs": T0 + 2, "deliveredMs": None},
+         "url": "https://hooks.example.com/t", "createdMs": T0 + 2, "deliveredMs": None,
+         "body": {"eventType": "task.status"}},
         {"id": 2, "eventId": EVENTS[1], "kind": "call", "state": "failed", "attempts": 7,
          "nextAttemptMs": None, "lastStatus": None,
          "lastError": "ConnectError: [Errno 111] Connection refused " + "x" * 40,
-         "url": "http://127.0.0.1:9/c", "createdMs": T0 + 1, "deliveredMs": None},
+         "url": "http://127.0.0.1:9/c", "createdMs": T0 + 1, "deliveredMs": None,
+         "body": {"eventType": "task.status"}},
         {"id": 1, "eventId": EVENTS[0], "kind": "task", "state": "delivered", "attempts": 1,
          "nextAttemptMs": None, "lastStatus": 200, "lastError": "",
-         "url": "http://127.0.0.1:9/t", "createdMs": T0, "deliveredMs": T0 + 5},
+         "url": "http://127.0.0.1:9/t", "createdMs": T0, "deliveredMs": T0 + 5,
+         "body": {"eventType": "task.status"}},
     ]  # fmt: skip
     failed = _run("list", "--failed", "--format", "json", "--db", db)
     assert [item["id"] for item in json.loads(failed.output)] == [2]

@@ -45,9 +45,10 @@ def _task_event(event_id: str = EVENT, *, status: int = 3) -> bytes:
 
 
 def _call_event(event_id: str, *, result: int) -> bytes:
-    call = {"id": 7, "callId": "c-7", "taskId": TASK_ID, "contactId": "42", "callResult": result}
+    """A call callback in the vendor's shape: the record's keys beside the event's."""
     return json.dumps({"eventId": event_id, "eventType": "call.completed", "eventTs": T0,
-                       "call": call}).encode()  # fmt: skip
+                       "id": 7, "callId": "c-7", "taskId": TASK_ID, "contactId": "42",
+                       "callResult": result, "other": ""}).encode()  # fmt: skip
 
 
 def _signed(body: bytes, *, secret: str = SECRET, event_id: str = EVENT) -> dict[str, str]:
@@ -127,7 +128,7 @@ def test_fails_first_then_accepts_and_marks_a_duplicate() -> None:
         ]
 
 
-def test_a_bad_signature_is_printed_as_bad() -> None:
+def test_a_bad_signature_is_printed_as_bad_and_an_unsigned_one_as_none() -> None:
     first, second, third = "1" * 32, "2" * 32, "3" * 32
     wrong = _call_event(first, result=1)
     unsigned = _call_event(second, result=17)
@@ -135,17 +136,24 @@ def test_a_bad_signature_is_printed_as_bad() -> None:
     sha = signing.headers(
         access_key=ACCESS_KEY, access_secret=SECRET, ts=str(T0), body=good, algorithm="sha256"
     )
-    with listening("--count", "3") as listener:
+    with listening("--count", "4") as listener:
+        partly = {k: v for k, v in _signed(good).items() if k != "sign"}
         statuses = [
             _post(listener.url, wrong, _signed(wrong, secret="not-the-secret")).status_code,
             _post(listener.url, unsigned, {"Content-Type": "application/json"}).status_code,
+            _post(listener.url, good, partly).status_code,
             _post(listener.url, good, sha).status_code,
         ]
-        assert statuses == [200, 200, 200]
+        assert statuses == [200, 200, 200, 200]
         assert listener.finish() == [
-            f"call.completed {first} taskId={TASK_ID} callResult=1 signature BAD -> 200",
-            f"call.completed {second} taskId={TASK_ID} callResult=17 signature BAD -> 200",
-            f"call.completed {third} taskId={TASK_ID} callResult=2 signature ok -> 200",
+            f"call.completed {first} taskId={TASK_ID} contactId=42 callResult=1 "
+            "signature BAD -> 200",
+            f"call.completed {second} taskId={TASK_ID} contactId=42 callResult=17 "
+            "signature none (unsigned) -> 200",
+            f"call.completed {third} taskId={TASK_ID} contactId=42 callResult=2 "
+            "signature BAD -> 200",
+            f"call.completed {third} taskId={TASK_ID} contactId=42 callResult=2 "
+            "signature ok -> 200 (duplicate)",
         ]
 
 

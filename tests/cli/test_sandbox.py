@@ -206,15 +206,21 @@ def test_sink_list_json_and_clear(world: World) -> None:
                     headers={**headers, "X-Nxlink-Event-Id": "ev-1"})  # fmt: skip
     world.http.post("http://testserver/_nxlink/sink/hooks", content=body,
                     headers={**headers, "sign": "f" * 32})  # fmt: skip
+    world.http.post(
+        "http://testserver/_nxlink/sink/hooks",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Nxlink-Event-Id": "ev-3"},
+    )
     listed = world.run("sink", "hooks")
     lines = listed.output.splitlines()
-    assert listed.exit_code == 0 and len(lines) == 3
+    assert listed.exit_code == 0 and len(lines) == 4
     assert lines[0].endswith('  ev-1  signed  {"eventType": "task.status", "taskStatus": 3}')
     assert "  -  NOT SIGNED (sign: does not match the body and the key)  " in lines[1]
-    assert lines[2] == "2 of 2 callback(s) in sink hooks"
+    assert lines[2].endswith('  ev-3  unsigned  {"eventType": "task.status", "taskStatus": 3}')
+    assert lines[3] == "3 of 3 callback(s) in sink hooks"
     as_json = json.loads(world.run("sink", "hooks", "--limit", "1", "--json").output)
-    assert as_json["total"] == 2 and as_json["list"][0]["signatureValid"] is False
-    assert world.run("sink", "hooks", "--clear").output == "cleared 2 callback(s)\n"
+    assert as_json["total"] == 3 and as_json["list"][0]["signatureValid"] is False
+    assert world.run("sink", "hooks", "--clear").output == "cleared 3 callback(s)\n"
     bad = world.run("sink", "a b")
     assert bad.exit_code == 1
     assert "name: must be 1 to 64 of A-Z a-z 0-9 _ . -, got 'a b'" in bad.output

@@ -38,11 +38,8 @@ _P = "/openapi/aiagent/"
 CREATE, APPEND, DELETE = _P + "task/create", _P + "call/append", _P + "order/delete"
 START, PAUSE, CALLS = _P + "task/start", _P + "task/pause", _P + "call/list"
 
-TASK_EVENT_KEYS = [
-    "eventId", "eventType", "eventTs", "taskId", "userTaskId", "other", "autoFlowId",
-    "autoFlowName", "taskName", "taskStatus", "pauseReason", "statInfo",
-]  # fmt: skip
-CALL_EVENT_KEYS = ["eventId", "eventType", "eventTs", "call"]
+#: The keys of an event, before the object it carries at the top level (the vendor's shape).
+EVENT_KEYS = ["eventId", "eventType", "eventTs"]
 ANSWERED = {1, 3, 17, 21}
 
 
@@ -184,22 +181,16 @@ def announced(
     event = rows[0][2]
     task = task_of(api, tenant, task_id)
     assert (task["taskStatus"], task["pauseReason"]) == (status, reason)
-    assert list(event) == TASK_EVENT_KEYS
+    # The task object exactly as the task list shows it, at the top level beside the event's keys.
+    assert list(event) == [*EVENT_KEYS, *task]
     assert HEX32.fullmatch(event["eventId"])
     assert event == {
-        "eventId": event["eventId"],
-        "eventType": "task.status",
-        "eventTs": event_ms,
-        "taskId": task_id,
-        "userTaskId": task["userTaskId"],
-        "other": "pass-through ü",
-        "autoFlowId": tenant.flow_id,
-        "autoFlowName": "acme agent",
-        "taskName": "states",
-        "taskStatus": status,
-        "pauseReason": reason,
-        "statInfo": task["statInfo"],
-    }
+        "eventId": event["eventId"], "eventType": "task.status", "eventTs": event_ms, **task,
+    }  # fmt: skip
+    assert (event["taskId"], event["other"], event["autoFlowId"], event["autoFlowName"],
+            event["taskName"], event["taskStatus"], event["pauseReason"]) == (
+        task_id, "pass-through ü", tenant.flow_id, "acme agent", "states", status, reason,
+    )  # fmt: skip
     return event
 
 
@@ -744,15 +735,12 @@ def test_counters_and_callbacks_after_the_simulator(
         for kind, url, body in outbox.new():
             if kind == "call":
                 assert url == CALL_URL
-                assert list(body) == CALL_EVENT_KEYS
+                assert list(body)[:3] == EVENT_KEYS
                 assert (body["eventType"], body["eventTs"]) == ("call.completed", SIM_MS)
-                assert body["call"]["id"] not in call_events
-                check_record(body["call"], event=True)
-                assert (body["call"]["callCallbackUrl"], body["call"]["orderCallbackUrl"]) == (
-                    CALL_URL,
-                    "",
-                )
-                call_events[body["call"]["id"]] = body
+                assert body["id"] not in call_events
+                check_record(body, event=True)
+                assert (body["callCallbackUrl"], body["orderCallbackUrl"]) == (CALL_URL, "")
+                call_events[body["id"]] = body
             else:
                 task_events.append(body)
         calls = all_calls(api, tenant, task_id)
@@ -763,12 +751,12 @@ def test_counters_and_callbacks_after_the_simulator(
         # One call event per call so far, carrying exactly the record call/list answers (and
         # the contact's other); the recording's link is signed when each is made.
         assert {c["id"]: unsigned(c) for c in calls} == {
-            i: unsigned({k: v for k, v in e["call"].items() if k != "other"})
+            i: unsigned({k: v for k, v in e.items() if k not in (*EVENT_KEYS, "other")})
             for i, e in call_events.items()
         }
-        assert {e["call"]["other"] for e in call_events.values()} == {""}
+        assert {e["other"] for e in call_events.values()} == {""}
     # Every outcome kind was announced.
-    assert {outcome_kind(e["call"]) for e in call_events.values()} == {
+    assert {outcome_kind(e) for e in call_events.values()} == {
         "answered",
         "not answered",
         "voicemail",
@@ -832,7 +820,7 @@ def test_a_contacts_own_call_callback_url_wins(
     sim = simulator(store, seed=3)
     sim.advance(NOW)
     sim.advance(NOW + HOUR)
-    sent = {body["call"]["contactId"]: (url, body["call"])
+    sent = {body["contactId"]: (url, body)
             for kind_, url, body in outbox.new() if kind_ == "call"}  # fmt: skip
     assert {contact: url for contact, (url, _) in sent.items()} == {
         "t0": CALL_URL, "t1": CALL_URL, "plain0": CALL_URL,
@@ -851,3 +839,73 @@ def test_a_contacts_own_call_callback_url_wins(
         "own0": (OWN_URL, OWN_URL), "own1": (OWN_URL, OWN_URL), "late0": (OWN_URL, OWN_URL),
         "none0": ("", ""), "none1": ("", ""),
     }  # fmt: skip
+
+
+ACCOUNT_TASK_URL = "http://127.0.0.1:9/account-task-events"
+ACCOUNT_CALL_URL = "http://127.0.0.1:9/account-call-events"
+
+
+def test_the_accounts_default_urls_take_the_events_nobody_else_claims(
+    store: Store, api: Api, tenant: Tenant, outbox: Outbox
+) -> None:
+    """Task events: the task's own URL, else the account's. Call events: the contact's own
+    (call/append), else the task's, else the account's; call/list says the same."""
+    admin.set_callbacks(store, tenant.name, task_url=ACCOUNT_TASK_URL, call_url=ACCOUNT_CALL_URL)
+    sure = route(store, tenant, answer=1.0)
+    own = create(api, tenant, routeId=sure, callCallbackUrl=CALL_URL, list=contacts("own", 1))
+    bare = create(api, tenant, routeId=sure, taskCallbackUrl="", list=contacts("bare", 1))
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {"taskId": bare, "callCallbackUrl": OWN_URL, "list": contacts("app", 1)},
+    )
+    ok(
+        api,
+        tenant,
+        APPEND,
+        {"taskId": own, "callCallbackUrl": OWN_URL, "list": contacts("o-app", 1)},
+    )
+    started = [(kind, url, event["taskId"]) for kind, url, event in outbox.new()]
+    assert started == [("task", TASK_URL, own), ("task", ACCOUNT_TASK_URL, bare)]
+    sim = simulator(store, seed=3)
+    sim.advance(NOW)
+    sim.advance(NOW + HOUR)
+    rows = outbox.new()
+    calls = {event["contactId"]: url for kind, url, event in rows if kind == "call"}
+    assert calls == {
+        "own0": CALL_URL, "o-app0": OWN_URL, "bare0": ACCOUNT_CALL_URL, "app0": OWN_URL,
+    }  # fmt: skip
+    done = sorted((url, event["taskId"], event["taskStatus"])
+                  for kind, url, event in rows if kind == "task")  # fmt: skip
+    assert done == sorted([(TASK_URL, own, 3), (ACCOUNT_TASK_URL, bare, 3)])
+    # A task event carries the task as listed: its own taskCallbackUrl ("" here), not the
+    # account's, which is a setting of the account.
+    bare_done = next(e for k, _, e in rows if k == "task" and e["taskId"] == bare)
+    assert bare_done["taskCallbackUrl"] == ""
+    listed = {c["contactId"]: (c["callCallbackUrl"], c["orderCallbackUrl"])
+              for task in (own, bare)
+              for c in ok(api, tenant, CALLS, {"taskId": task, "pageSize": 100})["list"]}  # fmt: skip
+    assert listed == {
+        "own0": (CALL_URL, ""), "o-app0": (OWN_URL, OWN_URL),
+        "bare0": (ACCOUNT_CALL_URL, ""), "app0": (OWN_URL, OWN_URL),
+    }  # fmt: skip
+
+
+def test_the_accounts_default_url_is_taken_when_the_event_is_written(
+    store: Store, api: Api, tenant: Tenant, outbox: Outbox
+) -> None:
+    """An event already in the outbox keeps its URL; clearing the default stops new ones."""
+    admin.set_callbacks(store, tenant.name, task_url=ACCOUNT_TASK_URL)
+    task_id = create(api, tenant, taskCallbackUrl="", startupType=1, list=contacts("c", 1))
+    ok(api, tenant, START, {"taskId": task_id})
+    assert [(k, url) for k, url, _ in outbox.new()] == [("task", ACCOUNT_TASK_URL)]
+    admin.set_callbacks(store, tenant.name, task_url="https://elsewhere.example.com/t")
+    ok(api, tenant, PAUSE, {"taskId": task_id})
+    admin.set_callbacks(store, tenant.name, task_url="")
+    ok(api, tenant, START, {"taskId": task_id})
+    assert [(k, url, e["taskStatus"]) for k, url, e in outbox.new()] == [
+        ("task", "https://elsewhere.example.com/t", 5),
+    ]
+    first = [item for item in store.list_callbacks(limit=10) if item.kind == "task"]
+    assert [item.url for item in first] == ["https://elsewhere.example.com/t", ACCOUNT_TASK_URL]

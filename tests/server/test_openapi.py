@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
@@ -20,6 +21,7 @@ from nxlink.contract.callrecord import CALL_RECORD_KEYS
 from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.settings import Settings
 from nxlink.service.errors import ApiError
+from nxlink.service.recordings import recording_path
 from nxlink.service.requests import Parser
 from nxlink.store import Store
 
@@ -73,8 +75,8 @@ REQUEST_KEYS = {
     "TaskCreateRequest": [
         "taskName", "autoFlowId", "routeId", "taskKeep", "startupType", "userTaskId", "other",
         "taskDesc", "startupAt", "shutdownAt", "maxCall", "maxRingTime", "orderMaxCall",
-        "replayInterval", "taskCallbackUrl", "callCallbackUrl", "countryCode", "strategyId",
-        "agentGroupId", "list",
+        "replayInterval", "weekDay", "zoneSecond", "taskCallbackUrl", "callCallbackUrl",
+        "countryCode", "strategyId", "agentGroupId", "list",
     ],
     "CallAppendRequest": ["taskId", "userTaskId", "autoFlowId", "countryCode", "callCallbackUrl", "list"],
     "OrderDeleteRequest": ["taskId", "userTaskId", "contactId"],
@@ -98,11 +100,15 @@ TASK_REF = {"CallAppendRequest", "OrderDeleteRequest", "TaskStartRequest", "Task
 CONTACT_KEYS = ["contactId", "phoneNumber", "name", "params", "other"]
 FLOW_KEYS = ["autoFlowId", "autoFlowName", "variables", "createTs"]
 ROUTE_KEYS = ["routeId", "routeName", "countryCode", "pricePerMinute", "createTs"]
+#: A callback body: the event's keys, then the object it carries at the top level.
 TASK_STATUS_EVENT_KEYS = [
-    "eventId", "eventType", "eventTs", "taskId", "userTaskId", "other", "autoFlowId",
-    "autoFlowName", "taskName", "taskStatus", "pauseReason", "statInfo",
+    "eventId", "eventType", "eventTs", "id", "taskId", "saasUserId", "userTaskId", "other",
+    "autoFlowId", "autoFlowName", "taskStatus", "pauseReason", "taskName", "taskDesc",
+    "taskKeep", "startupType", "startupAt", "shutdownAt", "startupBy", "routeId", "maxCall",
+    "importType", "funcFlag", "maxRingTime", "strategyId", "agentGroupId", "taskCallbackUrl",
+    "createTs", "statInfo", "orderMaxCall", "replayInterval",
 ]  # fmt: skip
-CALL_EVENT_KEYS = ["eventId", "eventType", "eventTs", "call"]
+CALL_EVENT_KEYS = ["eventId", "eventType", "eventTs", *CALL_RECORD_KEYS, "other"]
 DATA_KEYS = {
     "TaskCreateResponse": ("TaskCreated", ["taskId"]),
     "CallAppendResponse": ("ContactsAppended", ["taskId", "count"]),
@@ -428,9 +434,14 @@ def test_item_and_event_schemas_have_the_wire_keys_in_order(document: dict[str, 
         schema = schemas(document)[name]
         assert list(schema["properties"]) == keys, name
     assert schemas(document)["CallRecord"]["additionalProperties"] is False
-    assert list(schemas(document)["CallEvent"]["properties"]) == [*CALL_RECORD_KEYS, "other"]
-    event = schemas(document)["CallCompletedEvent"]["properties"]
-    assert event["call"]["$ref"] == "#/components/schemas/CallEvent"
+    assert "CallEvent" not in schemas(document)
+    for name in ("TaskStatusEvent", "CallCompletedEvent"):
+        schema = schemas(document)[name]
+        assert schema["required"] == expected[name], name
+        assert schema["additionalProperties"] is False, name
+    assert set(TASK_STATUS_EVENT_KEYS[3:]) == TASK_KEYS
+    task_event = schemas(document)["TaskStatusEvent"]["properties"]
+    assert task_event["statInfo"]["$ref"] == "#/components/schemas/StatInfo"
     assert schemas(document)["TaskStatusEvent"]["properties"]["statInfo"]["$ref"] == (
         "#/components/schemas/StatInfo"
     )
@@ -542,6 +553,34 @@ def test_every_example_agrees_with_its_schema(document: dict[str, Any]) -> None:
                 check(document, media["schema"], media["example"])
                 checked += 1
     assert checked > 100
+
+
+def _call_examples(node: Any) -> Iterator[dict[str, Any]]:
+    """Every call record among the document's examples (call/list's page, the callback's body)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("callAudioUrl"), str) and "callId" in node:
+            yield node
+        for value in node.values():
+            yield from _call_examples(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _call_examples(value)
+
+
+def test_the_example_recording_link_is_shaped_as_the_server_makes_it(
+    document: dict[str, Any],
+) -> None:
+    """The server hands out only signed links (an unsigned one answers 403): the examples show
+    ``/recordings/<callId>.wav?exp=<epoch s>&sig=<hmac hex>``."""
+    examples = list(_call_examples(document))
+    assert len(examples) >= 3  # the schema's, call/list's page and the call callback's
+    for call in examples:
+        link = urlsplit(call["callAudioUrl"])
+        assert (link.scheme, link.path) == ("http", recording_path(call["callId"]))
+        query = parse_qs(link.query, keep_blank_values=True)
+        assert sorted(query) == ["exp", "sig"], call["callAudioUrl"]
+        assert int(query["exp"][0]) > call["callEnd"]
+        assert re.fullmatch(r"[0-9a-f]{64}", query["sig"][0]), call["callAudioUrl"]
 
 
 def test_the_schemas_refuse_what_the_parser_refuses(document: dict[str, Any]) -> None:

@@ -157,7 +157,7 @@ def _facts(result: int, talk: int, *, turns: int = 6, call_id: str = "rec-1") ->
         1, call_id, "t", "", "c", 1, "flow", "+85260000001", "+85230000000", "+85260000001",
         NOW, NOW + 60, result, talk, 5, NOW, NOW + 5, NOW + 5 + talk, "A", "", turns,
         "callee hung up", "200", "", "L1", "R", "[]", 1, 1, "", "", "", "",
-        2 if result == 17 else None, None, None, None, None, "", "", "",
+        2 if result == 17 else None, None, None, None, None, "", "", "", "",
     )  # fmt: skip
 
 

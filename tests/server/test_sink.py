@@ -72,6 +72,18 @@ def test_the_sink_verifies_signatures(
     assert record["accountId"] == (tenant.account_id if account else None)
 
 
+def test_an_unsigned_callback_is_recorded_as_unsigned(api: Api, tenant: Tenant) -> None:
+    body = b'{"eventId":"ev-2","eventType":"task.status","taskId":"t-1"}'
+    headers = {"Content-Type": "application/json", "X-Nxlink-Event-Id": "ev-2"}
+    assert data(_post(api, "hooks", body, headers)) == {"id": 1, "signatureValid": False}
+    [record] = data(admin(api, "GET", "/sink/hooks"))["list"]
+    assert (record["eventId"], record["accessKey"], record["accountId"]) == ("ev-2", None, None)
+    assert (record["signatureValid"], record["signatureProblem"]) == (
+        False, "unsigned: none of the five auth headers (the account sends callbacks unsigned)",
+    )  # fmt: skip
+    assert record["body"] == {"eventId": "ev-2", "eventType": "task.status", "taskId": "t-1"}
+
+
 def test_a_body_signed_with_another_secret_is_not_valid(api: Api, tenant: Tenant) -> None:
     body = b'{"taskId":"t-1"}'
     data(_post(api, "hooks", body, _signed(tenant, body, secret="not-the-secret")))

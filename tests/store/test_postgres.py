@@ -30,7 +30,7 @@ from nxlink.service.lifecycle import Clock
 from nxlink.service.requests import ContactIn, TaskCreate
 from nxlink.store import DatabaseOptions, Store, StoreError, StoreUnavailable, open_store
 from nxlink.store import postgres as pg_store
-from nxlink.store.base import CallFilter, TaskFilter
+from nxlink.store.base import CallFilter, TaskFilter, ui_token_hash
 from pgcluster import Cluster, server_bin
 
 NOW_MS = 1_767_225_600_000
@@ -46,6 +46,7 @@ GLOBAL_TABLES = {
     "master_key_check",
     "rate_buckets",  # keyed by access key, as access_keys
     "callback_faults",  # the sandbox's, for every account
+    "ui_sessions",  # keyed by a token's hash (a lookup knows no account yet), as access_keys
 }
 TENANT_TABLES = (
     "flows", "routes", "tasks", "task_stats", "task_pages", "account_task_counts",
@@ -591,6 +592,27 @@ def _workload(store: Store) -> None:
         store.call_page(tenant.account_id, task_id, CallFilter(), offset=0, limit=10)
         store.call_page(tenant.account_id, task_id, CallFilter(call_result=1, phone="x"),
                         offset=0, limit=10)  # fmt: skip
+        # The dashboard's reads and writes.
+        with store.lifecycle() as tx:
+            found = tx.task(tenant.account_id, task_id=task_id)
+        assert found is not None
+        for state in (None, "deleted"):
+            store.order_page(tenant.account_id, found.row_id, state=state, page_number=2,
+                             page_size=3)  # fmt: skip
+        store.call_activity(tenant.account_id, found.row_id, bucket_s=60)
+        store.call_results(tenant.account_id, found.row_id)
+        for state in (None, "failed"):
+            store.list_task_callbacks(tenant.account_id, task_id, state=state, limit=5)
+        store.callback_counts(tenant.account_id, task_id)
+        for item in store.list_task_callbacks(tenant.account_id, task_id, state=None, limit=2):
+            store.retry_account_callback(tenant.account_id, item.id, now_ms=NOW_MS)
+        token = ui_token_hash(tenant.name)
+        store.create_ui_session(token_hash=token, account_id=tenant.account_id,
+                                access_key=tenant.access_key, csrf_token="c", now_ms=NOW_MS,
+                                ttl_ms=3_600_000)  # fmt: skip
+        store.ui_session(token, now_ms=NOW_MS + 120_000)
+        store.end_ui_session(token)
+        store.purge_ui_sessions(now_ms=NOW_MS)
     assert store.recompute_counters().differences == []
     for table in TABLES:
         store.count_rows(table)

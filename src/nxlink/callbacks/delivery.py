@@ -2,7 +2,16 @@
 
 A callback is POSTed with its stored body byte for byte, the five auth headers signed with the
 account's newest enabled access key (exactly as a request to the API is signed), and
-``X-Nxlink-Event-Id`` so that a receiver can drop duplicates. A 2xx answer delivers it. Anything
+``X-Nxlink-Event-Id`` so that a receiver can drop duplicates. An account set to unsigned
+callbacks (``nxlink accounts set-callbacks NAME --unsigned``) gets them without the five auth
+headers: no ``accessKey``, ``ts``, ``bizType``, ``action`` or ``sign``, and no key is needed.
+
+Signed or not is decided at each try, from the account as it is then, not when the event was
+written: the signature lives in the headers of one POST and never in the stored body, so a
+delivered callback is never touched by a change of the setting, while a pending one (waiting
+for its next try, or retried by hand) is sent the way the account asks for now. Turning
+signing on must not let an already-queued event reach a receiver that now insists on it
+unsigned, and turning it off should stop signatures at once. A 2xx answer delivers it. Anything
 else (another status, a transport error, a timeout) is a failed try: the next one follows after
 :data:`BACKOFF_S` ``[k]`` seconds (``k`` counting the tries of the current round), and after the
 seventh try of a round the callback is 'failed' until someone retries it by hand.
@@ -194,9 +203,10 @@ class Deliverer:
         latency_ms = 0.0
         applied = ""
         delay_ms = 0
-        key = self.store.signing_key(item.account_id)
+        signed = self.store.callbacks_signed(item.account_id)
+        key = self.store.signing_key(item.account_id) if signed else None
         tries = item.attempts + 1
-        if key is None:
+        if signed and key is None:
             status: int | None = None
             error = f"no enabled access key for account {item.account_id}"
             delivered = False
@@ -229,14 +239,17 @@ class Deliverer:
             delay_ms=delay_ms,
         )
 
-    def _post(self, item: OutboxItem, key: SigningKey) -> tuple[int | None, str, bool]:
-        """``(status, error, delivered)`` of one POST."""
-        headers = signing.headers(
-            access_key=key.access_key,
-            access_secret=key.secret,
-            ts=str(self.clock_ms()),
-            body=item.body,
-        )
+    def _post(self, item: OutboxItem, key: SigningKey | None) -> tuple[int | None, str, bool]:
+        """``(status, error, delivered)`` of one POST, signed with ``key`` (``None``: the
+        account sends its callbacks unsigned, without any of the five auth headers)."""
+        headers: dict[str, str] = {}
+        if key is not None:
+            headers = signing.headers(
+                access_key=key.access_key,
+                access_secret=key.secret,
+                ts=str(self.clock_ms()),
+                body=item.body,
+            )
         headers["Content-Type"] = "application/json"
         headers["X-Nxlink-Event-Id"] = item.event_id
         headers["User-Agent"] = USER_AGENT

@@ -66,6 +66,56 @@ def accounts_topup(name: str, amount: int, db_url: str) -> None:
                + (f"; {resumed} task(s) resumed" if resumed else ""))  # fmt: skip
 
 
+@accounts.command("set-callbacks")
+@click.argument("name")
+@click.option(
+    "--task-url",
+    metavar="URL",
+    default=None,
+    help="Default taskCallbackUrl for tasks created without one ('' clears it).",
+)
+@click.option(
+    "--call-url",
+    metavar="URL",
+    default=None,
+    help="Default callCallbackUrl for calls whose contact and task have none ('' clears it).",
+)
+@click.option(
+    "--signed/--unsigned",
+    default=None,
+    help="Sign callbacks with the five auth headers (the default), or send them "
+    "without any (no sign).",
+)
+@db_option
+def accounts_set_callbacks(
+    name: str, task_url: str | None, call_url: str | None, signed: bool | None, db_url: str
+) -> None:
+    """Set account NAME's default callback URLs and whether its callbacks are signed; with no
+    option, show them.
+
+    A default URL applies to events written from now on; signed or unsigned applies to every
+    try from now on, retries of pending callbacks included.
+
+    \b
+    Examples:
+      nxlink accounts set-callbacks acme --task-url https://crm.example.com/nxlink/tasks
+      nxlink accounts set-callbacks acme --call-url https://crm.example.com/nxlink/calls --unsigned
+      nxlink accounts set-callbacks acme --call-url '' --signed
+    """  # fmt: skip
+    with opened(db_url) as store:
+        from nxlink.service import admin
+
+        if task_url is None and call_url is None and signed is None:
+            account = admin.require_account(store, name)
+        else:
+            account = admin.set_callbacks(store, name, task_url=task_url, call_url=call_url,
+                                          signed=signed)  # fmt: skip
+    click.echo(f"callbacks of {account.name!r}: "
+               f"task URL {account.task_callback_url or '(none)'}, "
+               f"call URL {account.call_callback_url or '(none)'}, "
+               f"{'signed' if account.callbacks_signed else 'unsigned'}")  # fmt: skip
+
+
 @click.group()
 def keys() -> None:
     """Create, list and revoke access keys."""

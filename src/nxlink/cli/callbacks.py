@@ -42,7 +42,9 @@ def table_row(item: OutboxItem) -> tuple[Any, ...]:
 
 
 def json_object(item: OutboxItem) -> dict[str, Any]:
-    """A callback as ``--format json`` prints it (times in epoch milliseconds)."""
+    """A callback as ``--format json`` prints it (times in epoch milliseconds), with its body
+    as it is POSTed: the vendor's flat event (``eventId``, ``eventType``, ``eventTs``, then the
+    task's or the call record's keys)."""
     return {
         "id": item.id,
         "eventId": item.event_id,
@@ -55,6 +57,7 @@ def json_object(item: OutboxItem) -> dict[str, Any]:
         "url": item.url,
         "createdMs": item.created_ms,
         "deliveredMs": item.delivered_ms,
+        "body": event_of(item.body) or item.body.decode("utf-8", "replace"),
     }
 
 
@@ -77,7 +80,8 @@ def callbacks() -> None:
               show_default=True, help="Output format.")  # fmt: skip
 @db_option
 def callbacks_list(failed_only: bool, limit: int, fmt: str, db_url: str) -> None:
-    """List callbacks, newest first, with their delivery state.
+    """List callbacks, newest first, with their delivery state (--format json adds each
+    one's body, as it is POSTed).
 
     Example: nxlink callbacks list --failed --limit 20
     """
@@ -112,14 +116,18 @@ EVENT_ID_HEADER: Final = "x-nxlink-event-id"
 
 
 def check_signature(headers: Mapping[str, str], body: bytes, secret: str | None) -> str:
-    """``ok``, ``BAD`` or ``not checked (no secret)`` for the five auth headers of a delivery.
+    """``ok``, ``BAD``, ``none (unsigned)`` or ``not checked (no secret)`` for the five auth
+    headers of a delivery.
 
-    ``headers`` has lower-case names. A missing header or an unknown ``algorithm`` is ``BAD``.
+    ``headers`` has lower-case names. None of the five is an unsigned callback (its account
+    sends them so); some missing, or an unknown ``algorithm``, is ``BAD``.
     """
+    names = ("sign", "accesskey", "ts", "action", "biztype")
+    if not any(name in headers for name in names):
+        return "none (unsigned)"
     if not secret:
         return "not checked (no secret)"
     algorithm = signing.normalize_algorithm(headers.get("algorithm"))
-    names = ("sign", "accesskey", "ts", "action", "biztype")
     if algorithm is None or any(name not in headers for name in names):
         return "BAD"
     ok = signing.verify(
@@ -162,14 +170,14 @@ def event_id_of(event: Mapping[str, Any], headers: Mapping[str, str]) -> str | N
 
 
 def describe(event: Mapping[str, Any], event_id: str | None) -> str:
-    """``<eventType> <eventId> taskId=<...> [taskStatus=<n>|callResult=<n>]`` for an event."""
+    """``<eventType> <eventId> taskId=<...> [taskStatus=<n>|contactId=<...> callResult=<n>]``
+    for an event (the vendor's body: the task's or the call's keys at the top level)."""
     kind = event.get("eventType")
     words = [_word(kind), _word(event_id)]
     if kind == "call.completed":
-        call = event.get("call")
-        record: Mapping[str, Any] = call if isinstance(call, dict) else {}
-        words.append(f"taskId={_word(record.get('taskId'))}")
-        words.append(f"callResult={_word(record.get('callResult'))}")
+        words.append(f"taskId={_word(event.get('taskId'))}")
+        words.append(f"contactId={_word(event.get('contactId'))}")
+        words.append(f"callResult={_word(event.get('callResult'))}")
     else:
         words.append(f"taskId={_word(event.get('taskId'))}")
         if kind == "task.status":

@@ -293,7 +293,8 @@ def sink(ctx: click.Context, name: str, limit: int | None, clear: bool, as_json:
     """The callback sink NAME: what was POSTed to /_nxlink/sink/NAME, oldest first.
 
     Point taskCallbackUrl or callCallbackUrl at BASE_URL/_nxlink/sink/NAME; each record says
-    whether its signature is valid for the account's key.
+    whether its signature is valid for the account's key (or that it came unsigned), and shows
+    its body: the task's or the call record's keys at the top level, beside eventId.
 
     \b
     Examples:
@@ -314,9 +315,13 @@ def sink(ctx: click.Context, name: str, limit: int | None, clear: bool, as_json:
         _print_json(page)
         return
     for record in page["list"]:
-        verdict = (
-            "signed" if record["signatureValid"] else f"NOT SIGNED ({record['signatureProblem']})"
-        )
+        problem = record["signatureProblem"] or ""
+        if record["signatureValid"]:
+            verdict = "signed"
+        elif problem.startswith("unsigned:"):
+            verdict = "unsigned"  # the account sends its callbacks so
+        else:
+            verdict = f"NOT SIGNED ({problem})"
         body = json.dumps(record["body"], ensure_ascii=False)
         click.echo(f"{record['id']:>6}  {_when(record['receivedMs'])}  {record['eventId'] or '-'}  "
                    f"{verdict}  {body}")  # fmt: skip

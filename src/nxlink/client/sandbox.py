@@ -354,7 +354,8 @@ class Sandbox(_SandboxCore):
         """What was POSTed to ``/_nxlink/sink/{name}``: ``{"total": n, "list": [records]}``,
         the newest ``limit`` (default 100), oldest first; each record has ``receivedMs``,
         ``eventId``, ``accessKey``, ``signatureValid``, ``accountId``, ``signatureProblem``,
-        ``headers`` and ``body``."""
+        ``headers`` and ``body`` (a callback's: ``eventId``, ``eventType``, ``eventTs`` and the
+        task's or the call record's keys, all at the top level)."""
         return dict(self._send(self._sink_call("GET", name, limit)))
 
     def clear_sink(self, name: str) -> int:

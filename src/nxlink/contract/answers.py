@@ -2,18 +2,20 @@
 
 Each model is the one declaration of its object's wire form: the OpenAPI document and the
 reference in ``docs/`` read their fields, types and meaning from here. The task object is
-:mod:`nxlink.contract.task`'s, the call record :mod:`nxlink.contract.callrecord`'s.
+:mod:`nxlink.contract.task`'s, the call record :mod:`nxlink.contract.callrecord`'s; the
+callback bodies carry them at the top level (the vendor's shape), and their models are made
+from those declarations rather than written again.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.alias_generators import to_camel
 
-from nxlink.contract.callrecord import CallEvent
-from nxlink.contract.task import StatInfo
+from nxlink.contract.callrecord import CallRecord
+from nxlink.contract.task import StatInfo, Task
 
 __all__ = [
     "CallCompletedEvent",
@@ -115,35 +117,52 @@ class _Event(_Answer):
     """When the event happened, epoch milliseconds."""
 
 
-class TaskStatusEvent(_Event):
-    """POSTed to the task's ``taskCallbackUrl`` on every status change of the task."""
+def _carrying(name: str, doc: str, carried: type[BaseModel], **own: Any) -> type[_Event]:
+    """The model of a callback body: the event's keys (``eventId``, ``eventType``,
+    ``eventTs``), then ``carried``'s keys at the top level, as the vendor posts them.
 
-    event_type: Literal["task.status"]
-    """A task status change."""
-    task_id: str
-    """The task's ``taskId``."""
-    user_task_id: str
-    """The task's ``userTaskId``, ``""`` when not given."""
-    other: str
-    """The task's pass-through ``other``."""
-    auto_flow_id: int
-    """The task's AI agent (flow)."""
-    auto_flow_name: str
-    """The AI agent's name."""
-    task_name: str
-    """The task's name."""
-    task_status: Literal[1, 2, 3, 4, 5, 6]
-    """The new status."""
-    pause_reason: Literal[1, 2, 3] | None
-    """Set while the status is 5 or 6, else null."""
-    stat_info: StatInfo
-    """The task's statistics when the event was written."""
+    ``carried``'s fields are read from its declaration (one declaration of each object), every
+    one required since the body always has it; ``own`` adds or replaces fields, as
+    ``(type, FieldInfo)``.
+    """
+    fields: dict[str, Any] = {
+        attr: (info.annotation, Field(description=info.description))
+        for attr, info in carried.model_fields.items()
+    }
+    fields.update(own)
+    model: type[_Event] = create_model(
+        name, __base__=_Event, __doc__=doc, __module__=__name__, **fields
+    )
+    return model
 
 
-class CallCompletedEvent(_Event):
-    """POSTed to the call's ``callCallbackUrl`` for every completed call."""
+TaskStatusEvent = _carrying(
+    "TaskStatusEvent",
+    "POSTed to the task's ``taskCallbackUrl`` (else the account's default task callback URL) "
+    "on every status change of the task: the task object as the task list shows it after the "
+    "change, ``statInfo`` included, at the top level.",
+    Task,
+    event_type=(Literal["task.status"], Field(description="A task status change.")),
+    task_status=(
+        Literal[1, 2, 3, 4, 5, 6],
+        Field(description="The new status: 1 ready, 2 in progress, 3 completed, 4 failed, "
+              "5 paused, 6 paused: insufficient balance."),
+    ),
+    pause_reason=(
+        Literal[1, 2, 3] | None,
+        Field(description="Set while the status is 5 or 6, else null: 1 user, 2 scheduled "
+              "shutdown, 3 insufficient balance."),
+    ),
+    stat_info=(StatInfo, Field(description="The task's statistics when the event was written.")),
+)  # fmt: skip
 
-    event_type: Literal["call.completed"]
-    """A call of the task completed."""
-    call: CallEvent
-    """The call, as ``call/list`` shows it, with the contact's ``other``."""
+CallCompletedEvent = _carrying(
+    "CallCompletedEvent",
+    "POSTed for every completed call to its ``callCallbackUrl`` (the contact's from "
+    "``call/append``, else the task's, else the account's default): the call record as "
+    "``call/list`` shows it, and the contact's ``other``, at the top level.",
+    CallRecord,
+    event_type=(Literal["call.completed"], Field(description="A call of the task completed.")),
+    other=(str, Field(description="The contact's ``other`` from ``call/append``, returned "
+                      "unchanged.")),
+)  # fmt: skip

@@ -1,7 +1,7 @@
-"""The call record rendered for the wire: ``call/list``'s items and the call callback's ``call``.
+"""The call record rendered for the wire: ``call/list``'s items and the call callback's body.
 
-This is the one renderer of :class:`~nxlink.contract.callrecord.CallRecord` (and of
-:class:`~nxlink.contract.callrecord.CallEvent`): the store reads a call's raw facts
+This is the one renderer of :class:`~nxlink.contract.callrecord.CallRecord` (and of the
+record in :class:`~nxlink.contract.answers.CallCompletedEvent`): the store reads a call's raw facts
 (:class:`CallFacts`, the same on both backends) and nothing else; the rules of the wire form
 live here: ``""``/``0`` instead of nothing, ``callStatus`` from the result, the callback URL a
 call's event goes to, the contact's variables as ``attributes`` (each value as sent).
@@ -69,15 +69,18 @@ class CallFacts:
     order_callback_url: str
     #: The contact's pass-through ``other``.
     other: str
+    #: The account's default call callback URL (``nxlink accounts set-callbacks``).
+    account_callback_url: str
 
     @property
     def answered(self) -> bool:
         return self.call_answer is not None
 
 
-def callback_url(task_url: str, order_url: str) -> str:
-    """Where a call's callback goes: the contact's own URL when set, else the task's."""
-    return order_url or task_url
+def callback_url(task_url: str, order_url: str, account_url: str) -> str:
+    """Where a call's callback goes: the contact's own URL (``call/append``) when set, else the
+    task's, else the account's default (``nxlink accounts set-callbacks``)."""
+    return order_url or task_url or account_url
 
 
 def render(call: CallFacts, *, audio_url: str) -> dict[str, Any]:
@@ -127,14 +130,16 @@ def render(call: CallFacts, *, audio_url: str) -> dict[str, Any]:
         "manualCallAnswer": call.manual_answer or 0,
         "manualCallEnd": call.manual_end or 0,
         "manualElapsed": call.manual_elapsed or 0,
-        "callCallbackUrl": callback_url(call.task_callback_url, call.order_callback_url),
+        "callCallbackUrl": callback_url(
+            call.task_callback_url, call.order_callback_url, call.account_callback_url
+        ),
         "orderCallbackUrl": call.order_callback_url,
     }
 
 
 def render_event(call: CallFacts, *, audio_url: str) -> dict[str, Any]:
-    """The call record as the call callback carries it: the record and the contact's
-    ``other``."""
+    """The call record as the call callback carries it, at the top level of the body beside
+    the event's keys: the record and the contact's ``other``."""
     record = render(call, audio_url=audio_url)
     record["other"] = call.other
     return record

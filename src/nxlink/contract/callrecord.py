@@ -1,9 +1,10 @@
 """The call record: the vendor's whole call object, as ``call/list`` answers it and the call
-callback sends it (``lifecycle.md``, "Call results"; ``decisions.md`` #20).
+callback sends it, at the top level of its body (``lifecycle.md``, "Call results";
+``decisions.md`` #20).
 
 :class:`CallRecord` is the one declaration of its fields: their wire names, order, types and
-meaning. The renderer, the OpenAPI document, the reference in ``docs/`` and the tests read it
-from here. :class:`CallEvent` is the record as a call callback carries it (with ``other``).
+meaning. The renderer, the OpenAPI document, the reference in ``docs/``, the call callback's
+model (:class:`~nxlink.contract.answers.CallCompletedEvent`) and the tests read it from here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,20 @@ from pydantic.alias_generators import to_camel
 
 #: ``callResult`` values (``lifecycle.md``, "Call results").
 CALL_RESULTS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21)
+#: What each ``callResult`` means, in words (the documents and the dashboard say it so).
+CALL_RESULT_NAMES: Final[dict[int, str]] = {
+    1: "answered, conversation completed",
+    2: "no answer before maxRingTime",
+    3: "answered, callee hung up early",
+    4: "busy",
+    5: "rejected by the callee",
+    6: "unreachable / powered off",
+    7: "invalid number",
+    8: "blocked (do-not-call, carrier block)",
+    9: "route or network failure",
+    17: "answered and transferred to a human",
+    21: "answering machine / voicemail",
+}
 #: Results with a conversation: they count as answered.
 ANSWERED_RESULTS: Final = frozenset((1, 3, 17, 21))
 #: Results after which a contact is never called again (besides the answered ones).
@@ -185,17 +200,10 @@ class CallRecord(BaseModel):
     """Seconds of talk with the human; 0 when not answered."""
     call_callback_url: str
     """Where this call's callback goes: the contact's own URL from ``call/append``, else the
-    task's ``callCallbackUrl``; ``""`` when neither is set."""
+    task's ``callCallbackUrl``, else the account's default call callback URL; ``""`` when none
+    is set."""
     order_callback_url: str
     """The contact's own callback URL from ``call/append``, ``""`` when none was given."""
-
-
-class CallEvent(CallRecord):
-    """The call record as the call callback carries it: the record and the contact's
-    pass-through ``other``."""
-
-    other: str
-    """The contact's ``other`` from ``call/append``, returned unchanged."""
 
 
 #: The wire keys of a call record, in the order they are sent.

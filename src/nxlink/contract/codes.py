@@ -25,6 +25,16 @@ class TaskStatus(IntEnum):
     PAUSED_BALANCE = 6
 
 
+#: What each task status means, in words (the documents and the dashboard say it so).
+TASK_STATUS_NAMES: Final[dict[int, str]] = {
+    TaskStatus.READY: "ready",
+    TaskStatus.IN_PROGRESS: "in progress",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.PAUSED: "paused",
+    TaskStatus.PAUSED_BALANCE: "paused: insufficient balance",
+}
+
 MESSAGES: Final[dict[Code, str]] = {
     Code.SUCCESS: "success",
     Code.MISSING_PARAMETERS: "Authentication failed (missing public parameters)",

@@ -25,7 +25,8 @@ from pydantic import BaseModel
 
 from nxlink.contract.answers import ContactDeleted, ContactsAppended, Flow, Route, TaskCreated
 from nxlink.contract.answers import TaskState as TaskStateAnswer
-from nxlink.contract.callrecord import CALL_RESULTS, CallRecord
+from nxlink.contract.callrecord import ANSWERED_RESULTS, CALL_RESULT_NAMES, CALL_RESULTS, CallRecord
+from nxlink.contract.codes import TASK_STATUS_NAMES
 from nxlink.contract.task import Task
 
 #: Where every endpoint lives.
@@ -47,15 +48,16 @@ PageShape = Literal["flat", "data"]
 #: (``vendor``, :attr:`Endpoint.envelope`), or one shape for every list.
 ENVELOPE_SETTINGS: Final[tuple[str, ...]] = ("vendor", "flat", "data")
 
-TASK_STATUS_TEXT: Final = (
-    "1 ready, 2 in progress, 3 completed, 4 failed, 5 paused, 6 paused: insufficient balance"
-)
+TASK_STATUS_TEXT: Final = ", ".join(f"{code} {name}" for code, name in TASK_STATUS_NAMES.items())
 CALL_RESULT_TEXT: Final = (
-    "1 answered, conversation completed; 2 no answer before maxRingTime; 3 answered, callee hung "
-    "up early; 4 busy; 5 rejected by the callee; 6 unreachable / powered off; 7 invalid number; "
-    "8 blocked (do-not-call, carrier block); 9 route or network failure; 17 answered and "
-    "transferred to a human; 21 answering machine / voicemail. Answered: 1, 3, 17, 21"
+    "; ".join(f"{code} {name}" for code, name in CALL_RESULT_NAMES.items())
+    + ". Answered: "
+    + ", ".join(str(code) for code in sorted(ANSWERED_RESULTS))
 )
+
+#: How a contactId used twice (in one request, or before in the account) is refused; the id
+#: follows.
+DUPLICATE_CONTACT: Final = "Duplicate contactIds are not allowed: "
 
 EXAMPLE_TASK_ID: Final = "52145b00-abc9-4a87-94c2-ed1e1e42ec1c"
 EXAMPLE_USER_TASK_ID: Final = "renewals-2026-01"
@@ -188,6 +190,12 @@ class Params(Field):
 
     name_max_length: int
     value_max_length: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeekDays(Field):
+    """Days of the week as a string: ISO day digits (1 Monday .. 7 Sunday) joined by commas,
+    no spaces, each day once, in any order (kept as a set); ``""`` or ``null`` is every day."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,7 +375,7 @@ _CONTACT_EXAMPLE: Final = {
 
 _CONTACT_REFUSALS: Final = (
     (
-        "Duplicate contactIds are not allowed: <id>",
+        DUPLICATE_CONTACT + "<id>",
         "a `contactId` used before in the account, or twice in `list`",
     ),
     (
@@ -498,6 +506,18 @@ TASK_CREATE: Final = Endpoint(
                 description="Call attempts per contact."),
         Integer(name="replayInterval", low=0, high=604_800, default_text="300", example=600,
                 description="Seconds between two attempts on one contact."),
+        WeekDays(name="weekDay", attr="week_days", example="1,2,3,4,5",
+                 description="The days the task places calls on, in the zone of `zoneSecond`: "
+                 "day digits 1 (Monday) to 7 (Sunday) joined by commas, e.g. `1,2,3,4,5`; "
+                 "empty or absent: every day. On another day the task stays in progress and "
+                 "waits: calls start from the local midnight that opens its next day (a call "
+                 "under way at midnight ends as it would). Retries and contacts that fall due "
+                 "outside the window wait for it; `startupAt` and `shutdownAt` fire whatever "
+                 "the day. Not shown by task/list."),
+        Integer(name="zoneSecond", low=-43_200, high=50_400, default=0, example=28_800,
+                description="The task's time zone for `weekDay`, as its UTC offset in seconds "
+                "(28800 = UTC+8; -43200 to 50400, UTC-12 to UTC+14); absent: 0, UTC. No "
+                "effect without `weekDay`. Not shown by task/list."),
         Url(name="taskCallbackUrl", example="https://example.com/nxlink/task-events",
             description="Receives a `TaskStatusEvent` on every status change of the task (see "
             "the callbacks of this operation)."),
@@ -521,6 +541,8 @@ TASK_CREATE: Final = Endpoint(
         "userTaskId": EXAMPLE_USER_TASK_ID,
         "orderMaxCall": 2,
         "replayInterval": 600,
+        "weekDay": "1,2,3,4,5",
+        "zoneSecond": 28_800,
         "taskCallbackUrl": "https://example.com/nxlink/task-events",
         "callCallbackUrl": "https://example.com/nxlink/call-events",
         "list": [_CONTACT_EXAMPLE],
@@ -809,6 +831,16 @@ def _integer_refusals(bits: int = 32) -> list[str]:
     ]
 
 
+#: How ``weekDay`` is refused, one problem per value (the first that applies, in this order).
+WEEK_DAY_REFUSALS: Final = (
+    'must be a string of days such as "1,2,3,4,5", got <value>',
+    "must not contain spaces, got <value>",
+    "has an empty item (a comma at an end, or two together), got <value>",
+    "<item> is not a day: days are 1 (Monday) to 7 (Sunday), got <value>",
+    "day <day> is given twice, got <value>",
+)
+
+
 def _text_refusals(required: bool, max_length: int | None, allow_nul: bool) -> list[str]:
     said = ["required"] if required else []
     said += ["must be a string, got <value>",
@@ -885,6 +917,8 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
                 *_text_refusals(False, field.value_max_length, False)[1:],
                 f"at most {field.value_max_length} characters of JSON, got <n>")),
         ]  # fmt: skip
+    elif isinstance(field, WeekDays):
+        said = list(WEEK_DAY_REFUSALS)
     elif isinstance(field, Contacts):
         said = (["required", "must not be empty"] if field.required else []) + [
             "must be an array", f"at most {field.max_items} contacts, got <n>"]  # fmt: skip
@@ -894,7 +928,7 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
             f"{item}: must be an object, got <value>",
             *(text for entry in field.items
               for text in field_refusals(entry, f"{item}.{entry.name}")),
-            "Duplicate contactIds are not allowed: <id>",
+            DUPLICATE_CONTACT + "<id>",
         ]  # fmt: skip
     else:  # pragma: no cover - every kind is above
         raise TypeError(f"{field.name}: no wording for a {type(field).__name__}")

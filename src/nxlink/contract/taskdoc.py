@@ -2,8 +2,10 @@
 
 This is the one definition of a task's wire form: key order of the vendor's reference page,
 ``statInfo`` rates (``"66.67%"``: two decimals, half up; ``null`` on a zero denominator) and
-averages (rounded down; ``null`` on zero). The store's unit of work calls :func:`render` in the
-transaction of every write that changes an input, and keeps the result as opaque bytes; a
+averages (rounded down; ``null`` on zero). A task callback carries the same object
+(:func:`document`), so a receiver reads a task exactly as the task list shows it. The store's
+unit of work calls :func:`render` in the transaction of every write that changes an input, and
+keeps the result as opaque bytes; a
 page is then read as stored bytes, never assembled per request, and no backend renders JSON.
 """
 
@@ -100,9 +102,10 @@ def stat_info(t: TaskDocInputs) -> dict[str, Any]:
     }
 
 
-def render(t: TaskDocInputs) -> bytes:
-    """The task object as the task list sends it (compact UTF-8 JSON)."""
-    return orjson.dumps({
+def document(t: TaskDocInputs) -> dict[str, Any]:
+    """The task object, keys in the order sent: the task list's item and the body of a task
+    callback (beside the event's own keys)."""
+    return {
         "id": t.row_id,
         "taskId": t.task_id,
         "saasUserId": t.account_id,
@@ -131,4 +134,9 @@ def render(t: TaskDocInputs) -> bytes:
         "statInfo": stat_info(t),
         "orderMaxCall": t.order_max_call,
         "replayInterval": t.replay_interval,
-    })  # fmt: skip
+    }  # fmt: skip
+
+
+def render(t: TaskDocInputs) -> bytes:
+    """The task object as the task list sends it (compact UTF-8 JSON)."""
+    return orjson.dumps(document(t))

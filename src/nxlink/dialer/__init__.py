@@ -1,10 +1,10 @@
 """Dialers: what places the calls of in-progress tasks.
 
 A dialer uses two operations of the service (:mod:`nxlink.service.lifecycle`): ``claim`` due
-orders (the service enforces ``maxCall``, ``orderMaxCall``, ``replayInterval``, the balance and
-the schedule) and ``report`` each call's outcome. :class:`DialerPort` binds them to a store
-and a dialer identity. The shipped dialer is :class:`~nxlink.dialer.simulator.Simulator`; a
-telephony layer would use the same port.
+orders (the service enforces ``maxCall``, ``orderMaxCall``, ``replayInterval``, the balance,
+the schedule and the calling window) and ``report`` each call's outcome. :class:`DialerPort`
+binds them to a store and a dialer identity. The shipped dialer is
+:class:`~nxlink.dialer.simulator.Simulator`; a telephony layer would use the same port.
 """
 
 from __future__ import annotations
@@ -96,4 +96,5 @@ class DialerPort:
         return lifecycle.fire_schedules(self.store, now, clock=Clock(now, self.clock_ms()))
 
     def next_event(self, now: int) -> int | None:
-        return self.store.next_dialer_event(now, dialer_id=self.dialer_id)
+        """When this dialer must look again (``lifecycle.next_dialer_event``)."""
+        return lifecycle.next_dialer_event(self.store, now, dialer_id=self.dialer_id)

@@ -3,7 +3,10 @@
 A test or a demo points ``taskCallbackUrl`` / ``callCallbackUrl`` at the sandbox itself and
 reads its callbacks back. Each record keeps every header, the body (its JSON when it parses)
 and whether the five auth headers carry a valid signature for the key named in ``accessKey``
-(callbacks are signed exactly like requests to the API, :mod:`nxlink.callbacks.delivery`).
+(callbacks are signed exactly like requests to the API, :mod:`nxlink.callbacks.delivery`), or
+that it came unsigned (none of them: ``signatureProblem`` :data:`UNSIGNED`). The body is the
+vendor's: the task or the call record at the top level beside ``eventId``, ``eventType`` and
+``eventTs``.
 
 Kept per server process, in memory, ``size`` records in all (across names), oldest dropped
 first. Checking a signature looks the key up in the store; :func:`check_signature` is that
@@ -31,6 +34,11 @@ def valid_name(name: str) -> bool:
     return NAME.fullmatch(name) is not None
 
 
+#: The problem of a callback that carries none of the five auth headers: its account sends
+#: callbacks unsigned (``nxlink accounts set-callbacks NAME --unsigned``).
+UNSIGNED: Final = "unsigned: none of the five auth headers (the account sends callbacks unsigned)"
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """Whether a callback's signature holds, the account whose key verified it, and why not."""
@@ -47,8 +55,10 @@ def check_signature(store: Store, headers: dict[str, str], body: bytes) -> Verdi
     and ``algorithm`` the request carries); the time window is not applied, since a callback
     retried by hand may be old.
     """
-    missing = [name for name in ("accessKey", "ts", "bizType", "action", "sign")
-               if not headers.get(name.lower())]  # fmt: skip
+    names = ("accessKey", "ts", "bizType", "action", "sign")
+    missing = [name for name in names if not headers.get(name.lower())]
+    if len(missing) == len(names):
+        return Verdict(False, None, UNSIGNED)
     if missing:
         return Verdict(False, None, f"{missing[0]}: header missing")
     access_key = headers["accesskey"]

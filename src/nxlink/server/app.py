@@ -65,6 +65,7 @@ from nxlink.server.openapi import docs_html, openapi_document
 from nxlink.server.recordings import ROUTE as RECORDING_ROUTE
 from nxlink.server.recordings import RecordingFiles, recording_endpoint
 from nxlink.server.settings import Settings
+from nxlink.server.ui import ui_routes
 from nxlink.service import catalog, lifecycle, replays, requests
 from nxlink.service import tasks as task_service
 from nxlink.service.errors import ApiError
@@ -142,6 +143,8 @@ class State:
         # the longest a ``hang`` holds a request.
         self.faults = Faults(settings.sim_seed) if settings.admin else None
         self.hang_max_s = HANG_MAX_S
+        # Each declared endpoint's work (set by create_app), for the dashboard.
+        self.answers: dict[str, Answer] = {}
         # Rate limits per access key, off unless a rate is set.
         self.rate_limit = (
             Limit(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -514,6 +517,8 @@ def create_app(
     )
     declared = {endpoint.name for endpoint in ENDPOINTS}
     assert set(answers) == declared, f"handlers {sorted(answers)} != endpoints {sorted(declared)}"
+    # The dashboard calls the same work for a signed-in session (nxlink.server.ui).
+    state.answers = answers
     api_routes: dict[str, ASGIApp] = {}
     for endpoint in ENDPOINTS:
         for path in endpoint.paths:
@@ -606,6 +611,7 @@ def create_app(
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
             *admin_routes(state),
+            *(ui_routes(state) if settings.ui else ()),
             Route(
                 RECORDING_ROUTE,
                 recording_endpoint(

@@ -57,6 +57,8 @@ SCHEMA_REF: Final = "#/components/schemas/"
 INTEGER_STRING_PATTERN: Final = "^[+-]?[0-9]+$"
 NUMBER_STRING_PATTERN: Final = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 URL_PATTERN: Final = "^[hH][tT][tT][pP][sS]?://"
+#: ``weekDay``: day digits joined by commas (that each day comes once, the rule text says).
+WEEK_DAYS_PATTERN: Final = "^[1-7](,[1-7]){0,6}$"
 EVENT_ID_PATTERN: Final = "^[0-9a-f]{32}$"
 
 VENDOR_SERVERS: Final[tuple[tuple[str, str], ...]] = (
@@ -243,6 +245,10 @@ def _field_schema(field: contract.Field, extra_rules: list[str]) -> Json:
         rule.append(f"names 1–{field.name_max_length} characters and distinct; values any JSON "
                     f"value (a string ≤ {field.value_max_length} characters, anything else ≤ "
                     f"{field.value_max_length} characters of JSON)")  # fmt: skip
+    elif isinstance(field, contract.WeekDays):
+        schema = {"oneOf": [{"type": "string", "pattern": WEEK_DAYS_PATTERN}, *_NOT_SET]}
+        rule.append("day digits 1–7 (Monday–Sunday) joined by commas, no spaces, each day "
+                    "once, any order; empty: every day")  # fmt: skip
     elif isinstance(field, contract.Contacts):
         schema = {"type": "array", "maxItems": field.max_items, "items": _ref("Contact")}
         if field.required:
@@ -367,7 +373,7 @@ def _page_schema(item: str, *, default_size: int) -> Json:
 
 
 def answer_examples() -> dict[type[BaseModel], Json]:
-    """An example object of each answer model."""
+    """An example object of each answer model and of each callback body."""
     return {
         Task: TASK_EXAMPLE,
         StatInfo: STAT_INFO_EXAMPLE,
@@ -380,6 +386,7 @@ def answer_examples() -> dict[type[BaseModel], Json]:
         ContactsAppended: {"taskId": contract.EXAMPLE_TASK_ID, "count": 1},
         ContactDeleted: {"taskId": contract.EXAMPLE_TASK_ID, "contactId": "c-1001"},
         TaskState: {"taskId": contract.EXAMPLE_TASK_ID, "taskStatus": 2, "pauseReason": None},
+        **event_examples(),
     }  # fmt: skip
 
 
@@ -672,14 +679,18 @@ def _operation(endpoint: Endpoint, settings: Settings, path: str) -> Json:
 
 
 def _callback_operation(
-    *, operation_id: str, summary: str, url_field: str, schema: str, example: Json
+    *, operation_id: str, summary: str, url_field: str, schema: str, carried: str, example: Json
 ) -> Json:
     description = f"""\
 The service POSTs the event to `{url_field}` (when set) through a durable outbox: the event is \
 written in the same transaction as the change it reports, and kept across restarts. The body is \
+the vendor's: `eventId`, `eventType` and `eventTs`, then {carried} at the top level. It is \
 UTF-8 JSON, sent byte for byte as stored, and signed with the five auth headers exactly like a \
 request (same recipe, the account's newest enabled access key), plus `X-Nxlink-Event-Id`. Verify \
-the signature over the raw body before parsing it.
+the signature over the raw body before parsing it. An account set to unsigned callbacks \
+(`nxlink accounts set-callbacks NAME --unsigned`) gets them without any of the five headers \
+(no `sign`); the choice is read at each try, so a pending callback follows the setting of the \
+moment it is sent.
 
 Delivery: any 2xx answer means delivered. Anything else, a transport error or no answer within \
 10 s is retried with backoff: {CALLBACK_SCHEDULE}. Every try of one event carries the same \
@@ -706,7 +717,8 @@ Delivery: any 2xx answer means delivered. Anything else, a transport error or no
         ),
     }
     parameters: list[Json] = [
-        {"name": name, "in": "header", "required": True, "description": text,
+        {"name": name, "in": "header", "required": False,
+         "description": text + " Absent when the account sends callbacks unsigned.",
          "schema": {"type": "string"}, "example": header_examples[name]}
         for name, text in header_text.items()
     ]  # fmt: skip
@@ -755,6 +767,8 @@ STAT_INFO_EXAMPLE: Final[Json] = TASK_EXAMPLE["statInfo"]
 
 
 #: An answered call, as the call callback carries it (checked against the model when used).
+#: Its recording link is signed as the server signs one (a day past the call's end; the
+#: signature is an HMAC-SHA256 under the key ``example``): an unsigned link answers 403.
 CALL_EVENT_EXAMPLE: Final[Json] = {
     "id": 9001, "callId": "0d6f3c2a9b8e4f71a5c4b3a29180f7e6", "taskId": contract.EXAMPLE_TASK_ID,
     "userTaskId": contract.EXAMPLE_USER_TASK_ID, "contactId": "c-1001", "autoFlowId": 158,
@@ -765,7 +779,8 @@ CALL_EVENT_EXAMPLE: Final[Json] = {
     "callSummary": "Agreed to renew the family plan before 1 February.", "turnTime": 9,
     "hangupReason": "callee hung up", "sipCode": "200", "sipAddr": "sip:+85291234567@10.0.0.7",
     "lineId": "line-1", "routeId": "CJq6rtX2lg",
-    "callAudioUrl": "http://127.0.0.1:8000/recordings/0d6f3c2a9b8e4f71a5c4b3a29180f7e6.wav",
+    "callAudioUrl": "http://127.0.0.1:8000/recordings/0d6f3c2a9b8e4f71a5c4b3a29180f7e6.wav"
+    "?exp=1767312053&sig=be6482114e1f84d97a3ccdb5ba36f2dc2db3e10241f73edc252a7eea520f262f",
     "attributes": [{"name": "due", "value": "2026-02-01"}], "orderHead": 1, "orderTail": 1,
     "agentGroupId": "", "agentGroupName": "", "agentId": "", "agentName": "",
     "manualCallStatus": 0, "manualCallStart": 0, "manualCallAnswer": 0, "manualCallEnd": 0,
@@ -774,29 +789,43 @@ CALL_EVENT_EXAMPLE: Final[Json] = {
 }  # fmt: skip
 
 
-def _callbacks() -> Json:
+def event_examples() -> dict[type[BaseModel], Json]:
+    """An example body of each callback (checked against its model): the event's keys, then
+    the task (as the task list shows it) or the call record and ``other``."""
     task_event = TaskStatusEvent.model_validate({
         "eventId": EXAMPLE_EVENT_ID, "eventType": "task.status", "eventTs": 1767225660000,
-        "taskId": contract.EXAMPLE_TASK_ID, "userTaskId": contract.EXAMPLE_USER_TASK_ID,
-        "other": "batch-20260101", "autoFlowId": 158, "autoFlowName": "Renewal reminder",
-        "taskName": "renewals", "taskStatus": 2, "pauseReason": None,
-        "statInfo": STAT_INFO_EXAMPLE,
+        **TASK_EXAMPLE,
     }).model_dump(mode="json", by_alias=True)  # fmt: skip
+    # The model reads statInfo as StatInfo (a tolerant reader); the example shows it as sent.
     task_event["statInfo"] = STAT_INFO_EXAMPLE
+    call_event = CallCompletedEvent.model_validate({
+        "eventId": EXAMPLE_EVENT_ID, "eventType": "call.completed", "eventTs": 1767225653000,
+        **CALL_EVENT_EXAMPLE,
+    }).model_dump(mode="json", by_alias=True)  # fmt: skip
+    return {TaskStatusEvent: task_event, CallCompletedEvent: call_event}
+
+
+def _callbacks() -> Json:
+    examples = event_examples()
     return {
         "taskStatus": {"{$request.body#/taskCallbackUrl}": {"post": _callback_operation(
             operation_id="taskStatusCallback",
             summary="Task status changed (sent to taskCallbackUrl)",
-            url_field="taskCallbackUrl", schema="TaskStatusEvent", example=task_event)}},
+            url_field="taskCallbackUrl (else the account's default task callback URL)",
+            schema="TaskStatusEvent",
+            carried="the task object as the task list shows it after the change (`statInfo` "
+            "included)",
+            example=examples[TaskStatusEvent])}},
         "callCompleted": {"{$request.body#/callCallbackUrl}": {"post": _callback_operation(
             operation_id="callCompletedCallback",
             summary="A call completed (sent to callCallbackUrl)",
-            url_field="callCallbackUrl (the contact's from call/append, else the task's)",
+            url_field="callCallbackUrl (the contact's from call/append, else the task's, else "
+            "the account's default call callback URL)",
             schema="CallCompletedEvent",
-            example=CallCompletedEvent.model_validate({
-                "eventId": EXAMPLE_EVENT_ID, "eventType": "call.completed",
-                "eventTs": 1767225653000, "call": CALL_EVENT_EXAMPLE,
-            }).model_dump(mode="json", by_alias=True),
+            carried="the call record as call/list shows it (`taskId`, `userTaskId`, "
+            "`contactId`, `callId`, `callStatus`, `callResult`, `opTs`, …) and the contact's "
+            "`other`",
+            example=examples[CallCompletedEvent],
         )}},
     }  # fmt: skip
 
@@ -942,8 +971,11 @@ successes carry a `data` object.
 
 ### Callbacks
 A task created with `taskCallbackUrl` receives a `TaskStatusEvent` on every status change, and \
-with `callCallbackUrl` (or contacts appended with one) a `CallCompletedEvent` per completed call: \
-POSTed with the five auth headers signed like a request (the account's newest enabled key) and \
+with `callCallbackUrl` (or contacts appended with one) a `CallCompletedEvent` per completed call; \
+without them, the account's default URLs (`nxlink accounts set-callbacks`) receive them. The \
+body is the vendor's: `eventId`, `eventType`, `eventTs`, then the task's or the call record's \
+keys at the top level. POSTed with the five auth headers signed like a request (the account's \
+newest enabled key; none of them when the account sends callbacks unsigned) and \
 `X-Nxlink-Event-Id`; any 2xx is delivered, anything else is retried ({CALLBACK_SCHEDULE})."""
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from nxlink.contract import endpoints as contract
 from nxlink.contract.answers import CallCompletedEvent, TaskStatusEvent
-from nxlink.contract.callrecord import CALL_RESULTS, CallEvent, CallRecord
+from nxlink.contract.callrecord import CALL_RESULTS, CallRecord
 from nxlink.contract.codes import TaskStatus
 from nxlink.contract.endpoints import ENDPOINTS, Endpoint
 from nxlink.contract.task import StatInfo, Task
@@ -56,6 +56,7 @@ def _kind(field: contract.Field) -> str:
         "integer (epoch s)", contract.Rate: "number", contract.TaskRef: "string",
         contract.ContactId: "string or integer", contract.Phone: "string",
         contract.Params: "array of {name, value}", contract.Contacts: "array of contacts",
+        contract.WeekDays: "string (days)",
     }  # fmt: skip
     if isinstance(field, contract.Integer) and field.bits == 64:
         return "integer (64-bit)"
@@ -194,7 +195,7 @@ def objects_md(settings: Settings) -> str:
     schemas = openapi_document(settings)["components"]["schemas"]
     models: list[type[BaseModel]] = [Task, StatInfo, CallRecord]
     models += list(dict.fromkeys(e.answer for e in ENDPOINTS if e.answer not in models))
-    models += [TaskStatusEvent, CallCompletedEvent, CallEvent]
+    models += [TaskStatusEvent, CallCompletedEvent]
     lines = [
         "# Objects",
         "",
@@ -252,13 +253,26 @@ def codes_md(settings: Settings) -> str:
         "",
         "## Callbacks",
         "",
-        "A task created with `taskCallbackUrl` receives a [`TaskStatusEvent`]"
-        "(objects.md#taskstatusevent) on every status change; a completed call is announced "
-        "with a [`CallCompletedEvent`](objects.md#callcompletedevent) at the `callCallbackUrl` "
-        "of its contact's `call/append` request, else the task's. Each POST is signed with the "
-        "five auth headers like a request (the account's newest enabled key) and carries "
-        "`X-Nxlink-Event-Id`; any 2xx is delivered, anything else is retried: "
-        f"{CALLBACK_SCHEDULE}.",
+        "A task created with `taskCallbackUrl` (else the account's default task callback URL) "
+        "receives a [`TaskStatusEvent`](objects.md#taskstatusevent) on every status change; a "
+        "completed call is announced with a [`CallCompletedEvent`]"
+        "(objects.md#callcompletedevent) at the `callCallbackUrl` of its contact's "
+        "`call/append` request, else the task's, else the account's default call callback URL "
+        "(`nxlink accounts set-callbacks NAME --task-url URL --call-url URL`). A default is "
+        "taken when the event is written. Each POST is signed with the five auth headers like "
+        "a request (the account's newest enabled key) and carries `X-Nxlink-Event-Id`; any 2xx "
+        f"is delivered, anything else is retried: {CALLBACK_SCHEDULE}.",
+        "",
+        "The bodies are the vendor's: `eventId`, `eventType` and `eventTs`, then the object at "
+        "the top level: the task exactly as the task list shows it after the change "
+        "(`statInfo` included), or the call record as `call/list` shows it and the contact's "
+        "`other`. Nothing is nested under a key of its own.",
+        "",
+        "An account set to unsigned callbacks (`nxlink accounts set-callbacks NAME "
+        "--unsigned`) gets them without any of the five auth headers: no `accessKey`, `ts`, "
+        "`bizType`, `action` or `sign` (`X-Nxlink-Event-Id` stays). Signed or not is read at "
+        "each try: a pending callback goes out as the account says when it is sent, a "
+        "delivered one is never sent again.",
         "",
     ]
     return HEADER + "\n".join(lines)

@@ -185,6 +185,16 @@ class Settings(BaseSettings):
         description="Callbacks the admin API's sink keeps per server process, all names "
         "together (oldest dropped first; 0: none).",
     )
+    ui: bool = Field(
+        True,
+        description="Serve the web dashboard under /ui/ (`off` removes it).",
+    )
+    ui_session_ttl_s: int = Field(
+        43_200,
+        ge=60,
+        le=2_592_000,
+        description="Seconds a dashboard sign-in lasts (the session's fixed expiry).",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL of this server in the links it hands out (recordings), e.g. "

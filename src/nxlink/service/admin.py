@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nxlink.service import lifecycle
 from nxlink.service.lifecycle import Clock
+from nxlink.service.requests import url_problems
 from nxlink.store import AccessKey, Account, Flow, Route, Store, StoreError
 from nxlink.store.secretbox import MasterKeySource, SecretBox, write_key_file
 
@@ -73,6 +74,35 @@ def create_account(store: Store, name: str) -> Account:
     if not name:
         raise StoreError("account name must not be empty")
     return store.create_account(name, now=now_s())
+
+
+def set_callbacks(
+    store: Store,
+    account_name: str,
+    *,
+    task_url: str | None = None,
+    call_url: str | None = None,
+    signed: bool | None = None,
+) -> Account:
+    """Set account ``account_name``'s default callback URLs (``""`` clears one; ``None``
+    keeps it) and whether its callbacks are signed (``None`` keeps it).
+
+    The default task URL receives the task callbacks of a task created without a
+    ``taskCallbackUrl``; the default call URL the call callbacks of contacts whose append and
+    task have no ``callCallbackUrl``. Both are taken when an event is written, so events
+    already in the outbox keep their URL. The URLs are held to the rule of a request's URL
+    fields (:func:`nxlink.service.requests.url_problems`); every problem is named at once.
+    """
+    account = require_account(store, account_name)
+    problems = []
+    for label, value, field in (("--task-url", task_url, "taskCallbackUrl"),
+                                ("--call-url", call_url, "callCallbackUrl")):  # fmt: skip
+        if value is not None:
+            problems += url_problems(label, value, field=field)
+    if problems:
+        raise StoreError("; ".join(problems))
+    return store.set_account_callbacks(account.id, task_url=task_url, call_url=call_url,
+                                       signed=signed)  # fmt: skip
 
 
 def create_key(store: Store, account_name: str) -> IssuedKey:

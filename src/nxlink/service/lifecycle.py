@@ -23,7 +23,8 @@ import orjson
 
 from nxlink.contract import calldoc
 from nxlink.contract.codes import TaskStatus
-from nxlink.service import counters
+from nxlink.contract.endpoints import DUPLICATE_CONTACT
+from nxlink.service import counters, windows
 from nxlink.service.errors import business_error
 from nxlink.service.recordings import RecordingLinks
 from nxlink.service.requests import (
@@ -212,6 +213,8 @@ def create_task(
                 country_code=req.country_code,
                 order_max_call=req.order_max_call,
                 replay_interval=req.replay_interval,
+                week_days=req.week_days,
+                zone_second=req.zone_second,
             ),
         )
         if req.contacts:
@@ -222,10 +225,25 @@ def create_task(
         return task_id
 
 
+class _DryRun(Exception):
+    """Ends a dry run's transaction: everything it wrote is rolled back."""
+
+
+def check_append(store: Store, account_id: int, req: CallAppend, *, clock: Clock) -> int:
+    """What ``call/append`` would answer, changing nothing: the contacts' count, or the very
+    refusal the import would raise (its checks run in a transaction that is rolled back)."""
+    try:
+        append_contacts(store, account_id, req, clock=clock, dry_run=True)
+    except _DryRun:
+        return len(req.contacts)
+    raise AssertionError("a dry run ended without rolling back")  # pragma: no cover
+
+
 def append_contacts(
-    store: Store, account_id: int, req: CallAppend, *, clock: Clock
+    store: Store, account_id: int, req: CallAppend, *, clock: Clock, dry_run: bool = False
 ) -> tuple[str, int]:
-    """``call/append``: all the contacts or none; returns ``(taskId, imported)``."""
+    """``call/append``: all the contacts or none; returns ``(taskId, imported)``. With
+    ``dry_run`` (:func:`check_append`), everything is checked and written, then rolled back."""
     with store.lifecycle() as tx:
         task = _find(tx, account_id, req.ref)
         if task.task_status == FAILED:
@@ -252,6 +270,8 @@ def append_contacts(
         if task.task_status == COMPLETED:  # taskKeep 1: the new contacts reopen it
             _set_status(tx, task, IN_PROGRESS, None, clock=clock)
             _after_entering_progress(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
+        if dry_run:
+            raise _DryRun
         return task.task_id, len(req.contacts)
 
 
@@ -425,7 +445,8 @@ DIALER_ALIVE_MS: Final = 5_000
 
 def dialable(task: DialCandidate, now: int) -> bool:
     """May the task place calls at ``now`` (dialer clock)? In progress, its account enabled
-    with a balance above zero, its flow and route enabled, and ``shutdownAt`` not reached."""
+    with a balance above zero, its flow and route enabled, ``shutdownAt`` not reached, and
+    ``now`` inside its calling window."""
     shutdown_due = (
         not task.shutdown_fired and task.shutdown_at is not None and task.shutdown_at <= now
     )
@@ -437,7 +458,34 @@ def dialable(task: DialCandidate, now: int) -> bool:
         and task.route_enabled
         and task.context is not None
         and not shutdown_due
+        and calling_window(task).contains(now)
     )
+
+
+def calling_window(task: DialCandidate) -> windows.Window:
+    """The task's ``weekDay`` and ``zoneSecond``."""
+    return windows.Window(task.week_days, task.zone_second)
+
+
+def next_dialer_event(store: Store, now: int, *, dialer_id: str) -> int | None:
+    """The earliest time after ``now`` (dialer clock) at which ``dialer_id`` could have
+    something to do besides its own calls: another dialer's lease passes, a schedule fires, a
+    retry or contact falls due, a calling window opens on orders waiting for it. None when
+    nothing waits. One read, no lock.
+
+    The store's plain ``earliest`` counts the orders of windowed tasks at their due time too
+    (so that PostgreSQL's read of it stays an index-only scan of ``task_stats``): such a wake
+    may find nothing to claim and costs one step. Their openings come from the windows'
+    waits (:func:`nxlink.service.windows.wake_time`), so none is skipped.
+    """
+    waits = store.dialer_waits(now, dialer_id=dialer_id)
+    times = [] if waits.earliest is None else [waits.earliest]
+    for wait in waits.windows:
+        window = windows.Window(wait.week_days, wait.zone_second)
+        wake = windows.wake_time(window, now, due_now=wait.due_now, next_due=wait.next_due)
+        if wake is not None:
+            times.append(wake)
+    return min(times, default=None)
 
 
 def lines(task: DialCandidate) -> int:
@@ -487,6 +535,10 @@ def claim(
                 # A task's calls start in order (see Lines.floor): a dialer still catching up
                 # on its own past starts this call when the line it takes was last freed.
                 start = max(now, held.floor)
+                if not calling_window(task).contains(start):
+                    # The line was freed (by a dialer ahead of this one in simulated time)
+                    # after the window closed: the call waits for the next opening.
+                    continue
                 claimed = tx.claim_orders(
                     account_id, task.task_row_id, now, limit=room, dialer_id=dialer_id,
                     claimed_at=start, lease_until=max(lease_until, start + lease_seconds),
@@ -634,11 +686,11 @@ def report(
             )
         tx.add_counters(account_id, task.row_id, delta)
         tx.raise_dial_floor(account_id, task.row_id, end)
-        callback = calldoc.callback_url(task.call_callback_url, order.call_callback_url)
+        callback = calldoc.callback_url(task.call_callback_url, order.call_callback_url,
+                                        tx.account(account_id).call_callback_url)  # fmt: skip
         if callback:
             record = calldoc.render_event(tx.call_facts(account_id, call_row), audio_url=audio_url)
-            _enqueue(tx, task, "call", callback,
-                     {"eventType": "call.completed", "call": record}, clock=clock)  # fmt: skip
+            _enqueue(tx, task, "call", callback, "call.completed", record, clock=clock)
         # A task this call finished completes before a balance it emptied pauses the others.
         if finished:
             _complete_if_done(tx, tx.task_by_row(task.account_id, task.row_id), clock=clock)
@@ -714,7 +766,7 @@ def _param_problems(
 def _refuse_taken(tx: LifecycleTx, account_id: int, contacts: tuple[ContactIn, ...]) -> None:
     taken = tx.contacts_taken(account_id, [c.contact_id for c in contacts])
     if taken:
-        raise business_error([f"Duplicate contactIds are not allowed: {taken[0]}"])
+        raise business_error([DUPLICATE_CONTACT + taken[0]])
 
 
 def _import(
@@ -773,20 +825,10 @@ def _set_status(
         change = StatusChange(task.account_id, task.task_id, task.user_task_id, task.task_status,
                               status, pause_reason, clock.now)  # fmt: skip
         tx.after_commit(lambda: activity.status_changes.append(change))
-    if task.task_callback_url:
-        payload = {
-            "eventType": "task.status",
-            "taskId": task.task_id,
-            "userTaskId": task.user_task_id,
-            "other": task.other,
-            "autoFlowId": task.auto_flow_id,
-            "autoFlowName": task.auto_flow_name,
-            "taskName": task.task_name,
-            "taskStatus": status,
-            "pauseReason": pause_reason,
-            "statInfo": tx.stat_info(task.account_id, task.row_id),
-        }
-        _enqueue(tx, task, "task", task.task_callback_url, payload, clock=clock)
+    callback = task.task_callback_url or tx.account(task.account_id).task_callback_url
+    if callback:
+        document = tx.task_document(task.account_id, task.row_id)
+        _enqueue(tx, task, "task", callback, "task.status", document, clock=clock)
 
 
 def _enqueue(
@@ -794,15 +836,17 @@ def _enqueue(
     task: TaskState,
     kind: str,
     url: str,
-    payload: dict[str, Any],
+    event_type: str,
+    carried: dict[str, Any],
     *,
     clock: Clock,
 ) -> None:
+    """Write the callback of an event: the event's keys, then the object it carries (the task
+    or the call record) at the top level, the vendor's shape."""
     event_id = new_event_id()
-    body = {"eventId": event_id, "eventType": payload.pop("eventType"), "eventTs": clock.now_ms}
-    body.update(payload)
+    body = {"eventId": event_id, "eventType": event_type, "eventTs": clock.now_ms, **carried}
     tx.enqueue_callback(task.account_id, kind=kind, url=url, body=orjson.dumps(body),
-                        event_id=event_id, now_ms=clock.now_ms)  # fmt: skip
+                        event_id=event_id, now_ms=clock.now_ms, task_id=task.task_id)  # fmt: skip
     activity = _activity.get()
     if activity is not None:
         tx.after_commit(activity._callback)

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from nxlink.contract import endpoints as contract
-from nxlink.contract.endpoints import MAX_PROBLEMS, Endpoint
+from nxlink.contract.endpoints import DUPLICATE_CONTACT, MAX_PROBLEMS, Endpoint
+from nxlink.service import windows
 from nxlink.service.coerce import (
     INT64_MAX,
     INT64_MIN,
@@ -89,6 +90,9 @@ class TaskCreate:
     max_ring_time: int = 0
     order_max_call: int | None = None
     replay_interval: int | None = None
+    #: ``weekDay`` as a mask of ISO days (``windows.EVERY_DAY``: not set) and ``zoneSecond``.
+    week_days: int = windows.EVERY_DAY
+    zone_second: int = 0
     task_callback_url: str = ""
     call_callback_url: str = ""
     country_code: str = ""
@@ -248,6 +252,8 @@ def _unset(item: contract.Item, attrs: dict[str, str]) -> tuple[str | None, str,
         return item.name, attr, ()
     if isinstance(item, (contract.Url, contract.CountryCode)):
         return item.name, attr, ""
+    if isinstance(item, contract.WeekDays):
+        return item.name, attr, windows.EVERY_DAY
     return None, "", None
 
 
@@ -305,6 +311,8 @@ def _value_parser(field: contract.Field) -> ValueParser:
         return _phone(field)
     if isinstance(field, contract.Params):
         return _params(field)
+    if isinstance(field, contract.WeekDays):
+        return _week_days
     raise TypeError(f"{field.name}: no parser for a {type(field).__name__}")
 
 
@@ -474,6 +482,19 @@ def _url(field: contract.Url) -> ValueParser:
     return parse
 
 
+def url_problems(label: str, value: str, *, field: str = "taskCallbackUrl") -> list[str]:
+    """What is wrong with ``value`` as the URL field ``field`` of ``task/create`` (length and
+    form, worded as a request's refusal is, under ``label``); ``[]`` when it is a URL a
+    request would take. The account's default callback URLs are held to the same rule."""
+    declared = next(
+        item for item in contract.TASK_CREATE.items
+        if isinstance(item, contract.Url) and item.name == field
+    )  # fmt: skip
+    problems: list[str] = []
+    _url(declared)(label, value, problems)
+    return problems
+
+
 def is_http_url(url: str) -> bool:
     """An absolute ``http://`` or ``https://`` URL with a host, that a client can send to."""
     if any(char.isspace() or not char.isprintable() for char in url):
@@ -506,6 +527,35 @@ def _country_code(field: contract.CountryCode) -> ValueParser:
         return code
 
     return parse
+
+
+def _week_days(label: str, value: Any, problems: list[str]) -> int:
+    """``weekDay`` as a mask of ISO days (:mod:`nxlink.service.windows`); not set, or refused
+    (one problem, the first of ``contract.WEEK_DAY_REFUSALS`` that applies), is every day."""
+    if is_unset(value):
+        return windows.EVERY_DAY
+    if not isinstance(value, str):
+        problems.append(f'{label}: must be a string of days such as "1,2,3,4,5", '
+                        f"got {json_type(value)}")  # fmt: skip
+        return windows.EVERY_DAY
+    if any(char.isspace() for char in value):
+        problems.append(f"{label}: must not contain spaces, got {shown(value)}")
+        return windows.EVERY_DAY
+    items = value.split(",")
+    if "" in items:
+        problems.append(f"{label}: has an empty item (a comma at an end, or two together), "
+                        f"got {shown(value)}")  # fmt: skip
+        return windows.EVERY_DAY
+    for item in items:
+        if len(item) != 1 or item not in "1234567":
+            problems.append(f"{label}: {shown(item)} is not a day: days are 1 (Monday) to 7 "
+                            f"(Sunday), got {shown(value)}")  # fmt: skip
+            return windows.EVERY_DAY
+    for index, item in enumerate(items):
+        if item in items[:index]:
+            problems.append(f"{label}: day {item} is given twice, got {shown(value)}")
+            return windows.EVERY_DAY
+    return windows.days_mask([int(item) for item in items])
 
 
 def _rate_step(field: contract.Rate, attr: str) -> Step:
@@ -607,7 +657,7 @@ def _contacts(field: contract.Contacts, attr: str) -> Step:
                 if key == unique:
                     if parsed in seen and parsed not in repeated:
                         repeated.add(parsed)
-                        problems.append(f"Duplicate contactIds are not allowed: {parsed}")
+                        problems.append(DUPLICATE_CONTACT + parsed)
                     elif parsed:
                         seen.add(parsed)
             contacts.append(ContactIn(**kept))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,7 +21,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
 from nxlink.contract.calldoc import CallFacts
-from nxlink.contract.taskdoc import TaskDocInputs, render, stat_info
+from nxlink.contract.taskdoc import TaskDocInputs, document, render
 
 if TYPE_CHECKING:
     from nxlink.store.ratelimit import Limit
@@ -76,6 +77,13 @@ class Account:
     balance_cents: int
     default_max_call: int
     created_ts: int
+    #: Where task callbacks go for a task without a ``taskCallbackUrl`` (``""``: nowhere).
+    task_callback_url: str = ""
+    #: Where call callbacks go when neither the contact nor its task has a
+    #: ``callCallbackUrl`` (``""``: nowhere).
+    call_callback_url: str = ""
+    #: Whether callbacks carry the five auth headers (``sign`` among them); read at each try.
+    callbacks_signed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +161,11 @@ class TaskFilter:
         )
 
 
+#: ``tasks.week_days`` of a task without a calling window: every ISO day's bit (bit ``d - 1``
+#: for day ``d``), the column's default; ``nxlink.service.windows`` says what a mask allows.
+EVERY_DAY: Final = 0b111_1111
+
+
 @dataclass(slots=True)
 class NewTask:
     """A task to insert, with its initial counters (``stats`` keyed by :data:`STAT_COUNTERS`)."""
@@ -183,6 +196,10 @@ class NewTask:
     country_code: str = ""
     order_max_call: int | None = None
     replay_interval: int | None = None
+    #: The calling window (``nxlink.service.windows``): a mask of ISO days (:data:`EVERY_DAY`:
+    #: no window) and the UTC offset they are counted in.
+    week_days: int = EVERY_DAY
+    zone_second: int = 0
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -224,6 +241,13 @@ class OutboxItem:
     last_status: int | None
     last_error: str
     delivered_ms: int | None
+    #: The taskId of the task the callback announces (``""``: enqueued before migration 12
+    #: with a body naming none).
+    task_id: str = ""
+
+
+#: The states of a callback, in the order :meth:`OutboxStore.callback_counts` gives them.
+CALLBACK_STATES: Final[tuple[str, ...]] = ("pending", "delivered", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,15 +358,60 @@ class OutboxStore(abc.ABC):
     @abc.abstractmethod
     def get_callback(self, item_id: int) -> OutboxItem | None: ...
 
-    @abc.abstractmethod
     def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
         """Make a failed or pending item due now with a fresh round of tries
         (``round_base = attempts``); False when no such item exists or it was delivered."""
+        return self._retry_callback(None, item_id, now_ms=now_ms)
+
+    def retry_account_callback(self, account_id: int, item_id: int, *, now_ms: int) -> bool:
+        """:meth:`retry_callback` on behalf of an account (the dashboard's retry): False as
+        well when the item is another account's."""
+        return self._retry_callback(account_id, item_id, now_ms=now_ms)
+
+    @abc.abstractmethod
+    def _retry_callback(self, account_id: int | None, item_id: int, *, now_ms: int) -> bool:
+        """The one retry statement of :meth:`retry_callback`, limited to ``account_id``'s
+        items unless None."""
+
+    def list_task_callbacks(
+        self, account_id: int, task_id: str, *, state: str | None, limit: int
+    ) -> list[OutboxItem]:
+        """The callbacks of one task of the account (in ``state``, one of
+        :data:`CALLBACK_STATES`, or any when None), the newest ``limit`` first."""
+        if state is not None and state not in CALLBACK_STATES:
+            raise StoreError(f"callback state {state!r}: expected one of "
+                             f"{', '.join(CALLBACK_STATES)}")  # fmt: skip
+        if limit < 1:
+            raise StoreError(f"limit {limit}: expected 1 or more")
+        return self._task_callbacks(account_id, task_id, state=state, limit=limit)
+
+    @abc.abstractmethod
+    def _task_callbacks(
+        self, account_id: int, task_id: str, *, state: str | None, limit: int
+    ) -> list[OutboxItem]:
+        """:meth:`list_task_callbacks` with its arguments checked: one indexed read."""
+
+    def callback_counts(self, account_id: int, task_id: str) -> dict[str, int]:
+        """How many callbacks of one task of the account are in each state: every one of
+        :data:`CALLBACK_STATES`, in that order, zeros included."""
+        found = self._callback_counts(account_id, task_id)
+        return {state: found.get(state, 0) for state in CALLBACK_STATES}
+
+    @abc.abstractmethod
+    def _callback_counts(self, account_id: int, task_id: str) -> dict[str, int]:
+        """The task's callbacks counted by state (one GROUP BY; absent states left out)."""
 
     @abc.abstractmethod
     def signing_key(self, account_id: int) -> SigningKey | None:
         """The account's newest enabled access key, for signing callbacks; None when the
         account has none or is disabled."""
+
+    @abc.abstractmethod
+    def callbacks_signed(self, account_id: int) -> bool:
+        """Whether the account's callbacks are signed now (``nxlink accounts set-callbacks``).
+
+        True also for a disabled or missing account: its callbacks take the signed way, where
+        the want of an enabled key fails each try, so nothing of it goes out unsigned."""
 
 
 # -- the life of tasks: one transaction, its primitives ------------------------------------
@@ -595,6 +664,30 @@ class DialCandidate:
     #: Orders of the task being dialled now, by any dialer, as read (no lock): a claim skips
     #: a task whose lines were all busy without locking them (``Lines`` is the locked count).
     dialling: int
+    #: The task's calling window (``nxlink.service.windows.Window``): days mask and zone.
+    week_days: int = EVERY_DAY
+    zone_second: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowWait:
+    """The pending orders of the tasks in progress that share one calling window."""
+
+    week_days: int
+    zone_second: int
+    #: Some order is due at the time asked about (``next_attempt_ts <= now``).
+    due_now: bool
+    #: The earliest ``next_attempt_ts`` after that time, None if no order falls due later.
+    next_due: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DialerWaits:
+    """:meth:`Store.dialer_waits`: the earliest plain event after ``now`` (None: none) and
+    the waits of the windowed tasks."""
+
+    earliest: int | None
+    windows: tuple[WindowWait, ...] = ()
 
 
 class LifecycleTx(abc.ABC):
@@ -680,10 +773,11 @@ class LifecycleTx(abc.ABC):
         self._insert_task_rows(account_id, rows, synthetic=synthetic)
         return [row.row_id for row in rows]
 
-    def stat_info(self, account_id: int, task_row_id: int) -> dict[str, Any]:
-        """The task's ``statInfo`` as the task list renders it, as of now in this transaction."""
+    def task_document(self, account_id: int, task_row_id: int) -> dict[str, Any]:
+        """The task object as the task list renders it, as of now in this transaction (what a
+        task callback carries)."""
         (inputs,) = self._doc_inputs(account_id, [task_row_id])
-        return stat_info(inputs)
+        return document(inputs)
 
     def flush_docs(self) -> None:
         """Render and store the JSON of every task touched in this transaction (each once)."""
@@ -774,8 +868,18 @@ class LifecycleTx(abc.ABC):
 
     @abc.abstractmethod
     def enqueue_callback(
-        self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
-    ) -> None: ...
+        self,
+        account_id: int,
+        *,
+        kind: str,
+        url: str,
+        body: bytes,
+        event_id: str,
+        now_ms: int,
+        task_id: str,
+    ) -> None:
+        """Add a callback to the outbox, due at once; ``task_id`` is the taskId of the task
+        it announces (the dashboard lists a task's callbacks by it; the body is not read)."""
 
     # -- replayed writes ---------------------------------------------------------------------
     @abc.abstractmethod
@@ -916,9 +1020,11 @@ SNAPSHOT_TABLES: Final[tuple[str, ...]] = (
 )  # fmt: skip
 #: Tables a restore leaves as they are: the shared simulator clock and the live dialers (they
 #: belong to the running processes, not to the data), the callback faults (controls of the
-#: sandbox, like the clock), the schema's history, the rate buckets.
+#: sandbox, like the clock), the schema's history, the rate buckets, the dashboard's sessions
+#: (a restore drops only those whose access key it does not bring back).
 NOT_SNAPSHOTTED: Final[tuple[str, ...]] = (
     "sim_clock", "dialers", "callback_faults", "schema_migrations", "rate_buckets",
+    "ui_sessions",
 )  # fmt: skip
 #: The derived task counts (kept by triggers on ``tasks``).
 COUNT_TABLES: Final[tuple[str, ...]] = (
@@ -994,6 +1100,73 @@ class TaskRow:
     stat_id: int
     task: NewTask
     doc: bytes
+
+
+# -- the dashboard ----------------------------------------------------------------------------
+
+#: How a dashboard session's token is stored: the SHA-256 of its UTF-8, in lowercase hex.
+UI_TOKEN_HASH: Final = re.compile(r"[0-9a-f]{64}")
+#: A session's ``last_seen_ms`` moves at most this often (a page view is not a write).
+UI_SEEN_EVERY_MS: Final = 60_000
+#: The longest CSRF token a session keeps.
+UI_CSRF_MAX: Final = 256
+#: The states of a contact, in the order of their life; the contacts page shows the first
+#: three unless asked for the deleted ones.
+ORDER_STATES: Final[tuple[str, ...]] = ("pending", "dialling", "finished", "deleted")
+
+
+def ui_token_hash(token: str) -> str:
+    """What a dashboard session's cookie token is stored and looked up as
+    (:data:`UI_TOKEN_HASH`): a database read never yields a usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class UiSession:
+    """A dashboard session: made by signing in with ``access_key`` and its secret, live until
+    ``expires_ms`` (real time, epoch ms; fixed, never slid) while the key and its account are
+    enabled."""
+
+    token_hash: str
+    account_id: int
+    access_key: str
+    csrf_token: str
+    created_ms: int
+    expires_ms: int
+    #: Last time it was used, to the minute (:data:`UI_SEEN_EVERY_MS`).
+    last_seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """A contact of a task as its contacts page shows it (times: the dialer's clock, epoch s)."""
+
+    contact_id: str
+    name: str
+    phone: str
+    state: str  # one of ORDER_STATES
+    attempts: int
+    answered: bool
+    next_attempt_ts: int
+    created_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One page of a task's contacts, newest first, and how many there are in all."""
+
+    total: int
+    orders: tuple[OrderRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityBucket:
+    """A task's calls that started in ``[start_ts, start_ts + bucket)``, and how many of them
+    were answered (dialer clock, epoch s)."""
+
+    start_ts: int
+    calls: int
+    answered: int
 
 
 #: Columns of ``tasks`` the lifecycle may set.
@@ -1125,6 +1298,18 @@ class Store(OutboxStore):
     def list_accounts(self) -> list[Account]: ...
 
     @abc.abstractmethod
+    def set_account_callbacks(
+        self,
+        account_id: int,
+        *,
+        task_url: str | None = None,
+        call_url: str | None = None,
+        signed: bool | None = None,
+    ) -> Account:
+        """Set the account's default callback URLs (``""`` clears one) and whether its
+        callbacks are signed; ``None`` leaves a setting as it is. Returns the account after."""
+
+    @abc.abstractmethod
     def create_key(
         self, account_id: int, *, access_key: str, secret: str, now: int
     ) -> AccessKey: ...
@@ -1187,6 +1372,11 @@ class Store(OutboxStore):
         """
 
     @abc.abstractmethod
+    def task_doc(self, account_id: int, task_id: str) -> bytes | None:
+        """One task's wire object (UTF-8 JSON, as the task list sends it), or None when the
+        account has no such task."""
+
+    @abc.abstractmethod
     def analyze(self) -> None:
         """Refresh the planner's statistics (after a bulk load)."""
 
@@ -1246,10 +1436,13 @@ class Store(OutboxStore):
         """The shared timeline as it is now (another simulator may have changed its speed)."""
 
     @abc.abstractmethod
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
-        """The earliest time after ``now`` (dialer clock) at which a dialer could have
-        something to do besides its own calls: a retry falls due, another dialer's lease
-        passes, a schedule fires. None when nothing is waiting. A read, no lock taken."""
+    def dialer_waits(self, now: int, *, dialer_id: str) -> DialerWaits:
+        """What a dialer may have to do after ``now`` (dialer clock) besides its own calls,
+        from one read (no lock taken): the earliest time another dialer's lease passes, a
+        schedule fires or a pending order of a task in progress falls due (whatever its
+        window), and the waits of the tasks in progress with a calling window, one per
+        window. The service turns them into the dialer's next event
+        (``lifecycle.next_dialer_event``)."""
 
     def recompute_counters(self) -> CounterCheck:
         """Every task's counters recomputed from its orders and calls (one snapshot), with
@@ -1303,3 +1496,134 @@ class Store(OutboxStore):
     @abc.abstractmethod
     def delete_snapshot(self, name: str) -> bool:
         """Remove a snapshot; whether there was one."""
+
+    # -- the dashboard: sessions -------------------------------------------------------------
+    # Sessions are not account data: reset_account keeps them (the user stays signed in)
+    # unless it deletes the account's keys (catalog), a snapshot holds none (ui_sessions is in
+    # NOT_SNAPSHOTTED), a restore keeps those whose key it restores, and a copy between
+    # databases leaves them behind (nxlink.store.copy.TABLES): they are ephemeral.
+    def create_ui_session(
+        self,
+        *,
+        token_hash: str,
+        account_id: int,
+        access_key: str,
+        csrf_token: str,
+        now_ms: int,
+        ttl_ms: int,
+    ) -> UiSession:
+        """A new session of ``access_key`` (an enabled key of the enabled ``account_id``: the
+        caller has checked its secret) until ``now_ms + ttl_ms``. Expired sessions are purged
+        in the same transaction, so the table holds only live ones and those of the last
+        ``ttl_ms``."""
+        if not UI_TOKEN_HASH.fullmatch(token_hash):
+            raise StoreError("token_hash: expected the 64 lowercase hex digits of a SHA-256 "
+                             "(ui_token_hash)")  # fmt: skip
+        if not csrf_token or len(csrf_token) > UI_CSRF_MAX or "\0" in csrf_token:
+            raise StoreError(f"csrf_token: expected 1 to {UI_CSRF_MAX} characters, no NUL")
+        if "\0" in access_key:
+            raise StoreError("access_key: contains NUL")
+        if ttl_ms < 1:
+            raise StoreError(f"ttl_ms {ttl_ms}: expected 1 or more")
+        session = UiSession(token_hash, account_id, access_key, csrf_token, now_ms,
+                            now_ms + ttl_ms, now_ms)  # fmt: skip
+        if not self._insert_ui_session(session):
+            raise StoreError(f"access key {access_key!r}: no enabled key of enabled account "
+                             f"{account_id}")  # fmt: skip
+        return session
+
+    @abc.abstractmethod
+    def _insert_ui_session(self, session: UiSession) -> bool:
+        """In one write transaction: purge sessions expired at ``session.created_ms`` and
+        insert ``session`` if its key is an enabled key of its enabled account (False when
+        not; StoreError for a token hash already used)."""
+
+    def ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        """The live session of ``token_hash``: None when unknown, expired (``expires_ms <=
+        now_ms``), or when its access key is revoked or disabled or its account disabled.
+        Its ``last_seen_ms`` becomes ``now_ms`` when it is :data:`UI_SEEN_EVERY_MS` old or
+        more (a write at most once a minute per session, not per page view)."""
+        if not UI_TOKEN_HASH.fullmatch(token_hash):
+            return None
+        found = self._live_ui_session(token_hash, now_ms=now_ms)
+        if found is None or now_ms - found.last_seen_ms < UI_SEEN_EVERY_MS:
+            return found
+        try:
+            self._touch_ui_session(token_hash, now_ms=now_ms)
+        except StoreUnavailable:
+            # Bookkeeping only: a page view is not refused because the writer is busy (a long
+            # import holds SQLite's one writer); the next request past the minute tries again.
+            return found
+        return UiSession(found.token_hash, found.account_id, found.access_key,
+                         found.csrf_token, found.created_ms, found.expires_ms, now_ms)  # fmt: skip
+
+    @abc.abstractmethod
+    def _live_ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        """The session if live at ``now_ms`` (one statement joining its key and account)."""
+
+    @abc.abstractmethod
+    def _touch_ui_session(self, token_hash: str, *, now_ms: int) -> None:
+        """Set ``last_seen_ms = now_ms`` unless another request already moved it as far."""
+
+    def end_ui_session(self, token_hash: str) -> bool:
+        """Sign out: delete the session; whether there was one."""
+        if not UI_TOKEN_HASH.fullmatch(token_hash):
+            return False
+        return self._delete_ui_session(token_hash)
+
+    @abc.abstractmethod
+    def _delete_ui_session(self, token_hash: str) -> bool: ...
+
+    @abc.abstractmethod
+    def purge_ui_sessions(self, *, now_ms: int) -> int:
+        """Delete the sessions expired at ``now_ms``; how many."""
+
+    # -- the dashboard: a task's contacts and calls ------------------------------------------
+    def order_page(
+        self,
+        account_id: int,
+        task_row_id: int,
+        *,
+        state: str | None,
+        page_number: int,
+        page_size: int,
+    ) -> OrderPage:
+        """Page ``page_number`` (1 first) of the task's contacts in ``state`` (one of
+        :data:`ORDER_STATES`; None: every one but the deleted), newest first (by id), with
+        their total, from one consistent read. Another account's task has none."""
+        if state is not None and state not in ORDER_STATES:
+            raise StoreError(f"contact state {state!r}: expected one of "
+                             f"{', '.join(ORDER_STATES)}")  # fmt: skip
+        if page_number < 1:
+            raise StoreError(f"page_number {page_number}: expected 1 or more")
+        if page_size < 1:
+            raise StoreError(f"page_size {page_size}: expected 1 or more")
+        states = ORDER_STATES[:3] if state is None else (state,)
+        return self._order_page(account_id, task_row_id, states=states,
+                                offset=(page_number - 1) * page_size, limit=page_size)  # fmt: skip
+
+    @abc.abstractmethod
+    def _order_page(
+        self, account_id: int, task_row_id: int, *, states: Sequence[str], offset: int,
+        limit: int,
+    ) -> OrderPage:  # fmt: skip
+        """:meth:`order_page` with its arguments checked: the contacts in ``states``."""
+
+    def call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]:
+        """The task's calls by start time (``create_ts // bucket_s * bucket_s``), ascending,
+        only buckets that have calls: one GROUP BY over the task's calls."""
+        if bucket_s < 1:
+            raise StoreError(f"bucket_s {bucket_s}: expected 1 or more")
+        return self._call_activity(account_id, task_row_id, bucket_s=bucket_s)
+
+    @abc.abstractmethod
+    def _call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]: ...
+
+    @abc.abstractmethod
+    def call_results(self, account_id: int, task_row_id: int) -> dict[int, int]:
+        """How many of the task's calls ended with each ``result`` code (codes with none left
+        out), ascending by code: one GROUP BY."""

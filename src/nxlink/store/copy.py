@@ -5,6 +5,8 @@ backends have, in load order (a row's references come first). Derived rows are n
 per-status, per-day and per-hour task counts and SQLite's name index follow the loaded tasks in
 the target, as they follow every insert. Ids are copied as they are, so every answer (task and
 call ids, statistics ids) stays the same; the target's id allocation then continues after them.
+What belongs to running processes is not copied either: the live dialers, the rate buckets, the
+dashboard's sign-in sessions (ephemeral: users sign in again on the new database).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class Table:
 
 TABLES: Final[tuple[Table, ...]] = (
     Table("accounts", ("id", "name", "enabled", "balance_cents", "default_max_call",
-                       "created_ts"), ("id",), tenant=False),
+                       "created_ts", "task_callback_url", "call_callback_url",
+                       "callbacks_signed"), ("id",), tenant=False),
     Table("access_keys", ("account_id", "access_key", "secret", "enabled", "created_ts",
                           "revoked_ts", "last_used_ts"), ("access_key",), tenant=False),
     Table("flows", ("account_id", "id", "name", "variables", "enabled", "created_ts"),
@@ -45,7 +48,8 @@ TABLES: Final[tuple[Table, ...]] = (
                     "route_id", "max_call", "import_type", "func_flag", "max_ring_time",
                     "strategy_id", "agent_group_id", "task_callback_url", "call_callback_url",
                     "country_code", "create_ts", "order_max_call", "replay_interval",
-                    "startup_fired", "shutdown_fired", "synthetic"), ("account_id", "id")),
+                    "startup_fired", "shutdown_fired", "synthetic", "week_days",
+                    "zone_second"), ("account_id", "id")),
     Table("task_stats", ("account_id", "task_row_id", "id", "task_id", "auto_flow_id",
                          "create_ts", "task_status", "total_order_count", "dialed_order_count",
                          "finish_order_count", "answer_order_count", "total_call_count",
@@ -67,7 +71,8 @@ TABLES: Final[tuple[Table, ...]] = (
                     "manual_answer", "manual_end"), ("account_id", "id")),
     Table("outbox", ("account_id", "id", "event_id", "kind", "url", "body", "created_ms",
                      "state", "attempts", "round_base", "next_attempt_ms", "lease_until_ms",
-                     "last_status", "last_error", "delivered_ms"), ("account_id", "id"),
+                     "last_status", "last_error", "delivered_ms", "task_id"),
+          ("account_id", "id"),
           binary=("body",)),
     Table("sim_clock", ("id", "origin_real_ms", "origin_sim", "speed", "frozen"), ("id",),
           tenant=False),

@@ -37,14 +37,17 @@ from nxlink.store.base import (
     SNAPSHOT_TABLES,
     AccessKey,
     Account,
+    ActivityBucket,
     CallFilter,
     Cleared,
     ClockAnchor,
     CommitUncertain,
+    DialerWaits,
     Flow,
     KeyAuth,
     LifecycleTx,
     Loader,
+    OrderPage,
     Query,
     Route,
     SnapshotError,
@@ -54,6 +57,7 @@ from nxlink.store.base import (
     StoreError,
     StoreUnavailable,
     TaskFilter,
+    UiSession,
     snapshot_name,
 )
 from nxlink.store.copy import Table
@@ -62,14 +66,27 @@ from nxlink.store.postgres_lifecycle import (
     PostgresLifecycleTx,
     call_page,
     copy_rows,
+    dialer_waits,
     first_line,
     has_nul,
-    next_dialer_event,
     no_nul,
 )
 from nxlink.store.postgres_outbox import PostgresOutbox
 from nxlink.store.ratelimit import Limit
-from nxlink.store.rows import CALL_COLUMNS, CALL_FROM, ROUTE_COLUMNS, call_facts, route_row
+from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
+    CALL_COLUMNS,
+    CALL_FROM,
+    DEAD_UI_SESSIONS,
+    LIVE_UI_SESSION,
+    ORDER_ROW_COLUMNS,
+    ROUTE_COLUMNS,
+    account_row,
+    call_facts,
+    order_row,
+    route_row,
+    ui_session,
+)
 from nxlink.store.urls import masked
 
 _INT64_MAX: Final = (1 << 63) - 1
@@ -432,6 +449,16 @@ class PostgresStore(PostgresOutbox, Store):
                     applied.append(version)
         return applied
 
+    def task_doc(self, account_id: int, task_id: str) -> bytes | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT d.doc FROM tasks AS t JOIN task_pages AS d"
+                " ON d.account_id = t.account_id AND d.create_ts = t.create_ts"
+                " AND d.task_row_id = t.id WHERE t.account_id = %s AND t.task_id = %s",
+                (account_id, task_id),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def analyze(self) -> None:
         with self._connection() as conn:
             conn.execute("SET statement_timeout = 0")
@@ -461,19 +488,36 @@ class PostgresStore(PostgresOutbox, Store):
             return None
         with self._connection() as conn:
             row = conn.execute(
-                "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-                "FROM accounts WHERE name = %s",
+                f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = %s",
                 (name,),
             ).fetchone()
-        return None if row is None else Account(row[0], row[1], bool(row[2]), *row[3:])
+        return None if row is None else account_row(row)
 
     def list_accounts(self) -> list[Account]:
         with self._connection() as conn:
-            rows = conn.execute(
-                "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-                "FROM accounts ORDER BY id"
-            ).fetchall()
-        return [Account(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+            rows = conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id").fetchall()
+        return [account_row(r) for r in rows]
+
+    def set_account_callbacks(
+        self,
+        account_id: int,
+        *,
+        task_url: str | None = None,
+        call_url: str | None = None,
+        signed: bool | None = None,
+    ) -> Account:
+        no_nul("account callbacks not set", task_url=task_url or "", call_url=call_url or "")
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE accounts SET task_callback_url = coalesce(%s, task_callback_url), "
+                "call_callback_url = coalesce(%s, call_callback_url), "
+                "callbacks_signed = coalesce(%s, callbacks_signed) "
+                f"WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
+                (task_url, call_url, None if signed is None else int(signed), account_id),
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no account with id {account_id}")
+        return account_row(row)
 
     def create_key(self, account_id: int, *, access_key: str, secret: str, now: int) -> AccessKey:
         no_nul("access key not created", access_key=access_key, secret=secret)
@@ -673,6 +717,7 @@ class PostgresStore(PostgresOutbox, Store):
                 conn.execute(f"DELETE FROM {table} WHERE {accounts} AND n = 0", params)
             keys = flows = routes = 0
             if catalog:
+                gone("ui_sessions")  # signed in with the keys deleted below
                 keys, routes, flows = gone("access_keys"), gone("routes"), gone("flows")
         return Cleared(tasks, orders, calls, callbacks, replays, keys, flows, routes)
 
@@ -756,6 +801,7 @@ class PostgresStore(PostgresOutbox, Store):
             for table in SNAPSHOT_TABLES:
                 conn.execute(sql.SQL(f"INSERT INTO {table} SELECT * FROM {{}}.{table}").format(
                     source))  # fmt: skip
+            conn.execute(DEAD_UI_SESSIONS)  # the sessions kept, but of keys not brought back
             # Ids go on as they went on from the moment of the snapshot.
             for sequence, last in conn.execute(sql.SQL(
                     "SELECT name, last_value FROM {}.nxlink_sequences ORDER BY name"
@@ -866,9 +912,9 @@ class PostgresStore(PostgresOutbox, Store):
         with self._connection() as conn:
             return _anchor(conn, lock=False)
 
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+    def dialer_waits(self, now: int, *, dialer_id: str) -> DialerWaits:
         with self._read() as conn:
-            return next_dialer_event(conn, now, dialer_id=dialer_id)
+            return dialer_waits(conn, now, dialer_id=dialer_id)
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Query]:
@@ -901,6 +947,91 @@ class PostgresStore(PostgresOutbox, Store):
         # and (create_ts, id) is unique, so the JSON is never compared.
         return total, [bytes(doc) for _, _, doc in found]
 
+    # -- the dashboard ----------------------------------------------------------------------
+    def _insert_ui_session(self, session: UiSession) -> bool:
+        try:
+            with self._write() as conn:
+                conn.execute(_PURGE_SESSIONS, (session.created_ms,))
+                cur = conn.execute(
+                    "INSERT INTO ui_sessions (token_hash, account_id, access_key, csrf_token, "
+                    "created_ms, expires_ms, last_seen_ms) "
+                    "SELECT %s, k.account_id, k.access_key, %s, %s, %s, %s FROM access_keys AS k "
+                    "JOIN accounts AS a ON a.id = k.account_id "
+                    "WHERE k.access_key = %s AND k.account_id = %s AND k.enabled = 1 "
+                    "AND a.enabled = 1",
+                    (session.token_hash, session.csrf_token, session.created_ms,
+                     session.expires_ms, session.last_seen_ms, session.access_key,
+                     session.account_id),
+                )  # fmt: skip
+                return cur.rowcount == 1
+        except StoreError as exc:
+            if isinstance(exc.__cause__, pg_errors.UniqueViolation):
+                raise StoreError("token_hash: a session with this token exists") from None
+            raise
+
+    def _live_ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        with self._connection() as conn:
+            row = conn.execute(_LIVE_SESSION, (token_hash, now_ms)).fetchone()
+        return None if row is None else ui_session(row)
+
+    def _touch_ui_session(self, token_hash: str, *, now_ms: int) -> None:
+        with self._connection() as conn:  # one statement: its own transaction
+            conn.execute(
+                "UPDATE ui_sessions SET last_seen_ms = %s "
+                "WHERE token_hash = %s AND last_seen_ms < %s",
+                (now_ms, token_hash, now_ms),
+            )
+
+    def _delete_ui_session(self, token_hash: str) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute("DELETE FROM ui_sessions WHERE token_hash = %s", (token_hash,))
+            return cur.rowcount == 1
+
+    def purge_ui_sessions(self, *, now_ms: int) -> int:
+        with self._connection() as conn:
+            return conn.execute(_PURGE_SESSIONS, (now_ms,)).rowcount
+
+    def _order_page(
+        self, account_id: int, task_row_id: int, *, states: Sequence[str], offset: int,
+        limit: int,
+    ) -> OrderPage:  # fmt: skip
+        where = "account_id = %s AND task_row_id = %s AND state = ANY(%s)"
+        params = (account_id, task_row_id, list(states))
+        with self._read() as conn:
+            row = conn.execute(f"SELECT count(*) FROM orders WHERE {where}", params).fetchone()
+            rows = conn.execute(
+                f"SELECT {ORDER_ROW_COLUMNS} FROM orders WHERE {where} "
+                "ORDER BY id DESC LIMIT %s OFFSET %s",
+                (*params, limit, offset),
+            ).fetchall()
+        assert row is not None
+        return OrderPage(int(row[0]), tuple(order_row(r) for r in rows))
+
+    def _call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT create_ts / %(bucket)s * %(bucket)s, count(*), sum(answered) FROM calls "
+                "WHERE account_id = %(account)s AND task_row_id = %(task)s GROUP BY 1 ORDER BY 1",
+                {"bucket": bucket_s, "account": account_id, "task": task_row_id},
+            ).fetchall()
+        return [ActivityBucket(int(start), int(calls), int(answered))
+                for start, calls, answered in rows]  # fmt: skip
+
+    def call_results(self, account_id: int, task_row_id: int) -> dict[int, int]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT result, count(*) FROM calls WHERE account_id = %s AND task_row_id = %s "
+                "GROUP BY result ORDER BY result",
+                (account_id, task_row_id),
+            ).fetchall()
+        return {int(result): int(n) for result, n in rows}
+
+
+#: Deletes the dashboard sessions expired at a time (epoch ms).
+_PURGE_SESSIONS: Final = "DELETE FROM ui_sessions WHERE expires_ms <= %s"
+_LIVE_SESSION: Final = LIVE_UI_SESSION.format(mark="%s")
 
 #: Tables without an account column.
 _GLOBAL_TABLES: Final = frozenset({"accounts", "master_key_check"})

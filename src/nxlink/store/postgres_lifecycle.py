@@ -32,11 +32,13 @@ from psycopg import sql
 from nxlink.contract.calldoc import CallFacts
 from nxlink.contract.taskdoc import TaskDocInputs
 from nxlink.store.base import (
+    EVERY_DAY,
     STAT_COUNTERS,
     Account,
     CallFilter,
     DialCandidate,
     DialContext,
+    DialerWaits,
     Flow,
     LifecycleTx,
     Lines,
@@ -50,8 +52,10 @@ from nxlink.store.base import (
     StoreUnavailable,
     TaskRow,
     TaskState,
+    WindowWait,
 )
 from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
     CALL_COLUMNS,
     CALL_FROM,
     CALL_INSERT_COLUMNS,
@@ -62,6 +66,7 @@ from nxlink.store.rows import (
     TASK_COLUMNS,
     TASK_FROM,
     TASK_INSERT_COLUMNS,
+    account_row,
     call_facts,
     call_filter,
     call_values,
@@ -102,6 +107,22 @@ WITH running (task_row_id) AS (
     -- them, and a dialer that fell behind fell further behind).
     SELECT task_row_id FROM task_stats WHERE account_id = %(account)s AND task_status = 2
 )"""
+
+#: Per calling window, the pending orders of the account's tasks in progress that have one
+#: (``Store.dialer_waits``): any due at ``now``, and the earliest due after it. The
+#: ``week_days`` literal lets the partial index ``tasks_windowed`` serve it.
+_WINDOW_WAITS: Final = f"""
+SELECT t.week_days, t.zone_second,
+       coalesce(bool_or((SELECT min(o.next_attempt_ts) FROM orders AS o
+                         WHERE o.account_id = %(account)s AND o.task_row_id = t.id
+                           AND o.state = 'pending') <= %(now)s), false),
+       min((SELECT min(o.next_attempt_ts) FROM orders AS o
+            WHERE o.account_id = %(account)s AND o.task_row_id = t.id
+              AND o.state = 'pending' AND o.next_attempt_ts > %(now)s))
+FROM tasks AS t
+WHERE t.account_id = %(account)s AND t.task_status = 2 AND t.week_days <> {EVERY_DAY}
+GROUP BY t.week_days, t.zone_second
+"""
 
 _CALL_FACTS: Final = f"SELECT {CALL_COLUMNS} {CALL_FROM}"
 _INSERT_CALL: Final = (
@@ -203,13 +224,12 @@ class PostgresLifecycleTx(LifecycleTx):
     # -- reads -------------------------------------------------------------------------------
     def account(self, account_id: int) -> Account:
         row = self._one(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts WHERE id = %s",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s",
             (account_id,),
         )
         if row is None:
             raise StoreError(f"no account with id {account_id}")
-        return Account(row[0], row[1], bool(row[2]), *row[3:])
+        return account_row(row)
 
     def account_ids(self) -> list[int]:
         return [int(row[0]) for row in self._all("SELECT id FROM accounts ORDER BY id", ())]
@@ -406,13 +426,21 @@ class PostgresLifecycleTx(LifecycleTx):
         return cur.rowcount == 1
 
     def enqueue_callback(
-        self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
+        self,
+        account_id: int,
+        *,
+        kind: str,
+        url: str,
+        body: bytes,
+        event_id: str,
+        now_ms: int,
+        task_id: str,
     ) -> None:
-        no_nul("callback not enqueued", kind=kind, url=url, event_id=event_id)
+        no_nul("callback not enqueued", kind=kind, url=url, event_id=event_id, task_id=task_id)
         self._defer(
             "INSERT INTO outbox (account_id, event_id, kind, url, body, created_ms, "
-            "next_attempt_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (account_id, event_id, kind, url, body, now_ms, now_ms),
+            "next_attempt_ms, task_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (account_id, event_id, kind, url, body, now_ms, now_ms, task_id),
         )
 
     # -- replayed writes ---------------------------------------------------------------------
@@ -500,7 +528,7 @@ class PostgresLifecycleTx(LifecycleTx):
             SELECT t.id, t.account_id, t.task_status, t.max_call, a.default_max_call,
                    a.enabled, a.balance_cents, coalesce(f.enabled, 0),
                    coalesce(r.enabled = 1, false), t.shutdown_at, t.shutdown_fired,
-                   {CONTEXT_COLUMNS}, coalesce(b.n, 0)
+                   {CONTEXT_COLUMNS}, coalesce(b.n, 0), t.week_days, t.zone_second
             FROM due
             JOIN tasks AS t ON t.account_id = %(account)s AND t.id = due.task_row_id
             JOIN accounts AS a ON a.id = t.account_id
@@ -735,9 +763,10 @@ class PostgresLifecycleTx(LifecycleTx):
         )
 
 
-def next_dialer_event(conn: psycopg.Connection[Any], now: int, *, dialer_id: str) -> int | None:
-    """See ``Store.next_dialer_event`` (inside the caller's read snapshot), account by account."""
+def dialer_waits(conn: psycopg.Connection[Any], now: int, *, dialer_id: str) -> DialerWaits:
+    """See ``Store.dialer_waits`` (inside the caller's read snapshot), account by account."""
     earliest: int | None = None
+    waits: list[WindowWait] = []
     for (account_id,) in conn.execute("SELECT id FROM accounts ORDER BY id").fetchall():
         row = conn.execute(
             _RUNNING_TASKS
@@ -765,7 +794,10 @@ def next_dialer_event(conn: psycopg.Connection[Any], now: int, *, dialer_id: str
         ).fetchone()
         if row is not None and row[0] is not None and (earliest is None or row[0] < earliest):
             earliest = int(row[0])
-    return earliest
+        rows = conn.execute(_WINDOW_WAITS, {"account": account_id, "now": now}).fetchall()
+        waits += [WindowWait(days, zone, bool(due_now), next_due)
+                  for days, zone, due_now, next_due in rows]  # fmt: skip
+    return DialerWaits(earliest, tuple(waits))
 
 
 def call_page(

@@ -26,6 +26,7 @@ from nxlink.store.base import (
     OutboxStore,
     SigningKey,
 )
+from nxlink.store.postgres_lifecycle import has_nul
 from nxlink.store.rows import (
     ATTEMPT_COLUMNS,
     FAULT_COLUMNS,
@@ -36,7 +37,7 @@ from nxlink.store.rows import (
 
 _COLUMNS: Final = (
     "id, account_id, event_id, kind, url, body, created_ms, state, attempts, round_base, "
-    "next_attempt_ms, last_status, last_error, delivered_ms"
+    "next_attempt_ms, last_status, last_error, delivered_ms, task_id"
 )
 #: The accounts a statement on the whole outbox works on.
 _ACCOUNTS: Final = "account_id = ANY(ARRAY(SELECT id FROM accounts))"
@@ -196,16 +197,44 @@ class PostgresOutbox(OutboxStore):
             ).fetchone()
         return None if row is None else outbox_item(row)
 
-    def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
+    def _retry_callback(self, account_id: int | None, item_id: int, *, now_ms: int) -> bool:
+        account, params = (_ACCOUNTS, ()) if account_id is None else ("account_id = %s",
+                                                                      (account_id,))  # fmt: skip
         with self._write() as conn:
             # The lease is kept: a try in flight finishes before the row can be claimed again.
             cur = conn.execute(
                 "UPDATE outbox SET state = 'pending', round_base = attempts, "
                 "next_attempt_ms = %s "
-                f"WHERE {_ACCOUNTS} AND id = %s AND state <> 'delivered'",
-                (now_ms, item_id),
+                f"WHERE {account} AND id = %s AND state <> 'delivered'",
+                (now_ms, *params, item_id),
             )
             return cur.rowcount == 1
+
+    def _task_callbacks(
+        self, account_id: int, task_id: str, *, state: str | None, limit: int
+    ) -> list[OutboxItem]:
+        if has_nul(task_id):
+            return []
+        # The index (account_id, task_id, id) read backwards; a state is checked on its rows.
+        where, params = ("", ()) if state is None else ("AND state = %s ", (state,))
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE account_id = %s AND task_id = %s {where}"
+                "ORDER BY id DESC LIMIT %s",
+                (account_id, task_id, *params, limit),
+            ).fetchall()
+        return [outbox_item(row) for row in rows]
+
+    def _callback_counts(self, account_id: int, task_id: str) -> dict[str, int]:
+        if has_nul(task_id):
+            return {}
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT state, count(*) FROM outbox WHERE account_id = %s AND task_id = %s "
+                "GROUP BY state",
+                (account_id, task_id),
+            ).fetchall()
+        return {str(state): int(n) for state, n in rows}
 
     def signing_key(self, account_id: int) -> SigningKey | None:
         with self._connection() as conn:
@@ -217,3 +246,11 @@ class PostgresOutbox(OutboxStore):
                 (account_id,),
             ).fetchone()
         return None if row is None else SigningKey(row[0], self.open_secret(row[0], row[1]))
+
+    def callbacks_signed(self, account_id: int) -> bool:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT callbacks_signed = 1 OR enabled = 0 FROM accounts WHERE id = %s",
+                (account_id,),
+            ).fetchone()
+        return row is None or bool(row[0])

@@ -13,18 +13,34 @@ import orjson
 from nxlink.contract.calldoc import CallFacts
 from nxlink.store.base import (
     STAT_COUNTERS,
+    Account,
     CallbackAttempt,
     CallbackFault,
     CallFilter,
     DialCandidate,
     DialContext,
     NewCall,
+    OrderRow,
     OrderState,
     OutboxItem,
     Route,
     TaskRow,
     TaskState,
+    UiSession,
 )
+
+#: An account (:class:`~nxlink.store.base.Account`, fields in order) from ``accounts``.
+ACCOUNT_COLUMNS: Final = (
+    "id, name, enabled, balance_cents, default_max_call, created_ts, task_callback_url, "
+    "call_callback_url, callbacks_signed"
+)
+
+
+def account_row(row: Sequence[Any]) -> Account:
+    """A row of :data:`ACCOUNT_COLUMNS` as the interface's value."""
+    return Account(row[0], row[1], bool(row[2]), row[3], row[4], row[5], row[6], row[7],
+                   bool(row[8]))  # fmt: skip
+
 
 TASK_COLUMNS: Final = (
     "t.id, t.account_id, t.task_id, t.user_task_id, t.task_name, t.other, t.auto_flow_id, "
@@ -54,7 +70,8 @@ CONTEXT_COLUMNS: Final = (
 )
 
 #: A call's facts (:class:`~nxlink.contract.calldoc.CallFacts`, fields in order) from
-#: ``calls AS c``, its task ``t``, its order ``o`` and its flow ``f`` (:data:`CALL_FROM`).
+#: ``calls AS c``, its task ``t``, its order ``o``, its flow ``f`` and its account ``a``
+#: (:data:`CALL_FROM`).
 CALL_COLUMNS: Final = (
     "c.id, c.call_id, t.task_id, t.user_task_id, o.contact_id, t.auto_flow_id, "
     "coalesce(f.name, ''), c.callee_phone, c.caller_phone, c.real_phone, c.create_ts, c.op_ts, "
@@ -62,12 +79,13 @@ CALL_COLUMNS: Final = (
     "c.user_intent, c.summary, c.turns, c.hangup_reason, c.sip_code, c.sip_addr, c.line_id, "
     "c.route_id, o.params, c.order_head, c.order_tail, c.agent_group_id, c.agent_group_name, "
     "c.agent_id, c.agent_name, c.manual_status, c.manual_start, c.manual_answer, c.manual_end, "
-    "c.manual_elapsed, t.call_callback_url, o.call_callback_url, o.other"
+    "c.manual_elapsed, t.call_callback_url, o.call_callback_url, o.other, a.call_callback_url"
 )
 CALL_FROM: Final = (
     "FROM calls AS c "
     "JOIN tasks AS t ON t.account_id = c.account_id AND t.id = c.task_row_id "
     "JOIN orders AS o ON o.account_id = c.account_id AND o.id = c.order_id "
+    "JOIN accounts AS a ON a.id = c.account_id "
     "LEFT JOIN flows AS f ON f.account_id = c.account_id AND f.id = t.auto_flow_id "
 )
 #: The columns :class:`~nxlink.store.base.NewCall` writes, in its field order (the order and
@@ -88,7 +106,7 @@ TASK_INSERT_COLUMNS: Final = (
     "startup_at", "shutdown_at", "startup_by", "route_id", "max_call", "import_type",
     "func_flag", "max_ring_time", "strategy_id", "agent_group_id", "task_callback_url",
     "call_callback_url", "country_code", "create_ts", "order_max_call", "replay_interval",
-    "startup_fired", "shutdown_fired", "synthetic",
+    "startup_fired", "shutdown_fired", "synthetic", "week_days", "zone_second",
 )  # fmt: skip
 STAT_INSERT_COLUMNS: Final = ("account_id", "task_row_id", "id", "task_id", "auto_flow_id",
                                "create_ts", "task_status", *STAT_COUNTERS)  # fmt: skip
@@ -105,6 +123,7 @@ def task_row_values(account_id: int, row: TaskRow, *, synthetic: bool) -> tuple[
         task.import_type, task.func_flag, task.max_ring_time, task.strategy_id,
         task.agent_group_id, task.task_callback_url, task.call_callback_url, task.country_code,
         task.create_ts, task.order_max_call, task.replay_interval, flag, flag, flag,
+        task.week_days, task.zone_second,
     )  # fmt: skip
 
 
@@ -143,6 +162,7 @@ def candidate(row: tuple[Any, ...]) -> DialCandidate:
         flow_enabled=bool(row[7]), route_enabled=bool(row[8]), shutdown_at=row[9],
         shutdown_fired=bool(row[10]),
         context=None if row[14] is None else DialContext(*row[11:21]), dialling=int(row[21]),
+        week_days=row[22], zone_second=row[23],
     )  # fmt: skip
 
 
@@ -186,7 +206,7 @@ def outbox_item(row: Sequence[Any]) -> OutboxItem:
         id=row[0], account_id=row[1], event_id=row[2], kind=row[3], url=row[4],
         body=bytes(row[5]), created_ms=row[6], state=row[7], attempts=row[8],
         round_base=row[9], next_attempt_ms=row[10], last_status=row[11], last_error=row[12],
-        delivered_ms=row[13],
+        delivered_ms=row[13], task_id=row[14],
     )  # fmt: skip
 
 
@@ -211,3 +231,37 @@ def callback_attempt(row: Sequence[Any]) -> CallbackAttempt:
 def callback_fault(row: Sequence[Any]) -> CallbackFault:
     """A ``callback_faults`` row (:data:`FAULT_COLUMNS`) as the interface's value."""
     return CallbackFault(*row)
+
+
+#: The columns of ``orders`` in :class:`OrderRow` order (the dashboard's contacts page).
+ORDER_ROW_COLUMNS: Final = (
+    "contact_id, name, phone, state, attempts, answered, next_attempt_ts, created_ts"
+)
+
+
+def order_row(row: Sequence[Any]) -> OrderRow:
+    """An ``orders`` row (:data:`ORDER_ROW_COLUMNS`) as the interface's value."""
+    return OrderRow(str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
+                    bool(row[5]), int(row[6]), int(row[7]))  # fmt: skip
+
+
+#: A live dashboard session by token hash (first parameter) at a time in epoch ms (second):
+#: its access key is an enabled key of its account, and the account is enabled.
+LIVE_UI_SESSION: Final = (
+    "SELECT s.token_hash, s.account_id, s.access_key, s.csrf_token, s.created_ms, "
+    "s.expires_ms, s.last_seen_ms FROM ui_sessions AS s "
+    "JOIN access_keys AS k ON k.access_key = s.access_key AND k.account_id = s.account_id "
+    "JOIN accounts AS a ON a.id = s.account_id "
+    "WHERE s.token_hash = {mark} AND s.expires_ms > {mark} AND k.enabled = 1 AND a.enabled = 1"
+)
+#: Deletes the sessions whose access key is gone (a restore brought back other keys).
+DEAD_UI_SESSIONS: Final = (
+    "DELETE FROM ui_sessions WHERE NOT EXISTS (SELECT 1 FROM access_keys AS k "
+    "WHERE k.access_key = ui_sessions.access_key AND k.account_id = ui_sessions.account_id)"
+)
+
+
+def ui_session(row: Sequence[Any]) -> UiSession:
+    """A ``ui_sessions`` row (:data:`LIVE_UI_SESSION`'s columns) as the interface's value."""
+    return UiSession(str(row[0]), int(row[1]), str(row[2]), str(row[3]), int(row[4]),
+                     int(row[5]), int(row[6]))  # fmt: skip

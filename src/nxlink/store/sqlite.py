@@ -26,13 +26,16 @@ from nxlink.store.base import (
     SNAPSHOT_NAME,
     AccessKey,
     Account,
+    ActivityBucket,
     CallFilter,
     Cleared,
     ClockAnchor,
+    DialerWaits,
     Flow,
     KeyAuth,
     LifecycleTx,
     Loader,
+    OrderPage,
     Query,
     Route,
     SnapshotError,
@@ -42,16 +45,30 @@ from nxlink.store.base import (
     StoreError,
     StoreUnavailable,
     TaskFilter,
+    UiSession,
     snapshot_name,
 )
 from nxlink.store.copy import Table
 from nxlink.store.ratelimit import Limit, MemoryCells
-from nxlink.store.rows import CALL_COLUMNS, CALL_FROM, ROUTE_COLUMNS, call_facts, route_row
+from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
+    CALL_COLUMNS,
+    CALL_FROM,
+    DEAD_UI_SESSIONS,
+    LIVE_UI_SESSION,
+    ORDER_ROW_COLUMNS,
+    ROUTE_COLUMNS,
+    account_row,
+    call_facts,
+    order_row,
+    route_row,
+    ui_session,
+)
 from nxlink.store.sqlite_lifecycle import (
     SQLiteLifecycleTx,
     call_page,
+    dialer_waits,
     indexed_name,
-    next_dialer_event,
 )
 from nxlink.store.sqlite_outbox import SQLiteOutbox
 
@@ -335,6 +352,16 @@ class SQLiteStore(SQLiteOutbox, Store):
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return changed
 
+    def task_doc(self, account_id: int, task_id: str) -> bytes | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT CAST(d.doc AS BLOB) FROM tasks AS t JOIN task_pages AS d"
+                " ON d.account_id = t.account_id AND d.create_ts = t.create_ts"
+                " AND d.task_row_id = t.id WHERE t.account_id = ? AND t.task_id = ?",
+                (account_id, task_id),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def analyze(self) -> None:
         with self._write_lock:
             self._conn.execute("ANALYZE")
@@ -353,18 +380,34 @@ class SQLiteStore(SQLiteOutbox, Store):
 
     def get_account(self, name: str) -> Account | None:
         row = self._conn.execute(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts WHERE name = ?",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?",
             (name,),
         ).fetchone()
-        return None if row is None else Account(row[0], row[1], bool(row[2]), *row[3:])
+        return None if row is None else account_row(row)
 
     def list_accounts(self) -> list[Account]:
-        rows = self._conn.execute(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts ORDER BY id"
-        ).fetchall()
-        return [Account(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+        rows = self._conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id").fetchall()
+        return [account_row(r) for r in rows]
+
+    def set_account_callbacks(
+        self,
+        account_id: int,
+        *,
+        task_url: str | None = None,
+        call_url: str | None = None,
+        signed: bool | None = None,
+    ) -> Account:
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE accounts SET task_callback_url = coalesce(?, task_callback_url), "
+                "call_callback_url = coalesce(?, call_callback_url), "
+                "callbacks_signed = coalesce(?, callbacks_signed) "
+                f"WHERE id = ? RETURNING {ACCOUNT_COLUMNS}",
+                (task_url, call_url, None if signed is None else int(signed), account_id),
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no account with id {account_id}")
+        return account_row(row)
 
     def create_key(self, account_id: int, *, access_key: str, secret: str, now: int) -> AccessKey:
         with self._write() as conn:
@@ -509,9 +552,9 @@ class SQLiteStore(SQLiteOutbox, Store):
     def sim_clock(self) -> ClockAnchor | None:
         return _anchor(self._conn)
 
-    def next_dialer_event(self, now: int, *, dialer_id: str) -> int | None:
+    def dialer_waits(self, now: int, *, dialer_id: str) -> DialerWaits:
         with self._read() as conn:
-            return next_dialer_event(conn, now, dialer_id=dialer_id)
+            return dialer_waits(conn, now, dialer_id=dialer_id)
 
     # -- copying a whole database ----------------------------------------------------------
     def count_rows(self, table: Table) -> int:
@@ -575,6 +618,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                              params)  # fmt: skip
             keys = flows = routes = 0
             if catalog:
+                gone("ui_sessions")  # signed in with the keys deleted below
                 keys, routes, flows = gone("access_keys"), gone("routes"), gone("flows")
         return Cleared(tasks, orders, calls, callbacks, replays, keys, flows, routes)
 
@@ -600,6 +644,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                 self._conn.backup(copy)
                 # A file of its own (no write-ahead log beside it), stamped with its time.
                 copy.execute("PRAGMA journal_mode = DELETE")
+                copy.execute("DELETE FROM ui_sessions")  # a snapshot holds no sessions
                 copy.execute(
                     "CREATE TABLE nxlink_snapshot (name TEXT NOT NULL, created_ms INTEGER NOT NULL)"
                 )
@@ -652,6 +697,7 @@ class SQLiteStore(SQLiteOutbox, Store):
                         if rows:
                             marks = ", ".join("?" * len(rows[0]))
                             staged.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                    staged.execute(DEAD_UI_SESSIONS)
                     staged.execute("COMMIT")
                     staged.backup(live)
                     self._write_count += 1  # this thread's caches; others see data_version
@@ -756,6 +802,94 @@ class SQLiteStore(SQLiteOutbox, Store):
                 (account_id, status),
             ).fetchone()
         return int(row[0])
+
+    # -- the dashboard ----------------------------------------------------------------------
+    def _insert_ui_session(self, session: UiSession) -> bool:
+        with self._write() as conn:
+            conn.execute(_PURGE_SESSIONS, (session.created_ms,))
+            try:
+                cur = conn.execute(
+                    "INSERT INTO ui_sessions (token_hash, account_id, access_key, csrf_token, "
+                    "created_ms, expires_ms, last_seen_ms) "
+                    "SELECT ?, k.account_id, k.access_key, ?, ?, ?, ? FROM access_keys AS k "
+                    "JOIN accounts AS a ON a.id = k.account_id "
+                    "WHERE k.access_key = ? AND k.account_id = ? AND k.enabled = 1 "
+                    "AND a.enabled = 1",
+                    (session.token_hash, session.csrf_token, session.created_ms,
+                     session.expires_ms, session.last_seen_ms, session.access_key,
+                     session.account_id),
+                )  # fmt: skip
+            except sqlite3.IntegrityError:
+                raise StoreError("token_hash: a session with this token exists") from None
+            return cur.rowcount == 1
+
+    def _live_ui_session(self, token_hash: str, *, now_ms: int) -> UiSession | None:
+        row = self._conn.execute(_LIVE_SESSION, (token_hash, now_ms)).fetchone()
+        return None if row is None else ui_session(row)
+
+    def _touch_ui_session(self, token_hash: str, *, now_ms: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE ui_sessions SET last_seen_ms = ? WHERE token_hash = ? AND last_seen_ms < ?",
+                (now_ms, token_hash, now_ms),
+            )
+
+    def _delete_ui_session(self, token_hash: str) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM ui_sessions WHERE token_hash = ?", (token_hash,))
+            return cur.rowcount == 1
+
+    def purge_ui_sessions(self, *, now_ms: int) -> int:
+        with self._write() as conn:
+            return conn.execute(_PURGE_SESSIONS, (now_ms,)).rowcount
+
+    def _order_page(
+        self, account_id: int, task_row_id: int, *, states: Sequence[str], offset: int,
+        limit: int,
+    ) -> OrderPage:  # fmt: skip
+        marks = ", ".join("?" * len(states))
+        with self._read() as conn:
+            # Contacts are keyed by their task alone here (task row ids are unique in the
+            # database): the task is checked to be the account's once, and the total is then
+            # counted from the index (task_row_id, state, ...) without a table row.
+            if conn.execute("SELECT 1 FROM tasks WHERE id = ? AND account_id = ?",
+                            (task_row_id, account_id)).fetchone() is None:  # fmt: skip
+                return OrderPage(0, ())
+            (total,) = conn.execute(
+                f"SELECT count(*) FROM orders WHERE task_row_id = ? AND state IN ({marks})",
+                (task_row_id, *states),
+            ).fetchone()
+            rows = conn.execute(
+                f"SELECT {ORDER_ROW_COLUMNS} FROM orders "
+                f"WHERE task_row_id = ? AND state IN ({marks}) "
+                "ORDER BY id DESC LIMIT ? OFFSET ?",
+                (task_row_id, *states, limit, offset),
+            ).fetchall()
+        return OrderPage(int(total), tuple(order_row(row) for row in rows))
+
+    def _call_activity(
+        self, account_id: int, task_row_id: int, *, bucket_s: int
+    ) -> list[ActivityBucket]:
+        rows = self._conn.execute(
+            "SELECT create_ts / ? * ?, count(*), sum(answered) FROM calls "
+            "WHERE account_id = ? AND task_row_id = ? GROUP BY 1 ORDER BY 1",
+            (bucket_s, bucket_s, account_id, task_row_id),
+        ).fetchall()
+        return [ActivityBucket(int(start), int(calls), int(answered))
+                for start, calls, answered in rows]  # fmt: skip
+
+    def call_results(self, account_id: int, task_row_id: int) -> dict[int, int]:
+        rows = self._conn.execute(
+            "SELECT result, count(*) FROM calls WHERE account_id = ? AND task_row_id = ? "
+            "GROUP BY result ORDER BY result",
+            (account_id, task_row_id),
+        ).fetchall()
+        return {int(result): int(n) for result, n in rows}
+
+
+#: Deletes the dashboard sessions expired at a time (epoch ms).
+_PURGE_SESSIONS = "DELETE FROM ui_sessions WHERE expires_ms <= ?"
+_LIVE_SESSION = LIVE_UI_SESSION.format(mark="?")
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

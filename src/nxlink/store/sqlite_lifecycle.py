@@ -12,11 +12,13 @@ from typing import Any, Final
 from nxlink.contract.calldoc import CallFacts
 from nxlink.contract.taskdoc import TaskDocInputs
 from nxlink.store.base import (
+    EVERY_DAY,
     STAT_COUNTERS,
     Account,
     CallFilter,
     DialCandidate,
     DialContext,
+    DialerWaits,
     Flow,
     LifecycleTx,
     Lines,
@@ -28,12 +30,15 @@ from nxlink.store.base import (
     StoreError,
     TaskRow,
     TaskState,
+    WindowWait,
 )
 from nxlink.store.rows import (
+    ACCOUNT_COLUMNS,
     CALL_COLUMNS,
     CALL_FROM,
     CALL_INSERT_COLUMNS,
     ROUTE_COLUMNS,
+    account_row,
     call_facts,
     call_filter,
     call_values,
@@ -76,6 +81,22 @@ WITH RECURSIVE pending (task_row_id) AS (
     FROM pending WHERE pending.task_row_id IS NOT NULL
 )"""
 
+#: Per calling window, the pending orders of the account's tasks in progress that have one
+#: (``Store.dialer_waits``): any due at ``:now``, and the earliest due after it. The
+#: ``week_days`` literal lets the partial index ``tasks_windowed`` serve it.
+_WINDOW_WAITS: Final = f"""
+SELECT t.week_days, t.zone_second,
+       max(coalesce((SELECT min(o.next_attempt_ts) FROM orders AS o
+                     WHERE o.account_id = :account AND o.task_row_id = t.id
+                       AND o.state = 'pending') <= :now, 0)),
+       min((SELECT min(o.next_attempt_ts) FROM orders AS o
+            WHERE o.account_id = :account AND o.task_row_id = t.id
+              AND o.state = 'pending' AND o.next_attempt_ts > :now))
+FROM tasks AS t
+WHERE t.account_id = :account AND t.task_status = 2 AND t.week_days <> {EVERY_DAY}
+GROUP BY t.week_days, t.zone_second
+"""
+
 _CALL_FACTS: Final = f"SELECT {CALL_COLUMNS} {CALL_FROM}"
 _INSERT_CALL: Final = (f"INSERT INTO calls ({', '.join(CALL_INSERT_COLUMNS)}) "
                        f"VALUES ({', '.join('?' for _ in CALL_INSERT_COLUMNS)})")  # fmt: skip
@@ -92,13 +113,12 @@ class SQLiteLifecycleTx(LifecycleTx):
     # -- reads -------------------------------------------------------------------------------
     def account(self, account_id: int) -> Account:
         row = self.conn.execute(
-            "SELECT id, name, enabled, balance_cents, default_max_call, created_ts "
-            "FROM accounts WHERE id = ?",
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?",
             (account_id,),
         ).fetchone()
         if row is None:
             raise StoreError(f"no account with id {account_id}")
-        return Account(row[0], row[1], bool(row[2]), *row[3:])
+        return account_row(row)
 
     def account_ids(self) -> list[int]:
         return [int(row[0]) for row in self.conn.execute("SELECT id FROM accounts ORDER BY id")]
@@ -274,12 +294,20 @@ class SQLiteLifecycleTx(LifecycleTx):
         return cur.rowcount == 1
 
     def enqueue_callback(
-        self, account_id: int, *, kind: str, url: str, body: bytes, event_id: str, now_ms: int
+        self,
+        account_id: int,
+        *,
+        kind: str,
+        url: str,
+        body: bytes,
+        event_id: str,
+        now_ms: int,
+        task_id: str,
     ) -> None:
         self.conn.execute(
             "INSERT INTO outbox (account_id, event_id, kind, url, body, created_ms, "
-            "next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (account_id, event_id, kind, url, body, now_ms, now_ms),
+            "next_attempt_ms, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (account_id, event_id, kind, url, body, now_ms, now_ms, task_id),
         )
 
     # -- replayed writes ---------------------------------------------------------------------
@@ -365,7 +393,7 @@ class SQLiteLifecycleTx(LifecycleTx):
             SELECT t.id, t.account_id, t.task_status, t.max_call, a.default_max_call,
                    a.enabled, a.balance_cents, coalesce(f.enabled, 0), r.enabled IS NOT NULL
                    AND r.enabled = 1, t.shutdown_at, t.shutdown_fired, {_CONTEXT_COLUMNS},
-                   coalesce(b.n, 0)
+                   coalesce(b.n, 0), t.week_days, t.zone_second
             FROM due
             JOIN tasks AS t ON t.account_id = :account AND t.id = due.task_row_id
             JOIN accounts AS a ON a.id = t.account_id
@@ -570,9 +598,10 @@ def insert_task_rows(
         raise StoreError(f"tasks not inserted: {exc}") from None
 
 
-def next_dialer_event(conn: sqlite3.Connection, now: int, *, dialer_id: str) -> int | None:
-    """See ``Store.next_dialer_event`` (inside the caller's read snapshot), account by account."""
+def dialer_waits(conn: sqlite3.Connection, now: int, *, dialer_id: str) -> DialerWaits:
+    """See ``Store.dialer_waits`` (inside the caller's read snapshot), account by account."""
     earliest: int | None = None
+    waits: list[WindowWait] = []
     for (account_id,) in conn.execute("SELECT id FROM accounts ORDER BY id").fetchall():
         row = conn.execute(
             _PENDING_TASKS
@@ -602,7 +631,10 @@ def next_dialer_event(conn: sqlite3.Connection, now: int, *, dialer_id: str) -> 
         ).fetchone()
         if row[0] is not None and (earliest is None or row[0] < earliest):
             earliest = int(row[0])
-    return earliest
+        rows = conn.execute(_WINDOW_WAITS, {"account": account_id, "now": now}).fetchall()
+        waits += [WindowWait(days, zone, bool(due_now), next_due)
+                  for days, zone, due_now, next_due in rows]  # fmt: skip
+    return DialerWaits(earliest, tuple(waits))
 
 
 def call_page(

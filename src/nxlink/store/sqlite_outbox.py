@@ -32,7 +32,7 @@ from nxlink.store.rows import (
 
 _COLUMNS: Final = (
     "id, account_id, event_id, kind, url, CAST(body AS BLOB), created_ms, state, attempts, "
-    "round_base, next_attempt_ms, last_status, last_error, delivered_ms"
+    "round_base, next_attempt_ms, last_status, last_error, delivered_ms, task_id"
 )
 
 
@@ -177,15 +177,36 @@ class SQLiteOutbox(OutboxStore):
         ).fetchone()
         return None if row is None else outbox_item(row)
 
-    def retry_callback(self, item_id: int, *, now_ms: int) -> bool:
+    def _retry_callback(self, account_id: int | None, item_id: int, *, now_ms: int) -> bool:
+        account, params = ("", ()) if account_id is None else ("AND account_id = ? ", (account_id,))
         with self._write() as conn:
             # The lease is kept: a try in flight finishes before the row can be claimed again.
             cur = conn.execute(
                 "UPDATE outbox SET state = 'pending', round_base = attempts, next_attempt_ms = ? "
-                "WHERE id = ? AND state <> 'delivered'",
-                (now_ms, item_id),
+                f"WHERE id = ? {account}AND state <> 'delivered'",
+                (now_ms, item_id, *params),
             )
             return cur.rowcount == 1
+
+    def _task_callbacks(
+        self, account_id: int, task_id: str, *, state: str | None, limit: int
+    ) -> list[OutboxItem]:
+        # The index (account_id, task_id, id) read backwards; a state is checked on its rows.
+        where, params = ("", ()) if state is None else ("AND state = ? ", (state,))
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM outbox WHERE account_id = ? AND task_id = ? {where}"
+            "ORDER BY id DESC LIMIT ?",
+            (account_id, task_id, *params, limit),
+        ).fetchall()
+        return [outbox_item(row) for row in rows]
+
+    def _callback_counts(self, account_id: int, task_id: str) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT state, count(*) FROM outbox WHERE account_id = ? AND task_id = ? "
+            "GROUP BY state",
+            (account_id, task_id),
+        ).fetchall()
+        return {str(state): int(n) for state, n in rows}
 
     def signing_key(self, account_id: int) -> SigningKey | None:
         row = self._conn.execute(
@@ -196,3 +217,9 @@ class SQLiteOutbox(OutboxStore):
             (account_id,),
         ).fetchone()
         return None if row is None else SigningKey(row[0], self.open_secret(row[0], row[1]))
+
+    def callbacks_signed(self, account_id: int) -> bool:
+        row = self._conn.execute(
+            "SELECT callbacks_signed = 1 OR enabled = 0 FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        return row is None or bool(row[0])
