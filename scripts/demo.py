@@ -159,8 +159,8 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
 
 def create_live_tasks(client: Client) -> str:
     """Create LIVE_TASKS with CONTACTS contacts each, started at once; one line per task."""
-    flow = client.request("flow/list")["list"][0]
-    route = client.request("route/list")["list"][0]
+    flow = client.request_page("flow/list").rows[0]
+    route = client.request_page("route/list").rows[0]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     lines = []
     for number, (name, max_call, agent_group) in enumerate(LIVE_TASKS, 1):

@@ -202,9 +202,9 @@ def _validating_transport(handle: Callable[..., httpx.Response]) -> Callable[...
             and FAULT_HEADER not in response.headers
         ):
             body = response.read()
-            # A real server process: its envelope setting is its own; one of the two fits.
+            # A real server process: its envelope setting is its own; one of the three fits.
             found = [problems(envelope, path, response.status_code, body)
-                     for envelope in ("flat", "data")]  # fmt: skip
+                     for envelope in ("vendor", "flat", "data")]  # fmt: skip
             if all(found):
                 FAILURES.extend(found[0])
         return response

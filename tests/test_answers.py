@@ -20,8 +20,11 @@ def test_answers_are_validated(api: Api, store: Store) -> None:
 
 def test_an_answer_off_the_document_is_caught() -> None:
     path = "/openapi/aiagent/task/create"
-    ok = b'{"code":0,"message":"success","traceId":"' + b"a" * 32 + b'","data":{"taskId":"t"}}'
+    trace = b"3287f5aa-b8db-4dd7-97b0-03fabac2f4c7"
+    ok = b'{"code":0,"message":"success","traceId":"' + trace + b'","data":{"taskId":"t"}}'
     assert answers.problems("flat", path, 200, ok) == []
+    hex_trace = ok.replace(trace, b"a" * 32)  # the old form: not the vendor's
+    assert answers.problems("flat", path, 200, hex_trace) != []
     extra = ok.replace(b'"taskId":"t"', b'"taskId":"t","more":1')
     assert answers.problems("flat", path, 200, extra) != []
     assert answers.problems("flat", path, 200, ok.replace(b'"code":0', b'"code":7')) != []

@@ -478,3 +478,14 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert " ".join(first_line.split()) in " ".join(result.output.split())
     if not isinstance(command, click.Group):
         assert "Example" in result.output
+
+
+def test_serve_refuses_an_unknown_envelope_naming_the_three(tmp_path: Path) -> None:
+    path = tmp_path / "never.db"
+    result = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{path}"],
+                                env={"NXLINK_ENVELOPE": "nested"})  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: Invalid value for '--envelope': 'nested' is not one of 'vendor', 'flat', 'data'.\n"
+    )
+    assert not path.exists()

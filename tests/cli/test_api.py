@@ -30,7 +30,7 @@ from nxlink.store import Store, open_store
 
 TASK_ID = "00000000-0000-4000-8000-000000000007"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-TRACE = re.compile(r"[0-9a-f]{32}")
+TRACE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass
@@ -338,7 +338,9 @@ def test_the_installed_command_against_a_real_server(tmp_path: Path, store_url: 
 
         flows = run("flow/list")
         assert flows.returncode == 0, flows.stderr
-        assert [f["autoFlowId"] for f in json.loads(flows.stdout)["list"]] == [tenant.flow_id]
+        assert [f["autoFlowId"] for f in json.loads(flows.stdout)["data"]["list"]] == [
+            tenant.flow_id
+        ]
         body = {
             "taskName": "renewals",
             "autoFlowId": tenant.flow_id,

@@ -6,6 +6,7 @@ import csv
 import importlib
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -250,7 +251,7 @@ def test_api_errors_exit_1_with_message_and_trace_id(world: World) -> None:
     assert result.stdout == ""
     message, trace = result.stderr.rsplit("traceId ", 1)
     assert message == "Error: Authentication failed (invalid signature) (code 1003, "
-    assert len(trace) == len("0123456789abcdef0123456789abcdef)\n")
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\)\n", trace)
 
 
 def test_business_errors_exit_1(world: World) -> None:

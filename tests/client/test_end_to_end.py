@@ -73,7 +73,9 @@ def test_every_filter(
     page = shell.list(**arguments, page_size=100)
     assert [t.task_id for t in page.tasks] == want
     assert (page.total, page.page_number, page.page_size) == (len(want), 1, 100)
-    assert re.fullmatch(r"[0-9a-f]{32}", page.trace_id)
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", page.trace_id
+    )
     # iter() walks the same tasks, here two per page.
     walked = shell.iter(**arguments, page_size=2)
     assert [t.task_id for t in walked] == want
@@ -230,7 +232,9 @@ def test_wrong_secret_is_a_signature_error_and_not_retried(
         "Authentication failed (invalid signature)",
         200,
     )
-    assert re.fullmatch(r"[0-9a-f]{32}", error.trace_id)
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", error.trace_id
+    )
     assert (
         str(error)
         == f"Authentication failed (invalid signature) (code 1003, traceId {error.trace_id})"

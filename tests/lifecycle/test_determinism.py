@@ -28,7 +28,7 @@ from nxlink.store import open_store
 START = NOW_MS // 1000
 MINUTES = 30
 CALL_PAGE_SIZE = 7
-TRACE = re.compile(rb'"traceId":"[0-9a-f]{32}"')
+TRACE = re.compile(rb'"traceId":"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"')
 
 
 def _contacts(prefix: str, n: int) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ EXPIRED = "Authentication failed (timestamp expired)"
 AUTHORITY = "Authentication failed (insufficient authority)"
 
 HEADERS = ("accessKey", "ts", "bizType", "action", "sign")
-TRACE = re.compile(r"[0-9a-f]{32}")
+TRACE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: The TestClient answers with httpx or httpx2 responses, whichever is installed.
 Response: TypeAlias = Any
 

@@ -16,7 +16,7 @@ from nxlink.server.settings import Settings
 from nxlink.store import Store, TaskFilter, open_store
 
 MIB = 1_048_576
-TRACE = re.compile(r"[0-9a-f]{32}")
+TRACE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: The TestClient answers with httpx or httpx2 responses, whichever is installed.
 Response: TypeAlias = Any
 

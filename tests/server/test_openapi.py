@@ -78,7 +78,7 @@ REQUEST_KEYS = {
         "replayInterval", "weekDay", "zoneSecond", "taskCallbackUrl", "callCallbackUrl",
         "countryCode", "strategyId", "agentGroupId", "list",
     ],
-    "CallAppendRequest": ["taskId", "userTaskId", "countryCode", "callCallbackUrl", "list"],
+    "CallAppendRequest": ["taskId", "userTaskId", "autoFlowId", "countryCode", "callCallbackUrl", "list"],
     "OrderDeleteRequest": ["taskId", "userTaskId", "contactId"],
     "TaskStartRequest": ["taskId", "userTaskId", "startupBy"],
     "TaskPauseRequest": ["taskId", "userTaskId"],
@@ -125,7 +125,7 @@ PAGED = {
 CALL_RESULTS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 21]
 
 
-@pytest.fixture(params=["flat", "data"])
+@pytest.fixture(params=["vendor", "flat", "data"])
 def document(request: pytest.FixtureRequest) -> dict[str, Any]:
     return openapi_document(Settings(envelope=request.param))
 
@@ -193,10 +193,11 @@ def integer_branch(schema: dict[str, Any]) -> dict[str, Any]:
     "settings",
     [
         Settings(),
+        Settings(envelope="flat"),
         Settings(envelope="data"),
         Settings(strict_headers=True, extra_biz_types=["1"], extra_actions=["send"]),
     ],
-    ids=["flat", "data", "strict-extras"],
+    ids=["vendor", "flat", "data", "strict-extras"],
 )
 def test_the_document_is_valid_openapi_31(settings: Settings) -> None:
     document = openapi_document(settings)
@@ -339,20 +340,32 @@ def test_the_statuses_are_those_the_server_sends(document: dict[str, Any]) -> No
 def test_envelope_and_error_schemas(document: dict[str, Any]) -> None:
     envelope = schemas(document)["Envelope"]
     assert set(envelope["properties"]["code"]["enum"]) == CODES
-    assert envelope["properties"]["traceId"]["pattern"] == "^[0-9a-f]{32}$"
+    trace = envelope["properties"]["traceId"]
+    assert trace["pattern"] == "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    assert trace["examples"] == ["3287f5aa-b8db-4dd7-97b0-03fabac2f4c7"]  # the vendor's page
     error = schemas(document)["Error"]
     assert set(error["properties"]["code"]["enum"]) == CODES - {0}
     assert error["additionalProperties"] is False
 
 
+#: Where the vendor's pages put each list's page fields.
+VENDOR_SHAPES = {
+    "TaskListResponse": "flat",
+    "CallListResponse": "flat",
+    "FlowListResponse": "data",
+    "RouteListResponse": "data",
+}
+
+
 def test_paged_responses_follow_the_envelope_setting() -> None:
-    for envelope in ("flat", "data"):
+    for envelope in ("vendor", "flat", "data"):
         document = openapi_document(Settings(envelope=envelope))
         for name, (item, size) in PAGED.items():
             schema = schemas(document)[name]
             props = schema["properties"]
             example = schema["examples"][0]
-            if envelope == "flat":
+            shape = VENDOR_SHAPES[name] if envelope == "vendor" else envelope
+            if shape == "flat":
                 assert list(props) == ["code", "message", "traceId", *PAGE_FIELDS]
                 page, page_example = props, example
             else:
@@ -467,13 +480,14 @@ def test_request_field_bounds(document: dict[str, Any]) -> None:
     create = schemas(document)["TaskCreateRequest"]["properties"]
     assert (create["taskName"]["minLength"], create["taskName"]["maxLength"]) == (1, 200)
     limits = {
-        "autoFlowId": (1, 2_147_483_647), "taskKeep": (0, 1), "startupType": (0, 3),
+        "autoFlowId": (1, 2**63 - 1), "taskKeep": (0, 1), "startupType": (0, 3),
         "maxCall": (0, 1000), "maxRingTime": (0, 300), "orderMaxCall": (1, 10),
         "replayInterval": (0, 604_800), "startupAt": (0, 2_147_483_647),
     }  # fmt: skip
     for key, bounds in limits.items():
         branch = integer_branch(create[key])
         assert (branch["minimum"], branch["maximum"]) == bounds, key
+        assert branch["format"] == ("int64" if key == "autoFlowId" else "int32"), key
     for key in ("autoFlowId", "taskKeep", "startupType"):
         assert not any(b.get("type") == "null" for b in create[key]["oneOf"]), key
     assert "required when startupType is 2" in create["startupAt"]["x-rule"]
@@ -482,6 +496,9 @@ def test_request_field_bounds(document: dict[str, Any]) -> None:
     append = schemas(document)["CallAppendRequest"]["properties"]
     assert (append["list"]["minItems"], append["list"]["maxItems"]) == (1, 10_000)
     assert append["callCallbackUrl"]["maxLength"] == 2048
+    flow = integer_branch(append["autoFlowId"])
+    assert (flow["format"], flow["minimum"], flow["maximum"]) == ("int64", 1, 2**63 - 1)
+    assert any(b.get("type") == "null" for b in append["autoFlowId"]["oneOf"])  # optional
     contact = schemas(document)["Contact"]["properties"]
     phone = contact["phoneNumber"]["pattern"]
     for ok in ("123", "+85291234567", "0" * 20):
@@ -494,7 +511,21 @@ def test_request_field_bounds(document: dict[str, Any]) -> None:
     for bad in ("+", "12345", "85a"):
         assert not re.fullmatch(country, bad)
     calls = schemas(document)["CallListRequest"]["properties"]
-    assert integer_branch(calls["callResult"])["enum"] == CALL_RESULTS
+    # Any 32-bit integer: one outside the known results matches nothing (not refused).
+    result = integer_branch(calls["callResult"])
+    assert (result["format"], result["minimum"], result["maximum"]) == (
+        "int32",
+        -(2**31),
+        2**31 - 1,
+    )
+    assert "another integer matches nothing" in calls["callResult"]["x-rule"]
+    for key in ("minElapsed", "maxElapsed"):
+        elapsed = integer_branch(calls[key])
+        assert (elapsed["format"], elapsed["minimum"], elapsed["maximum"]) == (
+            "int64",
+            0,
+            2**63 - 1,
+        )
     assert schemas(document)["RouteListRequest"]["properties"]["pageSize"]["default"] == 100
 
 
@@ -693,6 +724,21 @@ def test_docs_html_reflects_the_envelope_setting() -> None:
     assert "<code>data.list</code>" in data_page
     assert "<code>data.list</code>" not in flat_page
     assert "<code>list</code>" in flat_page
+
+
+def test_the_description_says_where_each_list_puts_its_page() -> None:
+    def said(envelope: str) -> str:
+        text: str = openapi_document(Settings(envelope=envelope))["info"]["description"]
+        return text.split("### Envelope\n", 1)[1].split("\n\n", 1)[0].replace("\\\n", "")
+
+    page = "The page fields of a list (`total`, `pageNumber`, `pageSize`, `list`) sit: "
+    top = "at the top level, beside `code`, `message` and `traceId`"
+    assert page + (f"task/list and call/list {top}; flow/list and route/list nested under "
+                   "`data` (as the vendor documents each list)") in said("vendor")  # fmt: skip
+    assert page + (f"task/list and call/list and flow/list and route/list {top} (every list "
+                   "one way, `NXLINK_ENVELOPE=flat`)") in said("flat")  # fmt: skip
+    assert page + ("task/list and call/list and flow/list and route/list nested under `data` "
+                   "(every list one way, `NXLINK_ENVELOPE=data`)") in said("data")  # fmt: skip
 
 
 def _pattern(message: str) -> re.Pattern[str]:

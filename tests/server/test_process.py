@@ -73,7 +73,9 @@ def test_serve_answers_a_hand_signed_task_list(tmp_path: Path, store_url: str) -
         payload = response.json()
         assert payload["code"] == 0, payload
         assert payload["message"] == "success"
-        assert re.fullmatch(r"[0-9a-f]{32}", payload["traceId"])
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", payload["traceId"]
+        )
         assert response.headers["X-Trace-Id"] == payload["traceId"]
         assert payload["total"] == 50
         assert payload["pageNumber"] == 1

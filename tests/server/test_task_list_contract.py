@@ -16,7 +16,7 @@ from nxlink.server.app import TASK_LIST_PATH
 from nxlink.service import admin
 from nxlink.store import NewTask, Store
 
-TRACE = re.compile(r"[0-9a-f]{32}")
+TRACE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 #: Keys of the task object: the reference example's order, with ``autoFlowName`` after
 #: ``autoFlowId``.

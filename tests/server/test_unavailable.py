@@ -31,7 +31,7 @@ from nxlink.store import StoreUnavailable, TaskFilter
 from nxlink.store.base import KeyAuth
 from nxlink.store.sqlite import SQLiteStore
 
-TRACE = re.compile(r"[0-9a-f]{32}")
+TRACE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CREATE = API_PREFIX + "task/create"
 APPEND = API_PREFIX + "call/append"
 BUSY = "database busy, try again: "

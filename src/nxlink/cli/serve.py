@@ -8,6 +8,7 @@ import secrets
 import click
 
 from nxlink.cli.common import DEFAULT_DB, missing_extra, opened
+from nxlink.contract.endpoints import ENVELOPE_SETTINGS
 
 
 @click.command()
@@ -19,9 +20,10 @@ from nxlink.cli.common import DEFAULT_DB, missing_extra, opened
               show_default=True, help="Port to bind.")  # fmt: skip
 @click.option("--workers", envvar="NXLINK_WORKERS", type=click.IntRange(1, 64), default=1,
               show_default=True, help="Server processes.")  # fmt: skip
-@click.option("--envelope", envvar="NXLINK_ENVELOPE", type=click.Choice(["flat", "data"]),
-              default="flat", show_default=True,
-              help="Paged results beside code/message (flat) or under 'data'.")  # fmt: skip
+@click.option("--envelope", envvar="NXLINK_ENVELOPE", type=click.Choice(ENVELOPE_SETTINGS),
+              default="vendor", show_default=True,
+              help="Where the lists' page fields go: as the vendor documents each list "
+              "(vendor), beside code/message (flat) or under 'data' for every list.")  # fmt: skip
 @click.option("--log-file", envvar="NXLINK_LOG_FILE", default=None,
               help="Request log file (JSON lines; default stderr).")  # fmt: skip
 @click.option("--no-log", is_flag=True, help="Do not write the request log.")

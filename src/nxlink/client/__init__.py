@@ -19,7 +19,7 @@ from nxlink.client.errors import (
     TimestampError,
     TransportError,
 )
-from nxlink.client.models import StatInfo, Task, TaskPage
+from nxlink.client.models import Page, StatInfo, Task, TaskPage, page_fields
 from nxlink.client.resources import AsyncTaskIterator, TaskIterator
 from nxlink.client.sandbox import AsyncSandbox, Sandbox
 from nxlink.contract.codes import TaskStatus
@@ -35,6 +35,7 @@ __all__ = [
     "Client",
     "NxError",
     "NxlinkAuth",
+    "Page",
     "Sandbox",
     "SignatureError",
     "StatInfo",
@@ -45,4 +46,5 @@ __all__ = [
     "TimeoutError",
     "TimestampError",
     "TransportError",
+    "page_fields",
 ]

@@ -11,7 +11,8 @@ import httpx
 
 from nxlink import signing
 from nxlink.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Attempts, BaseClient, Region
-from nxlink.client.resources import AsyncTasks
+from nxlink.client.models import Page
+from nxlink.client.resources import AsyncTasks, read_any_page
 from nxlink.client.sandbox import AsyncSandbox
 
 __all__ = ["AsyncClient"]
@@ -89,6 +90,20 @@ class AsyncClient(BaseClient):
         """
         full, raw, replay_safe = self._prepare(path, body)
         return await self._post(full, raw, replay_safe=replay_safe)
+
+    async def request_page(self, path: str, body: Mapping[str, Any] | None = None) -> Page:
+        """POST ``body`` to a list endpoint (``call/list``, ``flow/list``, ``route/list``,
+        ``task/list``) and read its page, wherever the server put the page fields: beside
+        ``code`` and ``message`` (the vendor's task/list and call/list) or under ``data`` (its
+        flow/list and route/list; a server may force one shape on every list). ::
+
+            flows = await client.request_page("flow/list", {"name": "renewal"})
+            flow_id = flows.rows[0]["autoFlowId"]
+
+        Sent, retried and refused as :meth:`request`.
+        """
+        full, raw, replay_safe = self._prepare(path, body)
+        return read_any_page(await self._post(full, raw, replay_safe=replay_safe), full, body)
 
     async def _post(self, path: str, body: bytes, *, replay_safe: bool = True) -> dict[str, Any]:
         """POST ``body`` to ``path``, signed, retried as the policy says; the success payload.

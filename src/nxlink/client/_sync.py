@@ -11,7 +11,8 @@ import httpx
 
 from nxlink import signing
 from nxlink.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Attempts, BaseClient, Region
-from nxlink.client.resources import Tasks
+from nxlink.client.models import Page
+from nxlink.client.resources import Tasks, read_any_page
 from nxlink.client.sandbox import Sandbox
 
 __all__ = ["Client"]
@@ -24,7 +25,7 @@ class Client(BaseClient):
 
         with nxlink.Client(region="hk") as client:      # keys from NXLINK_ACCESS_KEY/SECRET
             page = client.tasks.list(task_status="in-progress", page_size=20)
-            routes = client.request("route/list")       # any endpoint: the decoded envelope
+            routes = client.request_page("route/list")  # any list, whatever its shape
 
     ``access_key``/``access_secret`` default to ``NXLINK_ACCESS_KEY``/``NXLINK_ACCESS_SECRET``.
     Where requests go: ``region`` (``"hk"``, ``"amer"``, ``"idn"``) or ``base_url``, else
@@ -98,11 +99,12 @@ class Client(BaseClient):
                 "taskKeep": 0, "startupType": 1,
             })
             task_id = created["data"]["taskId"]
-            flows = client.request("flow/list")["list"]
+            flows = client.request("flow/list")["data"]["list"]  # or request_page()
 
         Success (code 0) returns the envelope as sent: ``data`` for a single result, the page
         fields (``total``, ``pageNumber``, ``pageSize``, ``list``) at the top level or under
-        ``data`` for a list, as the server is configured. Anything else raises as
+        ``data`` for a list, as the vendor documents each list (or the server is configured);
+        :meth:`request_page` reads either. Anything else raises as
         :meth:`tasks.list <nxlink.client.resources.Tasks.list>` does (:class:`ApiError` and its
         subclasses, with the answer in ``envelope``; :class:`TransportError`).
 
@@ -121,6 +123,20 @@ class Client(BaseClient):
         """
         full, raw, replay_safe = self._prepare(path, body)
         return self._post(full, raw, replay_safe=replay_safe)
+
+    def request_page(self, path: str, body: Mapping[str, Any] | None = None) -> Page:
+        """POST ``body`` to a list endpoint (``call/list``, ``flow/list``, ``route/list``,
+        ``task/list``) and read its page, wherever the server put the page fields: beside
+        ``code`` and ``message`` (the vendor's task/list and call/list) or under ``data`` (its
+        flow/list and route/list; a server may force one shape on every list). ::
+
+            flows = client.request_page("flow/list", {"name": "renewal"})
+            flow_id = flows.rows[0]["autoFlowId"]
+
+        Sent, retried and refused as :meth:`request`.
+        """
+        full, raw, replay_safe = self._prepare(path, body)
+        return read_any_page(self._post(full, raw, replay_safe=replay_safe), full, body)
 
     def _post(self, path: str, body: bytes, *, replay_safe: bool = True) -> dict[str, Any]:
         """POST ``body`` to ``path``, signed, retried as the policy says; the success payload.

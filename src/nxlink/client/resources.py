@@ -10,15 +10,16 @@ import datetime as dt
 import json
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from pydantic import ValidationError
 
 from nxlink.client.errors import ApiError
-from nxlink.client.models import Task, TaskPage, parse_status
+from nxlink.client.models import Page, Task, TaskPage, parse_status
 from nxlink.contract.codes import TaskStatus
+from nxlink.contract.endpoints import API_PREFIX, BY_PATH, Integer
 
 if TYPE_CHECKING:
     from nxlink.client._async import AsyncClient
@@ -134,13 +135,37 @@ def read_page(payload: dict[str, Any], *, page: int, page_size: int) -> TaskPage
     try:
         return TaskPage.from_payload(payload, page_number=page, page_size=page_size)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ApiError(
-            0,
-            f"unexpected task list answer: {where}: {first['msg']} ({exc.error_count()} problems)",
-            str(payload.get("traceId") or ""),
-        ) from None
+        raise _unreadable("task list", payload, exc) from None
+
+
+def read_any_page(payload: dict[str, Any], path: str, body: Mapping[str, Any] | None) -> Page:
+    """A list's success answer as a :class:`Page`, its fields at the top level or under
+    ``data``; the page asked for in ``body`` (else the endpoint's defaults) fills in for
+    missing fields. An unreadable one raises :class:`ApiError`."""
+    endpoint = BY_PATH.get(path)
+    defaults = {f.name: f.default for f in endpoint.fields if isinstance(f, Integer)} if (
+        endpoint is not None) else {}  # fmt: skip
+    asked = body or {}
+    number, size = (asked.get(name, defaults.get(name)) for name in ("pageNumber", "pageSize"))
+    try:
+        return Page.from_payload(payload, page_number=_int_or(number, 1),
+                                 page_size=_int_or(size, 0))  # fmt: skip
+    except ValidationError as exc:
+        raise _unreadable(path.removeprefix(API_PREFIX), payload, exc) from None
+
+
+def _int_or(value: Any, fallback: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else fallback
+
+
+def _unreadable(what: str, payload: Mapping[str, Any], exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return ApiError(
+        0,
+        f"unexpected {what} answer: {where}: {first['msg']} ({exc.error_count()} problems)",
+        str(payload.get("traceId") or ""),
+    )
 
 
 class PageWalk:

@@ -4,7 +4,7 @@ This is the one renderer of :class:`~nxlink.contract.callrecord.CallRecord` (and
 record in :class:`~nxlink.contract.answers.CallCompletedEvent`): the store reads a call's raw facts
 (:class:`CallFacts`, the same on both backends) and nothing else; the rules of the wire form
 live here: ``""``/``0`` instead of nothing, ``callStatus`` from the result, the callback URL a
-call's event goes to, the contact's variables as ``attributes``.
+call's event goes to, the contact's variables as ``attributes`` (each value as sent).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def render(call: CallFacts, *, audio_url: str) -> dict[str, Any]:
         "routeId": call.route_id,
         "callAudioUrl": audio_url if answered else "",
         "attributes": [
-            {"name": str(p["name"]), "value": _text(p["value"])} for p in orjson.loads(call.params)
+            {"name": str(p["name"]), "value": p.get("value")} for p in orjson.loads(call.params)
         ],
         "orderHead": int(call.order_head),
         "orderTail": int(call.order_tail),
@@ -143,10 +143,3 @@ def render_event(call: CallFacts, *, audio_url: str) -> dict[str, Any]:
     record = render(call, audio_url=audio_url)
     record["other"] = call.other
     return record
-
-
-def _text(value: object) -> str:
-    """A variable's value as text: strings as they are, numbers in their decimal form."""
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()

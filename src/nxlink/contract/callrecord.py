@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 #: ``callResult`` values (``lifecycle.md``, "Call results").
@@ -99,8 +99,8 @@ class Attribute(BaseModel):
 
     name: str
     """The variable's name."""
-    value: str
-    """Its value as text (a number sent in ``params`` is its decimal text)."""
+    value: JsonValue
+    """Its value as sent in ``params``: any JSON value (a string, a number, an object …)."""
 
 
 class CallRecord(BaseModel):

@@ -41,6 +41,13 @@ MAX_PAGE_SIZE: Final = 1000
 #: Most problems one refusal lists; the rest are counted (``... and N more``).
 MAX_PROBLEMS: Final = 20
 
+#: Where a list's page fields (``total``, ``pageNumber``, ``pageSize``, ``list``) sit: beside
+#: ``code``, ``message`` and ``traceId`` (``flat``) or in a ``data`` object (``data``).
+PageShape = Literal["flat", "data"]
+#: The values of ``NXLINK_ENVELOPE``: each list in the shape the vendor documents for it
+#: (``vendor``, :attr:`Endpoint.envelope`), or one shape for every list.
+ENVELOPE_SETTINGS: Final[tuple[str, ...]] = ("vendor", "flat", "data")
+
 TASK_STATUS_TEXT: Final = ", ".join(f"{code} {name}" for code, name in TASK_STATUS_NAMES.items())
 CALL_RESULT_TEXT: Final = (
     "; ".join(f"{code} {name}" for code, name in CALL_RESULT_NAMES.items())
@@ -111,10 +118,12 @@ class CountryCode(Field):
 
 @dataclass(frozen=True, kw_only=True)
 class Integer(Field):
-    """A 32-bit integer within ``low``..``high`` (``high`` ``None``: no upper bound)."""
+    """A signed integer of ``bits`` bits within ``low``..``high`` (``high`` ``None``: no upper
+    bound but the width's). 32 bits is the vendor's ``int``; 64 its ``Long`` (ids, durations)."""
 
     low: int
     high: int | None = None
+    bits: Literal[32, 64] = 32
     #: The value when not set (``None``: kept as ``None``).
     default: int | None = None
     #: Documented only: what the default means when it is not a number the parser fills in.
@@ -123,9 +132,11 @@ class Integer(Field):
 
 @dataclass(frozen=True, kw_only=True)
 class OneOf(Field):
-    """A 32-bit integer that must be one of ``values``."""
+    """A 32-bit integer that is one of ``values``; another integer is refused, or (a filter,
+    ``others_match_nothing``) kept, so that it selects nothing, as the vendor's filter does."""
 
     values: tuple[int, ...]
+    others_match_nothing: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,8 +183,10 @@ class Phone(Field):
 
 @dataclass(frozen=True, kw_only=True)
 class Params(Field):
-    """``[{name, value}]``: names of 1 to ``name_max_length`` characters, distinct; values
-    strings (at most ``value_max_length`` characters) or numbers (kept as their text)."""
+    """``[{name, value}]``: names of 1 to ``name_max_length`` characters, distinct; each value
+    any JSON value (the vendor's ``Object``), kept and echoed as sent: a string of at most
+    ``value_max_length`` characters, anything else at most that many characters of compact
+    JSON, its integers 64-bit."""
 
     name_max_length: int
     value_max_length: int
@@ -270,6 +283,9 @@ class Endpoint:
     refusals: tuple[tuple[str, str], ...] = ()
     #: The product's own operation, not one of the vendor's.
     extension: bool = False
+    #: Where the vendor's page puts this list's page fields (paged endpoints): its reference
+    #: pages show task/list and call/list flat, flow/list and route/list under ``data``.
+    envelope: PageShape = "flat"
 
     @property
     def path(self) -> str:
@@ -279,6 +295,19 @@ class Endpoint:
     def paths(self) -> tuple[str, ...]:
         """The endpoint's path, then its aliases' paths."""
         return (self.path, *(API_PREFIX + alias for alias in self.aliases))
+
+    def page_shape(self, setting: str) -> PageShape:
+        """Where this list's page fields sit under ``NXLINK_ENVELOPE`` ``setting``: the
+        vendor's place (``vendor``), or the one shape the setting forces on every list."""
+        if setting == "vendor":
+            return self.envelope
+        if setting == "flat":
+            return "flat"
+        if setting == "data":
+            return "data"
+        raise ValueError(
+            f"envelope: must be one of {', '.join(ENVELOPE_SETTINGS)}, got {setting!r}"
+        )
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -330,7 +359,8 @@ CONTACTS_ITEMS: Final[tuple[Field, ...]] = (
     Params(name="params", name_max_length=MAX_ID_LENGTH, value_max_length=1000,
            example=[{"name": "due", "value": "2026-02-01"}],
            description="Values of the flow's variables: each `name` must be a variable of the "
-           "task's flow (see flow/list)."),
+           "task's flow (see flow/list); each `value` any JSON value, echoed as sent in the "
+           "call record's `attributes`."),
     Text(name="other", max_length=4096, example="crm-7781",
          description="Pass-through, returned unchanged in the call callback."),
 )  # fmt: skip
@@ -380,6 +410,7 @@ TASK_LIST: Final = Endpoint(
     action="pageCallTaskInfo",
     read_only=True,
     paged=True,
+    envelope="flat",
     answer=Task,
     body_required=False,
     items=(
@@ -439,7 +470,7 @@ TASK_CREATE: Final = Endpoint(
     items=(
         Text(name="taskName", max_length=MAX_NAME_LENGTH, required=True, not_blank=True,
              example="renewals", description="The task's name."),
-        Integer(name="autoFlowId", low=1, required=True, example=1,
+        Integer(name="autoFlowId", low=1, bits=64, required=True, example=1,
                 description="The AI agent that talks: an enabled flow of this account (see "
                 "flow/list)."),
         Text(name="routeId", max_length=MAX_ID_LENGTH, required=True, example="CJq6rtX2lg",
@@ -540,6 +571,9 @@ CALL_APPEND: Final = Endpoint(
     answer=ContactsAppended,
     items=(
         _task_ref("append to"),
+        Integer(name="autoFlowId", low=1, bits=64, example=1,
+                description="The task's flow, as the vendor's clients send it: checked, not "
+                "changed (another flow is refused)."),
         _country_code(),
         Url(name="callCallbackUrl", example="https://example.com/nxlink/call-events",
             description="Receives a `CallCompletedEvent` for every completed call of the "
@@ -557,6 +591,10 @@ CALL_APPEND: Final = Endpoint(
             "the task is completed and `taskKeep` is 0",
         ),
         ("taskId: task <taskId> has failed and takes no more contacts", "the task has failed"),
+        (
+            "autoFlowId: <n> is not the flow of task <taskId> (its flow is <m>)",
+            "`autoFlowId` is set and is not the task's flow",
+        ),
         *_CONTACT_REFUSALS,
         (
             "autoFlowId: flow <n> of task <taskId> is disabled",
@@ -605,6 +643,7 @@ CALL_LIST: Final = Endpoint(
     action="pageCallRecords",
     read_only=True,
     paged=True,
+    envelope="flat",
     answer=CallRecord,
     items=(
         Text(name="taskId", max_length=MAX_ID_LENGTH, required=True, example=EXAMPLE_TASK_ID,
@@ -620,15 +659,16 @@ CALL_LIST: Final = Endpoint(
              description="One call, by its `callId`.", filter="equal"),
         Text(name="phone", max_length=MAX_ID_LENGTH, unset_is_none=True, example="+85291234567",
              description="The number dialled, as imported.", filter="calleePhone equal"),
-        OneOf(name="callResult", values=CALL_RESULTS, example=1,
-              description=f"Call result: {CALL_RESULT_TEXT}.", filter="equal"),
+        OneOf(name="callResult", values=CALL_RESULTS, others_match_nothing=True, example=1,
+              description=f"Call result: {CALL_RESULT_TEXT}. Another integer matches no call.",
+              filter="equal"),
         Text(name="userIntent", max_length=MAX_NAME_LENGTH, unset_is_none=True,
              example="interested", description="The conversation tag of answered calls.",
              filter="equal"),
-        Integer(name="minElapsed", low=0, example=10,
+        Integer(name="minElapsed", low=0, bits=64, example=10,
                 description="Shortest talk time in seconds (`callElapsed`), inclusive.",
                 filter="callElapsed >= it"),
-        Integer(name="maxElapsed", low=0, example=600,
+        Integer(name="maxElapsed", low=0, bits=64, example=600,
                 description="Longest talk time in seconds, inclusive.",
                 filter="callElapsed <= it"),
         AtLeast(name="maxElapsed", other="minElapsed"),
@@ -652,11 +692,12 @@ def _catalog_list(
     default_size: int,
     answer: type[BaseModel],
 ) -> Endpoint:
-    """flow/list and route/list: a name filter (contains, case-insensitive) and the page."""
+    """flow/list and route/list: a name filter (contains, case-insensitive) and the page, under
+    ``data`` as the vendor's pages show them."""
     return Endpoint(
         name=name, operation_id=operation_id, tag="catalog", summary=summary,
         description=description, read_only=True, paged=True, answer=answer,
-        body_required=False,
+        body_required=False, envelope="data",
         items=(
             Text(name=field, attr="name_fold", max_length=MAX_NAME_LENGTH, fold=True,
                  example=example, description=f"{what} name contains it, case-insensitive for "
@@ -780,12 +821,14 @@ OWN_ACTIONS: Final[dict[str, Endpoint]] = {
 
 # -- refusal wording ---------------------------------------------------------------------------
 
-_INTEGER_REFUSALS: Final = (
-    "must be an integer, got <value>",
-    "must be an integer, not a fraction (<value>)",
-    "must be a finite integer, got <value>",
-    "out of range for a 32-bit integer, got <value>",
-)
+
+def _integer_refusals(bits: int = 32) -> list[str]:
+    return [
+        "must be an integer, got <value>",
+        "must be an integer, not a fraction (<value>)",
+        "must be a finite integer, got <value>",
+        f"out of range for a {bits}-bit integer, got <value>",
+    ]
 
 
 #: How ``weekDay`` is refused, one problem per value (the first that applies, in this order).
@@ -826,7 +869,7 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
                 f"must be {field.min_digits} to {field.max_digits} digits with an optional "
                 "leading +, got <value>"]  # fmt: skip
     elif isinstance(field, Integer):
-        said = (["required"] if field.required else []) + list(_INTEGER_REFUSALS)
+        said = (["required"] if field.required else []) + _integer_refusals(field.bits)
         if field.name == "pageSize" and field.high is not None:
             said += [f"at most {field.high}, got <n>", f"must be from {field.low} to "
                      f"{field.high}, got <n>"]  # fmt: skip
@@ -836,10 +879,12 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
             said.append(f"must be from {field.low} to {field.high}, got <n>")
     elif isinstance(field, OneOf):
         listed = ", ".join(map(str, field.values))
-        said = [*_INTEGER_REFUSALS, f"must be one of {listed}, got <n>"]
+        said = _integer_refusals()
+        if not field.others_match_nothing:
+            said.append(f"must be one of {listed}, got <n>")
     elif isinstance(field, Timestamp):
         said = ["<value> looks like epoch milliseconds; send epoch seconds",
-                *_INTEGER_REFUSALS, "must be at least 0, got <n>"]  # fmt: skip
+                *_integer_refusals(), "must be at least 0, got <n>"]  # fmt: skip
     elif isinstance(field, Rate):
         said = ["must be a number, got <value>", "must be a finite number, got <value>",
                 f"must be from {field.low:.1f} to {field.high:.1f}, got <value>",
@@ -866,9 +911,11 @@ def field_refusals(field: Field, label: str = "") -> list[str]:
               for text in _text_refusals(True, field.name_max_length, False)),
             f"{item}.name: <name> is repeated; names must be distinct",
             *(f"{item}.value: {text}" for text in (
-                "must be a finite number, got <value>", "must be a string or a number, got "
-                "<value>", "out of range for a number, got <value>",
-                *_text_refusals(False, field.value_max_length, False)[1:])),
+                "must be a finite number, got <value>",
+                "out of range for a 64-bit integer, got <value>",
+                "out of range for a number, got <value>",
+                *_text_refusals(False, field.value_max_length, False)[1:],
+                f"at most {field.value_max_length} characters of JSON, got <n>")),
         ]  # fmt: skip
     elif isinstance(field, WeekDays):
         said = list(WEEK_DAY_REFUSALS)

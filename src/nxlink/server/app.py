@@ -42,7 +42,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nxlink.contract.codes import AUTH_HEADERS, Code
 from nxlink.contract.endpoints import API_PREFIX as API_PREFIX
-from nxlink.contract.endpoints import ENDPOINTS, TASK_LIST, Endpoint
+from nxlink.contract.endpoints import (
+    CALL_LIST,
+    ENDPOINTS,
+    FLOW_LIST,
+    ROUTE_LIST,
+    TASK_LIST,
+    Endpoint,
+)
 from nxlink.dialer.simulator import SharedSimClock, Simulator
 from nxlink.sandbox.clock import SandboxClock, Timeline
 from nxlink.sandbox.faults import HANG_MAX_S, Applied, Faults
@@ -51,7 +58,7 @@ from nxlink.sandbox.sink import Sink
 from nxlink.server.admin import admin_routes
 from nxlink.server.auth import Caller, Generations, authenticate, header_map
 from nxlink.server.dbpool import DbThreads
-from nxlink.server.envelope import envelope
+from nxlink.server.envelope import envelope, new_trace_id
 from nxlink.server.faults import ConnectionDropped, drop, fault_answer, hang
 from nxlink.server.log import RequestLog
 from nxlink.server.openapi import docs_html, openapi_document
@@ -225,7 +232,9 @@ class RateLimited(Exception):
         )
 
 
-#: The trace id a write's kept answer is made with, replaced by each answer's own.
+#: The trace id a write's kept answer is made with, replaced by each answer's own: a UUID of the
+#: same length as every trace id (:func:`new_trace_id`), so that the kept bytes read as an
+#: answer of the contract and the swap changes no offset.
 REPLAY_TRACE: Final = "00000000-0000-0000-0000-000000000000"
 
 
@@ -320,7 +329,9 @@ def create_app(
         clock or _now_ms,
         RequestLog(settings.log_file, enabled=settings.log_requests),
     )
-    nest = settings.envelope == "data"
+    # Which lists nest their page fields under "data": each as the vendor documents it, or all
+    # one way (NXLINK_ENVELOPE).
+    nested = {e.name for e in ENDPOINTS if e.paged and e.page_shape(settings.envelope) == "data"}
 
     faults = state.faults
 
@@ -418,7 +429,7 @@ def create_app(
         """``POST /openapi/aiagent/task/list``: the page's bytes."""
         query = task_service.parse_task_list(task_service.parse_json_object(body))
         page = task_service.list_tasks(state.store, caller.account_id, query)
-        return _page_body(trace_id, page, nest=nest)
+        return _page_body(trace_id, page, nest=TASK_LIST.name in nested)
 
     def lifecycle_answer(handler: Handler) -> Answer:
         """A lifecycle endpoint's work: the decoded body through ``handler``, the envelope."""
@@ -436,8 +447,8 @@ def create_app(
         # and the outbox on real time.
         return Clock(now=state.timeline.now_s(), now_ms=state.clock())
 
-    def paged(page: catalog.Page) -> dict[str, Any]:
-        return {"data": page.fields()} if nest else page.fields()
+    def paged(endpoint: Endpoint, page: catalog.Page) -> dict[str, Any]:
+        return {"data": page.fields()} if endpoint.name in nested else page.fields()
 
     def task_create(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         req = requests.parse_task_create(body)
@@ -477,16 +488,17 @@ def create_app(
 
     def call_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         query = requests.parse_call_list(body)
-        return paged(catalog.list_calls(state.store, caller.account_id, query,
-                                        links=state.links, now=state.clock() // 1000))  # fmt: skip
+        return paged(CALL_LIST, catalog.list_calls(state.store, caller.account_id, query,
+                                                   links=state.links,
+                                                   now=state.clock() // 1000))  # fmt: skip
 
     def flow_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         query = requests.parse_flow_list(body)
-        return paged(catalog.list_flows(state.store, caller.account_id, query))
+        return paged(FLOW_LIST, catalog.list_flows(state.store, caller.account_id, query))
 
     def route_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         query = requests.parse_route_list(body)
-        return paged(catalog.list_routes(state.store, caller.account_id, query))
+        return paged(ROUTE_LIST, catalog.list_routes(state.store, caller.account_id, query))
 
     # Each declared endpoint's work; its paths, threads and body limit come from the registry.
     answers: dict[str, Answer] = {TASK_LIST.name: task_list}
@@ -678,7 +690,7 @@ class TraceMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        trace_id = secrets.token_hex(16)
+        trace_id = new_trace_id()
         req_state = scope.setdefault("state", {})
         req_state["nx_trace"] = trace_id
         status: int | None = None  # None: nothing answered (a dropped connection, a client gone)

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import http
 import uuid
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from nxlink.contract.codes import Code
+
+#: The form of every ``traceId`` (:func:`new_trace_id`), as the OpenAPI document states it.
+TRACE_ID_PATTERN: Final = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+#: The vendor reference page's example ``traceId``.
+EXAMPLE_TRACE_ID: Final = "3287f5aa-b8db-4dd7-97b0-03fabac2f4c7"
 
 
 def envelope(trace_id: str, code: int, message: str) -> dict[str, Any]:

@@ -47,13 +47,13 @@ from nxlink.contract.endpoints import (
 from nxlink.contract.task import StatInfo, Task
 from nxlink.server.docs_page import SIGNATURE_HEADING
 from nxlink.server.docs_page import docs_html as docs_html
+from nxlink.server.envelope import EXAMPLE_TRACE_ID, TRACE_ID_PATTERN
 from nxlink.server.settings import Settings
-from nxlink.service.coerce import INT32_MAX, MILLIS_THRESHOLD
+from nxlink.service.coerce import INT32_MAX, INT32_MIN, INT_RANGES, MILLIS_THRESHOLD
 
 Json = dict[str, Any]
 
 SCHEMA_REF: Final = "#/components/schemas/"
-TRACE_ID_PATTERN: Final = "^[0-9a-f]{32}$"
 INTEGER_STRING_PATTERN: Final = "^[+-]?[0-9]+$"
 NUMBER_STRING_PATTERN: Final = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 URL_PATTERN: Final = "^[hH][tT][tT][pP][sS]?://"
@@ -73,7 +73,6 @@ EXAMPLE_TS: Final = "1746583929000"
 EXAMPLE_BODY: Final = '{"pageNumber":1,"pageSize":10}'
 EXAMPLE_SIGN_MD5: Final = "7cfd76c3dff9eadb89caeee037d768ad"
 EXAMPLE_SIGN_SHA256: Final = "5c6554918de76f9536274f17892326bcb2c40c1132ebe6e64596e24b941b286b"
-EXAMPLE_TRACE_ID: Final = "3287f5aab8db4dd797b003fabac2f4c7"
 EXAMPLE_EVENT_ID: Final = "9f86d081884c4d659a2feaa0c55ad015"
 EXAMPLE_CALLBACK_TS: Final = "1767225660000"
 
@@ -97,7 +96,8 @@ CALLBACK_SCHEDULE: Final = (
 )
 REQUEST_RULES: Final = (
     'A JSON object; `null`, `""` and an absent key all mean "not set". Integer fields are 32-bit '
-    "signed and also take a JSON number with no fraction (`10.0`, `1e2`) or a string of digits "
+    "signed (64-bit where a field's schema says `int64`) and also take a JSON number with no "
+    "fraction (`10.0`, `1e2`) or a string of digits "
     '(`"10"`); booleans, fractions, non-numeric strings, arrays, objects and NaN/Infinity are '
     "refused. Unknown fields are ignored. Every bad field is named in one 20000 message as "
     '`<field>: <what is wrong>`, several joined with `"; "`.'
@@ -127,9 +127,9 @@ _NOT_SET: Final[list[Json]] = [
 ]
 
 
-def _integer_branches(*, minimum: int, maximum: int, required: bool) -> list[Json]:
+def _integer_branches(*, minimum: int, maximum: int, required: bool, bits: int = 32) -> list[Json]:
     branches: list[Json] = [
-        {"type": "integer", "format": "int32", "minimum": minimum, "maximum": maximum},
+        {"type": "integer", "format": f"int{bits}", "minimum": minimum, "maximum": maximum},
         {
             "type": "string",
             "pattern": INTEGER_STRING_PATTERN,
@@ -181,9 +181,9 @@ def _field_schema(field: contract.Field, extra_rules: list[str]) -> Json:
         schema = {"oneOf": [{"type": "string", "pattern": pattern}, *_NOT_SET]}
         rule.append(f"{field.min_digits}–{field.max_digits} digits, optional leading +")
     elif isinstance(field, contract.Integer):
-        high = INT32_MAX if field.high is None else field.high
+        high = INT_RANGES[field.bits][1] if field.high is None else field.high
         schema = {"oneOf": _integer_branches(minimum=field.low, maximum=high,
-                                             required=field.required)}  # fmt: skip
+                                             required=field.required, bits=field.bits)}  # fmt: skip
         rule.append(f"{field.low}–{field.high}" if field.high is not None else f"≥ {field.low}")
         if field.default is not None:
             schema["default"] = field.default
@@ -191,11 +191,17 @@ def _field_schema(field: contract.Field, extra_rules: list[str]) -> Json:
         elif field.default_text:
             rule.append(f"default {field.default_text}")
     elif isinstance(field, contract.OneOf):
-        schema = {"oneOf": [{"type": "integer", "enum": list(field.values)},
-                            {"type": "string", "pattern": INTEGER_STRING_PATTERN,
-                             "description": "one of the values, as decimal digits"},
-                            *_NOT_SET]}  # fmt: skip
-        rule.append("one of " + ", ".join(map(str, field.values)))
+        listed = ", ".join(map(str, field.values))
+        if field.others_match_nothing:
+            schema = {"oneOf": _integer_branches(minimum=INT32_MIN, maximum=INT32_MAX,
+                                                 required=False)}  # fmt: skip
+            rule.append(f"one of {listed}; another integer matches nothing")
+        else:
+            schema = {"oneOf": [{"type": "integer", "enum": list(field.values)},
+                                {"type": "string", "pattern": INTEGER_STRING_PATTERN,
+                                 "description": "one of the values, as decimal digits"},
+                                *_NOT_SET]}  # fmt: skip
+            rule.append(f"one of {listed}")
     elif isinstance(field, contract.Timestamp):
         schema = {"oneOf": _integer_branches(minimum=0, maximum=INT32_MAX, required=False)}
         rule.append(f"≥ 0, epoch seconds (10^{len(str(MILLIS_THRESHOLD)) - 1} or more is refused "
@@ -228,14 +234,17 @@ def _field_schema(field: contract.Field, extra_rules: list[str]) -> Json:
                 "properties": {
                     "name": {"type": "string", "minLength": 1,
                              "maxLength": field.name_max_length},
-                    "value": {"type": ["string", "number", "null"],
-                              "maxLength": field.value_max_length,
-                              "description": "a number is kept as its text"},
+                    "value": {"maxLength": field.value_max_length,
+                              "description": "any JSON value, echoed as sent in the call "
+                              f"record's `attributes`; a string ≤ {field.value_max_length} "
+                              f"characters, anything else ≤ {field.value_max_length} "
+                              "characters of compact JSON, integers 64-bit"},
                 },
             },
         }  # fmt: skip
-        rule.append(f"names 1–{field.name_max_length} characters and distinct; values strings "
-                    f"(≤ {field.value_max_length} characters) or numbers")  # fmt: skip
+        rule.append(f"names 1–{field.name_max_length} characters and distinct; values any JSON "
+                    f"value (a string ≤ {field.value_max_length} characters, anything else ≤ "
+                    f"{field.value_max_length} characters of JSON)")  # fmt: skip
     elif isinstance(field, contract.WeekDays):
         schema = {"oneOf": [{"type": "string", "pattern": WEEK_DAYS_PATTERN}, *_NOT_SET]}
         rule.append("day digits 1–7 (Monday–Sunday) joined by commas, no spaces, each day "
@@ -342,7 +351,7 @@ def _envelope_properties(codes: list[int], *, success: bool = False) -> Json:
         "traceId": {
             "type": "string",
             "pattern": TRACE_ID_PATTERN,
-            "description": "32 lowercase hex characters, random per request; also sent as the "
+            "description": "A random UUID per request, lowercase with dashes; also sent as the "
             "`X-Trace-Id` response header and written to the request log.",
             "examples": [EXAMPLE_TRACE_ID],
         },
@@ -399,7 +408,7 @@ def response_schema(endpoint: Endpoint, settings: Settings) -> Json:
         assert isinstance(size, contract.Integer) and size.default is not None
         page = _page_schema(item, default_size=size.default)
         page_example = {"total": 1, "pageNumber": 1, "pageSize": size.default, "list": [row]}
-        if settings.envelope == "data":
+        if endpoint.page_shape(settings.envelope) == "data":
             properties["data"] = {"type": "object", "required": list(page), "properties": page,
                                   "description": "The page (this server nests it under "
                                   "`data`)."}  # fmt: skip
@@ -899,8 +908,22 @@ def _meta_operation(operation_id: str, summary: str, media: str, schema: Json) -
     }
 
 
+def page_places(settings: Settings) -> str:
+    """Where each list's page fields sit under ``settings``, in words (the document's and the
+    reference's)."""
+    shapes: dict[str, list[str]] = {}
+    for endpoint in ENDPOINTS:
+        if endpoint.paged:
+            shapes.setdefault(endpoint.page_shape(settings.envelope), []).append(endpoint.name)
+    words = {"flat": "at the top level, beside `code`, `message` and `traceId`",
+             "data": "nested under `data`"}  # fmt: skip
+    told = [f"{' and '.join(names)} {words[shape]}" for shape, names in shapes.items()]
+    setting = ("as the vendor documents each list" if settings.envelope == "vendor"
+               else f"every list one way, `NXLINK_ENVELOPE={settings.envelope}`")  # fmt: skip
+    return f"{'; '.join(told)} ({setting})"
+
+
 def _info_description(settings: Settings) -> str:
-    where = "nested under `data`" if settings.envelope == "data" else "at the top level"
     old = (
         ""
         if settings.strict_headers
@@ -941,10 +964,10 @@ Example: accessKey `{EXAMPLE_ACCESS_KEY}`, ts `{EXAMPLE_TS}`, body `{EXAMPLE_BOD
 anything else is code 1004.
 
 ### Envelope
-Every answer is a JSON object with `code` (integer), `message` (string) and `traceId` (32 \
-lowercase hex characters, also the `X-Trace-Id` response header). Paged results (task/list, \
-call/list, flow/list, route/list: `total`, `pageNumber`, `pageSize`, `list`) sit {where} on \
-this server; the other successes carry a `data` object.
+Every answer is a JSON object with `code` (integer), `message` (string) and `traceId` (a random \
+UUID, lowercase with dashes, also the `X-Trace-Id` response header). The page fields of a list \
+(`total`, `pageNumber`, `pageSize`, `list`) sit: {page_places(settings)}; the other \
+successes carry a `data` object.
 
 ### Callbacks
 A task created with `taskCallbackUrl` receives a `TaskStatusEvent` on every status change, and \

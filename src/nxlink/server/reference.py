@@ -58,6 +58,8 @@ def _kind(field: contract.Field) -> str:
         contract.Params: "array of {name, value}", contract.Contacts: "array of contacts",
         contract.WeekDays: "string (days)",
     }  # fmt: skip
+    if isinstance(field, contract.Integer) and field.bits == 64:
+        return "integer (64-bit)"
     return kinds[type(field)]
 
 
@@ -79,6 +81,13 @@ def _fields_table(endpoint: Endpoint) -> list[str]:
                 row += f" {_cell(field.filter)} |"
             lines.append(row + f" {_cell(field.description)} |")
     return lines
+
+
+#: Where a page's fields sit, in the words of an endpoint's section.
+_PAGE_PLACES: Final = {
+    "flat": "at the top level beside `code`, `message` and `traceId`",
+    "data": "under `data`",
+}
 
 
 def _endpoint_section(endpoint: Endpoint, settings: Settings) -> list[str]:
@@ -105,7 +114,9 @@ def _endpoint_section(endpoint: Endpoint, settings: Settings) -> list[str]:
         "- Answer: "
         + (
             f"a page of [`{answer}`](objects.md#{answer.lower()}) (`total`, `pageNumber`, "
-            "`pageSize`, `list`)"
+            f"`pageSize`, `list`), {_PAGE_PLACES[endpoint.page_shape(settings.envelope)]}"
+            + (" as the vendor documents it" if settings.envelope == "vendor" else "")
+            + " (`NXLINK_ENVELOPE=flat` or `data` forces one shape on every list)"
             if endpoint.paged
             else f"`data`: [`{answer}`](objects.md#{answer.lower()})"
         ),

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nxlink.contract.endpoints import ENVELOPE_SETTINGS
+
 #: A list setting: a JSON array (``["a","b"]``) or comma-separated values (``a,b``) in the
 #: environment.
 StrList = Annotated[list[str], NoDecode]
@@ -22,9 +24,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=0, le=65535, description="Port to bind.")
     workers: int = Field(1, ge=1, le=64, description="Server processes.")
-    envelope: Literal["flat", "data"] = Field(
-        "flat",
-        description="Where paged results go: beside code/message (flat) or under 'data'.",
+    envelope: Literal["vendor", "flat", "data"] = Field(
+        "vendor",
+        description="Where the lists' page fields go: as the vendor documents each list "
+        "(vendor: task/list and call/list beside code/message, flow/list and route/list under "
+        "'data'), or every list beside code/message (flat) or under 'data' (data).",
     )
     timestamp_window_ms: int = Field(
         60_000, ge=0, description="Largest accepted |server clock - ts| in milliseconds."
@@ -209,6 +213,15 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         """The base of the links this server hands out."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @field_validator("envelope", mode="before")
+    @classmethod
+    def _envelope(cls, value: Any) -> Any:
+        """A value outside the three is refused naming them (``vendor``, ``flat``, ``data``)."""
+        if value not in ENVELOPE_SETTINGS:
+            allowed = ", ".join(ENVELOPE_SETTINGS)
+            raise ValueError(f"NXLINK_ENVELOPE must be one of {allowed}, got {value!r}")
+        return value
 
     @field_validator("extra_biz_types", "extra_actions", "cors_origins", mode="before")
     @classmethod

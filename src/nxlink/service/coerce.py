@@ -1,6 +1,7 @@
 """Field coercion shared by every request parser (``task-list.md`` "Coercion").
 
-As a Java/Jackson server would: integers are 32-bit and take JSON integers, numbers with no
+As a Java/Jackson server would: integers are 32-bit (``int``) unless a field is declared 64-bit
+(``long``: ids and durations the vendor types so), and take JSON integers, numbers with no
 fraction and ``[+-]?[0-9]+`` strings; ``null``, ``""`` and absence mean "not set". Each helper
 records what is wrong with a field as ``<field>: <what is wrong>`` in a list of problems, so that
 one refusal names every bad field.
@@ -15,6 +16,13 @@ from typing import Any, Final
 
 INT32_MIN: Final = -(1 << 31)
 INT32_MAX: Final = (1 << 31) - 1
+INT64_MIN: Final = -(1 << 63)
+INT64_MAX: Final = (1 << 63) - 1
+#: Each integer width a field may have: its (lowest, highest) value.
+INT_RANGES: Final[dict[int, tuple[int, int]]] = {
+    32: (INT32_MIN, INT32_MAX),
+    64: (INT64_MIN, INT64_MAX),
+}
 #: Epoch seconds at or above this look like milliseconds.
 MILLIS_THRESHOLD: Final = 10**11
 
@@ -66,8 +74,11 @@ def shown(text: str) -> str:
     return quoted if is_unicode(quoted) else quoted.encode("utf-8", "backslashreplace").decode()
 
 
-def coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
-    """A 32-bit signed integer from ``value``, or None after recording why not."""
+def coerce_int(name: str, value: Any, problems: list[str], *, bits: int = 32) -> int | None:
+    """A signed integer of ``bits`` (32 or 64) bits from ``value``, or None after recording why
+    not."""
+    low, high = INT_RANGES[bits]
+    out_of_range = f"{name}: out of range for a {bits}-bit integer, got"
     if isinstance(value, (bool, list, dict)):
         problems.append(f"{name}: must be an integer, got {json_type(value)}")
         return None
@@ -79,8 +90,9 @@ def coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
             problems.append(f"{name}: must be an integer, got {json_type(value)}")
             return None
         digits = value.lstrip("+-").lstrip("0")
-        if len(digits) > 10:
-            problems.append(f"{name}: out of range for a 32-bit integer, got {shown(value)}")
+        # More digits than the widest value has: out of range, without converting them all.
+        if len(digits) > len(str(high)):
+            problems.append(f"{out_of_range} {shown(value)}")
             return None
         number = int(digits or "0")
         if value.startswith("-"):
@@ -88,8 +100,8 @@ def coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
     elif isinstance(value, int):
         number = value
     elif isinstance(value, Decimal):
-        if value.copy_abs() > INT32_MAX + 1:
-            problems.append(f"{name}: out of range for a 32-bit integer, got {clip(str(value))}")
+        if value.copy_abs() > high + 1:
+            problems.append(f"{out_of_range} {clip(str(value))}")
             return None
         if value != value.to_integral_value():
             problems.append(f"{name}: must be an integer, not a fraction ({clip(str(value))})")
@@ -98,20 +110,27 @@ def coerce_int(name: str, value: Any, problems: list[str]) -> int | None:
     else:  # pragma: no cover - json.loads yields no other types
         problems.append(f"{name}: must be an integer")
         return None
-    if not INT32_MIN <= number <= INT32_MAX:
-        problems.append(f"{name}: out of range for a 32-bit integer, got {number}")
+    if not low <= number <= high:
+        problems.append(f"{out_of_range} {clip(str(number))}")
         return None
     return number
 
 
 def integer(
-    body: dict[str, Any], name: str, problems: list[str], *, low: int, high: int | None = None
+    body: dict[str, Any],
+    name: str,
+    problems: list[str],
+    *,
+    low: int,
+    high: int | None = None,
+    bits: int = 32,
 ) -> int | None:
-    """The integer field ``name`` of ``body`` within ``low..high``; None when not set or bad."""
+    """The ``bits``-bit integer field ``name`` of ``body`` within ``low..high``; None when not
+    set or bad."""
     value = body.get(name)
     if is_unset(value):
         return None
-    number = coerce_int(name, value, problems)
+    number = coerce_int(name, value, problems, bits=bits)
     if number is None:
         return None
     if number < low or (high is not None and number > high):

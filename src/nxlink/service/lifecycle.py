@@ -253,6 +253,9 @@ def append_contacts(
         if task.task_status == COMPLETED and task.task_keep == 0:
             raise business_error([f"taskId: task {task.task_id} is completed (taskKeep 0) "
                                   "and takes no more contacts"])  # fmt: skip
+        if req.auto_flow_id is not None and req.auto_flow_id != task.auto_flow_id:
+            raise business_error([f"autoFlowId: {req.auto_flow_id} is not the flow of task "
+                                  f"{task.task_id} (its flow is {task.auto_flow_id})"])  # fmt: skip
         flow = tx.flow(account_id, task.auto_flow_id)
         if flow is None:
             raise business_error([f"autoFlowId: flow {task.auto_flow_id} of task "

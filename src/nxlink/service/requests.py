@@ -20,10 +20,14 @@ from fractions import Fraction
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import orjson
+
 from nxlink.contract import endpoints as contract
 from nxlink.contract.endpoints import DUPLICATE_CONTACT, MAX_PROBLEMS, Endpoint
 from nxlink.service import windows
 from nxlink.service.coerce import (
+    INT64_MAX,
+    INT64_MIN,
     NonFinite,
     clip,
     coerce_int,
@@ -56,8 +60,9 @@ class ContactIn:
     contact_id: str
     phone: str
     name: str = ""
-    #: ``(name, value)`` pairs in the order sent; names distinct.
-    params: tuple[tuple[str, str], ...] = ()
+    #: ``(name, value)`` pairs in the order sent; names distinct; each value any JSON value
+    #: (as :func:`orjson.dumps` writes it), kept and echoed as sent.
+    params: tuple[tuple[str, Any], ...] = ()
     other: str = ""
 
 
@@ -100,6 +105,8 @@ class TaskCreate:
 class CallAppend:
     ref: TaskRef
     contacts: tuple[ContactIn, ...]
+    #: The flow the caller believes the task has (``None``: not sent); another is refused.
+    auto_flow_id: int | None = None
     country_code: str = ""
     #: Where the calls of these contacts are announced ("": the task's ``callCallbackUrl``).
     call_callback_url: str = ""
@@ -352,8 +359,8 @@ def _required_when(rule: contract.RequiredWhen, attrs: dict[str, str]) -> Step:
 
 
 def _integer(field: contract.Integer, attr: str) -> Step:
-    name, low, high, default, required = (
-        field.name, field.low, field.high, field.default, field.required
+    name, low, high, default, required, bits = (
+        field.name, field.low, field.high, field.default, field.required, field.bits
     )  # fmt: skip
 
     def step(body: dict[str, Any], problems: list[str], values: dict[str, Any]) -> None:
@@ -362,7 +369,7 @@ def _integer(field: contract.Integer, attr: str) -> Step:
             problems.append(f"{name}: required")
             values[attr] = 0
             return
-        number = integer(body, name, problems, low=low, high=high)
+        number = integer(body, name, problems, low=low, high=high, bits=bits)
         values[attr] = default if number is None else number
 
     return step
@@ -371,11 +378,13 @@ def _integer(field: contract.Integer, attr: str) -> Step:
 def _one_of(field: contract.OneOf, attr: str) -> Step:
     name, allowed = field.name, frozenset(field.values)
     listed = ", ".join(map(str, field.values))
+    others_match_nothing = field.others_match_nothing
 
     def step(body: dict[str, Any], problems: list[str], values: dict[str, Any]) -> None:
         value = body.get(name)
         number = None if is_unset(value) else coerce_int(name, value, problems)
-        if number is not None and number not in allowed:
+        # A filter's unknown value is kept: the store's equality then selects nothing.
+        if number is not None and number not in allowed and not others_match_nothing:
             problems.append(f"{name}: must be one of {listed}, got {number}")
             number = None
         values[attr] = number
@@ -694,16 +703,16 @@ def _phone(field: contract.Phone) -> ValueParser:
 
 
 def _params(field: contract.Params) -> ValueParser:
-    """``[{name, value}]``: names distinct; values strings or numbers."""
+    """``[{name, value}]``: names distinct; values any JSON value."""
     name_max, value_max = field.name_max_length, field.value_max_length
 
-    def parse(label: str, value: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    def parse(label: str, value: Any, problems: list[str]) -> tuple[tuple[str, Any], ...]:
         if is_unset(value):
             return ()
         if not isinstance(value, list):
             problems.append(f"{label}: must be an array, got {json_type(value)}")
             return ()
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, Any]] = []
         names: set[str] = set()
         for index, item in enumerate(value):
             where = f"{label}[{index}]"
@@ -724,26 +733,58 @@ def _params(field: contract.Params) -> ValueParser:
     return parse
 
 
-def _param_value(label: str, value: Any, problems: list[str], max_length: int) -> str:
-    """A string, or a JSON number as text: an integer's digits, a fraction as a double's
-    shortest decimal form (the same text whichever path the body's parser took)."""
-    if value is None:
-        return ""
+def _param_value(label: str, value: Any, problems: list[str], max_length: int) -> Any:
+    """A variable's value as sent: a string of at most ``max_length`` characters, or any other
+    JSON value whose compact JSON is at most ``max_length`` characters. ``None`` after recording
+    why not."""
     if isinstance(value, str):
         return _text(label, value, problems, max_length=max_length)
+    try:
+        kept = _json_value(value)
+    except _NotJson as exc:
+        problems.append(f"{label}: {exc}")
+        return None
+    size = len(orjson.dumps(kept))
+    if size > max_length:
+        problems.append(f"{label}: at most {max_length} characters of JSON, got {size}")
+        return None
+    return kept
+
+
+class _NotJson(ValueError):
+    """What in a value no JSON reader keeps as sent."""
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` (as the body's parser made it) as plain JSON data that every JSON reader reads
+    back the same: integers within 64 bits, fractions as doubles, valid Unicode; else
+    :class:`_NotJson` naming the first thing that is not."""
     if isinstance(value, NonFinite):
-        problems.append(f"{label}: must be a finite number, got {value.literal}")
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        problems.append(f"{label}: must be a string or a number, got {json_type(value)}")
-        return ""
-    if isinstance(value, int):
-        return _text(label, str(value), problems, max_length=max_length)
-    number = float(value)
-    if number in (float("inf"), float("-inf")):
-        problems.append(f"{label}: out of range for a number, got {clip(str(value))}")
-        return ""
-    return format(Decimal(repr(number)), "f")
+        raise _NotJson(f"must be a finite number, got {value.literal}")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int) or (
+        # An integer too long for int() (the body's parser keeps it a Decimal).
+        isinstance(value, Decimal) and value.as_tuple().exponent == 0
+        and len(value.as_tuple().digits) > 40
+    ):  # fmt: skip
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise _NotJson(f"out of range for a 64-bit integer, got {clip(str(value))}")
+        return int(value)
+    if isinstance(value, (float, Decimal)):
+        number = float(value)
+        if number in (float("inf"), float("-inf")):
+            raise _NotJson(f"out of range for a number, got {clip(str(value))}")
+        return number
+    if isinstance(value, str):
+        if not is_unicode(value):
+            raise _NotJson("not valid Unicode (contains a lone surrogate escape)")
+        return value
+    if isinstance(value, list):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {_json_value(str(key)): _json_value(item) for key, item in value.items()}
+    raise _NotJson(f"not a JSON value ({type(value).__name__})")  # pragma: no cover
 
 
 # -- the endpoints' requests -------------------------------------------------------------------
@@ -770,7 +811,7 @@ def parse_task_create(body: dict[str, Any]) -> TaskCreate:
 
 
 def parse_call_append(body: dict[str, Any]) -> CallAppend:
-    """Validate and coerce a ``call/append`` body: the task, ``countryCode``,
+    """Validate and coerce a ``call/append`` body: the task, ``autoFlowId``, ``countryCode``,
     ``callCallbackUrl``, 1..10000 contacts.
 
     A ``contactId`` repeated within the request is refused here; one used before in the account

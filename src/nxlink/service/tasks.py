@@ -9,6 +9,7 @@ integers, numbers with no fraction and ``[+-]?[0-9]+`` strings; rates also take 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -22,6 +23,9 @@ from nxlink.service.requests import PARSERS
 from nxlink.store import Store, TaskFilter
 
 _PARSER: Final = PARSERS[TASK_LIST.name]
+#: A JSON number token of 19 digits or more (after the character that can precede a number);
+#: a string's digits (a phone number) follow a quote or a ``+`` and do not match.
+_LONG_NUMBER: Final = re.compile(rb"[:\[,\s-][0-9]{19}")
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -32,10 +36,12 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """
     if not body:
         return {}
-    # Fast path: orjson, unless the body holds a fraction (kept exact below) or something orjson
-    # refuses (NaN, huge integers, bad UTF-8), which the exact parser below names precisely.
+    # Fast path: orjson, unless the body holds a fraction (kept exact below), something orjson
+    # refuses (NaN, bad UTF-8), which the exact parser below names precisely, or a number of 19
+    # digits or more: orjson reads an integer past 64 bits as a double, which would take an
+    # out-of-range value (a 2^64 in a contact's params) for another.
     try:
-        fast = orjson.loads(body)
+        fast = None if _LONG_NUMBER.search(body) else orjson.loads(body)
     except orjson.JSONDecodeError:
         pass
     else:
