@@ -385,7 +385,7 @@ def test_every_callback_names_its_task_and_a_task_lists_its_own(store: Store, db
     _dial_to_end(store)
     rows = db.rows("SELECT id, kind, task_id, body FROM outbox ORDER BY id")
     assert {kind for _, kind, _, _ in rows} == {"task", "call"}
-    for _, kind, task_id, body in rows:
+    for _, _kind, task_id, body in rows:
         doc = json.loads(body)
         assert task_id == doc["taskId"]  # both kinds carry it at the top level
     assert {task_id for _, _, task_id, _ in rows} == {first, second, theirs}
