@@ -13,7 +13,7 @@ server may force one shape on every list.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field
 
@@ -83,9 +83,9 @@ def _page_input(payload: Mapping[str, Any], *, page_number: int, page_size: int)
     }
 
 
-class Page(Wire):
-    """One page of any list (``call/list``, ``flow/list``, ``route/list``, ``task/list``):
-    ``total`` matching rows, and this page's ``rows`` as the service sent them."""
+class _Paged(Wire):
+    """What every page of a list has: the total, its place, the answer's trace id, and how it
+    is read from an answer (the rows are the subclass's)."""
 
     total: int
     """How many rows match the filters, on every page."""
@@ -93,8 +93,6 @@ class Page(Wire):
     """This page's number, from 1."""
     page_size: int
     """Rows per page."""
-    rows: list[dict[str, Any]] = Field(default_factory=list, alias="list")
-    """This page's rows, each the decoded JSON object (wire keys)."""
     trace_id: str = ""
     """The answer's ``traceId``."""
 
@@ -109,7 +107,7 @@ class Page(Wire):
         return self.page_number * self.page_size < self.total
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], *, page_number: int, page_size: int) -> Page:
+    def from_payload(cls, payload: Mapping[str, Any], *, page_number: int, page_size: int) -> Self:
         """Read a success answer, with its page fields at the top level or under ``data``.
 
         ``page_number`` and ``page_size`` (those requested) fill in for missing fields.
@@ -119,38 +117,16 @@ class Page(Wire):
         )
 
 
-class TaskPage(Wire):
+class Page(_Paged):
+    """One page of any list (``call/list``, ``flow/list``, ``route/list``, ``task/list``):
+    ``total`` matching rows, and this page's ``rows`` as the service sent them."""
+
+    rows: list[dict[str, Any]] = Field(default_factory=list, alias="list")
+    """This page's rows, each the decoded JSON object (wire keys)."""
+
+
+class TaskPage(_Paged):
     """One page of the task list: ``total`` matching tasks, and this page's ``tasks``."""
 
-    total: int
-    """How many tasks match the filters, on every page."""
-    page_number: int
-    """This page's number, from 1."""
-    page_size: int
-    """Rows per page."""
     tasks: list[Task] = Field(default_factory=list, alias="list")
     """This page's tasks, newest first."""
-    trace_id: str = ""
-    """The answer's ``traceId``."""
-
-    @property
-    def page_count(self) -> int:
-        """How many pages ``total`` tasks fill at this page size."""
-        return -(-self.total // self.page_size) if self.page_size > 0 else 0
-
-    @property
-    def has_next(self) -> bool:
-        """Whether a later page holds tasks."""
-        return self.page_number * self.page_size < self.total
-
-    @classmethod
-    def from_payload(
-        cls, payload: Mapping[str, Any], *, page_number: int, page_size: int
-    ) -> TaskPage:
-        """Read a success answer, with its page fields at the top level or under ``data``.
-
-        ``page_number`` and ``page_size`` (those requested) fill in for missing fields.
-        """
-        return cls.model_validate(
-            _page_input(payload, page_number=page_number, page_size=page_size)
-        )
