@@ -362,3 +362,37 @@ def test_the_assets_are_served_from_the_package(api: Api) -> None:
         answer = api.client.get(path)
         assert answer.status_code == 200, path
         assert answer.content == (STATIC / path.removeprefix("/ui/static/")).read_bytes()
+
+
+class _Calls:
+    """The two reads the charts make, with fixed answers."""
+
+    def __init__(self, buckets: list[tuple[int, int, int]], results: dict[int, int]) -> None:
+        self.buckets = buckets
+        self.results = results
+        self.asked: list[int] = []
+
+    def call_activity(self, account_id: int, task_row_id: int, *, bucket_s: int) -> list[Any]:
+        from nxlink.store.base import ActivityBucket
+
+        self.asked.append(bucket_s)
+        return [ActivityBucket(*bucket) for bucket in self.buckets]
+
+    def call_results(self, account_id: int, task_row_id: int) -> dict[int, int]:
+        return self.results
+
+
+def test_the_chart_buckets_are_summed_from_one_read_of_the_finest() -> None:
+    calls = _Calls([(0, 3, 1), (60, 2, 2), (10_800, 4, 0)], {1: 3, 2: 6})
+    activity, results = pages._activity(calls, 1, 1)
+    assert calls.asked == [60]  # one read, whatever the span
+    # 10,800 s is 180 one-minute buckets (over 120): five-minute buckets, 36 of them.
+    assert activity == {"bucket_s": 300, "ts": [0, 10_800], "calls": [5, 4], "answered": [3, 0]}
+    assert results == [
+        {"result": 1, "name": "answered, conversation completed", "count": 3},
+        {"result": 2, "name": "no answer before maxRingTime", "count": 6},
+    ]
+    short, _ = pages._activity(_Calls([(120, 1, 1)], {}), 1, 1)
+    assert short == {"bucket_s": 60, "ts": [120], "calls": [1], "answered": [1]}
+    empty, none = pages._activity(_Calls([], {}), 1, 1)
+    assert empty == {"bucket_s": 60, "ts": [], "calls": [], "answered": []} and none == []

@@ -152,6 +152,11 @@ class State:
             else None
         )
 
+    def record_clock(self) -> Clock:
+        """The clock a write is made with: records on the shared timeline (the dialers' and
+        the sandbox's clock), callbacks and the outbox on real time."""
+        return Clock(now=self.timeline.now_s(), now_ms=self.clock())
+
     def generations(self, endpoint: Endpoint, path: str) -> Generations:
         """The header pairs ``endpoint`` accepts at ``path`` under these settings."""
         settings = self.settings
@@ -442,18 +447,13 @@ def create_app(
 
         return answer
 
-    def clock_now() -> Clock:
-        # Records on the shared timeline (the dialers' and the sandbox's clock); callbacks
-        # and the outbox on real time.
-        return Clock(now=state.timeline.now_s(), now_ms=state.clock())
-
     def paged(endpoint: Endpoint, page: catalog.Page) -> dict[str, Any]:
         return {"data": page.fields()} if endpoint.name in nested else page.fields()
 
     def task_create(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         req = requests.parse_task_create(body)
         task_id = lifecycle.create_task(
-            state.store, caller.account_id, req, clock=clock_now(), new_id=new_task_id,
+            state.store, caller.account_id, req, clock=state.record_clock(), new_id=new_task_id,
             id_seed=settings.sim_seed if settings.seeded_ids else None,
         )  # fmt: skip
         return {"data": {"taskId": task_id}}
@@ -461,13 +461,15 @@ def create_app(
     def call_append(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         req = requests.parse_call_append(body)
         task_id, count = lifecycle.append_contacts(
-            state.store, caller.account_id, req, clock=clock_now()
+            state.store, caller.account_id, req, clock=state.record_clock()
         )
         return {"data": {"taskId": task_id, "count": count}}
 
     def order_delete(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         req = requests.parse_order_delete(body)
-        task_id = lifecycle.delete_contact(state.store, caller.account_id, req, clock=clock_now())
+        task_id = lifecycle.delete_contact(
+            state.store, caller.account_id, req, clock=state.record_clock()
+        )
         return {"data": {"taskId": task_id, "contactId": req.contact_id}}
 
     def task_state(task: TaskState) -> dict[str, Any]:
@@ -477,13 +479,13 @@ def create_app(
     def task_start(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         req = requests.parse_task_action(body, default_startup_by=caller.access_key)
         return task_state(
-            lifecycle.start_task(state.store, caller.account_id, req, clock=clock_now())
+            lifecycle.start_task(state.store, caller.account_id, req, clock=state.record_clock())
         )
 
     def task_pause(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         req = requests.parse_task_pause(body)
         return task_state(
-            lifecycle.pause_task(state.store, caller.account_id, req, clock=clock_now())
+            lifecycle.pause_task(state.store, caller.account_id, req, clock=state.record_clock())
         )
 
     def call_list(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:

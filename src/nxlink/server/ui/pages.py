@@ -39,6 +39,7 @@ from nxlink.contract.endpoints import (
     MAX_PAGE_SIZE,
     TASK_CREATE,
     TASK_LIST,
+    Endpoint,
 )
 from nxlink.sandbox.clock import ClockRefusal
 from nxlink.sandbox.faults import KINDS
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
     from nxlink.server.app import State
 
 HERE: Final = Path(__file__).parent
+#: Each declared endpoint by name (whether its work reads or writes).
+BY_NAME: Final[dict[str, Endpoint]] = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 PREFIX: Final = "/ui"
 #: Rows a page of contacts, calls and callbacks shows.
 PAGE_ROWS: Final = 20
@@ -209,8 +212,7 @@ class Dashboard:
         caller = Caller(access_key=session.access_key, account_id=session.account_id)
         raw = orjson.dumps(body)
         trace_id = request.scope["state"]["nx_trace"]
-        read_only = name.endswith("/list")
-        threads = state.reads if read_only else state.writes
+        threads = state.reads if BY_NAME[name].read_only else state.writes
         payload = await threads.run(lambda: answer(caller, raw, trace_id))
         result: dict[str, Any] = orjson.loads(payload)
         return result
@@ -513,7 +515,7 @@ def ui_routes(state: State) -> list[BaseRoute]:
                 view["imported"] = True
             else:
                 account = session.account_id
-                clock = lifecycle.Clock(now=state.timeline.now_s(), now_ms=state.clock())
+                clock = state.record_clock()
                 req = requests.parse_call_append(body)
                 await state.writes.run(
                     lambda: lifecycle.check_append(store, account, req, clock=clock)
@@ -665,19 +667,22 @@ def _secure(request: Request) -> bool:
 def _activity(
     store: Any, account_id: int, task_row_id: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The charts' data: calls and answered calls per bucket of time (the finest bucket that
-    gives at most :data:`MAX_BUCKETS`), and calls per result."""
-    buckets: list[Any] = []
-    size = BUCKETS_S[0]
-    for size in BUCKETS_S:
-        buckets = store.call_activity(account_id, task_row_id, bucket_s=size)
-        if len(buckets) <= 1 or (buckets[-1].start_ts - buckets[0].start_ts) // size < MAX_BUCKETS:
-            break
+    """The charts' data: calls and answered calls per bucket of time (the finest of
+    :data:`BUCKETS_S` that gives at most :data:`MAX_BUCKETS` over the task's calls, summed from
+    one read of the finest), and calls per result."""
+    finest = store.call_activity(account_id, task_row_id, bucket_s=BUCKETS_S[0])
+    span = finest[-1].start_ts - finest[0].start_ts if finest else 0
+    size = next((s for s in BUCKETS_S if span // s < MAX_BUCKETS), BUCKETS_S[-1])
+    merged: dict[int, list[int]] = {}
+    for bucket in finest:
+        sums = merged.setdefault(bucket.start_ts // size * size, [0, 0])
+        sums[0] += bucket.calls
+        sums[1] += bucket.answered
     activity = {
         "bucket_s": size,
-        "ts": [bucket.start_ts for bucket in buckets],
-        "calls": [bucket.calls for bucket in buckets],
-        "answered": [bucket.answered for bucket in buckets],
+        "ts": list(merged),
+        "calls": [calls for calls, _ in merged.values()],
+        "answered": [answered for _, answered in merged.values()],
     }
     counts = store.call_results(account_id, task_row_id)
     results = [{"result": code, "name": CALL_RESULT_NAMES[code], "count": counts[code]}
