@@ -9,7 +9,9 @@
     return source ? JSON.parse(source.textContent) : null;
   }
 
-  // Counts start at 0, with room above the highest.
+  // Counts: whole-number ticks, from 0, with room above the highest.
+  const whole = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000,
+    100000, 200000, 500000, 1000000];
   const counts = { range: (u, min, max) => [0, Math.max(1, max) * 1.15] };
 
   function activity(el, d) {
@@ -17,18 +19,19 @@
     const opts = {
       width: el.clientWidth, height: 220,
       scales: {
-        // One bucket either side, so that a single bucket is a bar in the middle.
-        x: { time: true, range: (u, min, max) => [min - d.bucket_s, max + d.bucket_s] },
+        // A fixed range, a bucket wider either side (uPlot leaves a single point unranged).
+        x: { time: true, auto: false,
+             range: [d.ts[0] - d.bucket_s, d.ts[d.ts.length - 1] + 2 * d.bucket_s] },
         y: counts,
       },
       series: [
         {},
         { label: "Calls", stroke: "#0b5cad", fill: "rgba(11,92,173,0.30)",
-          paths: uPlot.paths.bars({ size: [0.9, Infinity], align: 0 }), points: { show: false } },
+          paths: uPlot.paths.bars({ size: [0.9, 80], align: 0 }), points: { show: false } },
         { label: "Answered", stroke: "#116329", fill: "rgba(17,99,41,0.45)",
-          paths: uPlot.paths.bars({ size: [0.9, Infinity], align: 0 }), points: { show: false } },
+          paths: uPlot.paths.bars({ size: [0.9, 80], align: 0 }), points: { show: false } },
       ],
-      axes: [{}, { label: "calls" }],
+      axes: [{}, { label: "calls", incrs: whole }],
     };
     return new uPlot(opts, [d.ts.map((ts) => ts + half), d.calls, d.answered], el);
   }
@@ -45,7 +48,7 @@
       ],
       axes: [
         { splits: () => xs, values: (u, splits) => splits.map((i) => (d[i] ? String(d[i].result) : "")) },
-        { label: "calls" },
+        { label: "calls", incrs: whole },
       ],
     };
     return new uPlot(opts, [xs, d.map((row) => row.count)], el);
@@ -56,6 +59,10 @@
     (root || document).querySelectorAll("[data-chart]").forEach((el) => {
       const d = data(el);
       if (!d) return;
+      if ((d.ts || d).length === 0) {
+        el.textContent = "No calls yet.";
+        return;
+      }
       const old = charts.get(el.dataset.chart);
       if (old) old.destroy();
       el.replaceChildren();
