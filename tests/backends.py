@@ -33,6 +33,15 @@ LOCK_SPACE = 0x6E7874
 LOCK_TIMEOUT = "5s"
 #: How long a connection of a process the test stopped may take to go away.
 GONE_TIMEOUT_S = 3.0
+#: The system catalogs every schema's tables, indexes, triggers and functions add rows to.
+#: Each dropped schema leaves thousands of dead rows in them; where autovacuum is off (CI's
+#: machine) they pile up over a run, and every later migration and lookup slows (measured:
+#: a fresh schema's migrations took 0.45 s with 5 million dead rows in pg_attribute, 0.22 s
+#: after a vacuum). The session vacuums them at its start and every VACUUM_EVERY drops.
+CATALOGS = ("pg_attribute", "pg_class", "pg_depend", "pg_type", "pg_trigger", "pg_proc",
+            "pg_index", "pg_constraint", "pg_attrdef", "pg_namespace", "pg_sequence",
+            "pg_statistic", "pg_description")  # fmt: skip
+VACUUM_EVERY = 200
 #: A test's schema, or a snapshot of it (``nxlink sandbox snapshot``: a schema beside it).
 _SCHEMA = re.compile(rf"{SCHEMA_PREFIX}([0-9a-f]{{8}})[0-9a-f]{{12}}(?:__s[0-9a-f]{{16}})?")
 
@@ -129,6 +138,8 @@ class PostgresBackend(Backend):
         self._run(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         self._extension("pg_trgm")
         self.swept = self._sweep()
+        self._dropped = 0
+        self._vacuum()
 
     def close(self) -> None:
         self._conn.close()  # and with it the session's lock
@@ -143,6 +154,10 @@ class PostgresBackend(Backend):
         # UniqueViolation: another session created it at the same moment.
         with contextlib.suppress(psycopg.errors.UniqueViolation):
             self._run(f"CREATE EXTENSION IF NOT EXISTS {name} WITH SCHEMA public")
+
+    def _vacuum(self) -> None:
+        """Reclaim the dead catalog rows dropped schemas left (see :data:`CATALOGS`)."""
+        self._run("VACUUM " + ", ".join(f"pg_catalog.{name}" for name in CATALOGS))
 
     def _sweep(self) -> list[str]:
         """Drop the schemas of sessions that are gone; return their names."""
@@ -214,6 +229,9 @@ class PostgresBackend(Backend):
                 self._run("SELECT pg_terminate_backend(%s)", pid)
             self._run(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             leaked += holders
+        self._dropped += 1
+        if self._dropped % VACUUM_EVERY == 0:
+            self._vacuum()
         if leaked:
             raise LeakError(
                 f"{len(leaked)} connection(s) to schema {schema} were still open when the "
