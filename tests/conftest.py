@@ -124,8 +124,28 @@ def make_store_url(backend: Backend, tmp_path: Path) -> Iterator[Callable[[str],
             drops.callback(backend.drop, url)
 
 
+@pytest.fixture(scope="session")
+def sqlite_migrated(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A SQLite database with every migration applied, as the bytes of its file: the
+    ``store`` fixture starts from a copy instead of migrating each test's database again
+    (39 ms a test; the migrations themselves are tested on empty databases, from
+    ``store_url``)."""
+    path = tmp_path_factory.mktemp("migrated") / "migrated.db"
+    made = open_store(f"sqlite:///{path}")
+    made.close()
+    assert not path.with_name(path.name + "-wal").exists(), "the template is one file"
+    return path.read_bytes()
+
+
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
+def store(store_url: str, backend: Backend, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """An open store on the test's fresh database, migrated."""
+    if backend.name == "sqlite":
+        path = Path(store_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            template: bytes = request.getfixturevalue("sqlite_migrated")
+            path.touch(mode=0o600)
+            path.write_bytes(template)
     s = open_store(store_url)
     yield s
     s.close()
